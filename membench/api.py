@@ -1,0 +1,115 @@
+"""The programmatic entry point: ``membench.run(RunConfig(...))`` does what ``membench run`` does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from membench.config import LLMSpec, RunConfig
+from membench.display import Display, make_display
+from membench.errors import ConfigError
+from membench.registry import Registry
+from membench.runner import Components, RunPlan, Runner, plan_run, prepare_run_dir, run_identity
+from membench.systems.base import MemorySystem
+from membench.types import Manifest
+
+#: Environment every run sets before any adapter is imported: no telemetry, no hub, no cost-map fetch.
+OFFLINE_ENV = {
+    "MEM0_TELEMETRY": "False",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_env() -> None:
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    manifest: Manifest
+    plan: RunPlan
+    components: Components
+
+
+def default_cache_path() -> Path:
+    root = os.environ.get("MEMBENCH_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "membench"
+
+
+def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
+    from membench.llm.cache import ResponseCache
+    from membench.llm.client import LLMClient
+
+    cache = None
+    if config.use_cache:
+        path = config.cache_path or default_cache_path() / "llm.sqlite"
+        cache = ResponseCache(path)
+    return LLMClient(
+        spec.model, role=role, api_base=spec.api_base, cache=cache, max_connections=config.max_connections
+    )
+
+
+def build_components(config: RunConfig, registry: Registry) -> Components:
+    """Resolve every name in ``config`` to an object; fail early, before any work, on a bad one."""
+    task_cls = registry.get("task", config.task)
+    task = task_cls(config.task_options, config.data_dir / config.task)
+    system_cls: type[MemorySystem] = registry.get("system", config.system)
+    clients: list[Any] = []
+
+    reader_name = "llm" if config.reader_llm else config.reader
+    reader_cls = registry.get("reader", reader_name)
+    if reader_name == "llm":
+        if config.reader_llm is None:
+            raise ConfigError("the llm reader needs a model: --llm MODEL")
+        clients.append(_make_llm(config.reader_llm, "reader", config))
+        reader = reader_cls(clients[-1])
+    else:
+        reader = reader_cls()
+
+    judge_name = config.judge or ("llm" if config.judge_llm else task.judge_names[0])
+    judge_llm = None
+    if judge_name == "llm":
+        if config.judge_llm is None:
+            raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
+        judge_llm = _make_llm(config.judge_llm, "judge", config)
+        clients.append(judge_llm)
+    if judge_name in task.judge_names:
+        judge = task.make_judge(judge_name, judge_llm)
+    else:
+        judge = registry.get("judge", judge_name)(judge_llm)
+
+    def make_system(workdir: Path) -> MemorySystem:
+        workdir.mkdir(parents=True, exist_ok=True)
+        return system_cls(config.system_options, workdir)
+
+    return Components(task, reader, judge, make_system, config.system, clients)
+
+
+def prepare(config: RunConfig) -> tuple[Components, RunPlan, dict[str, Any]]:
+    apply_offline_env()
+    registry = Registry(list(config.plugins))
+    components = build_components(config, registry)
+    dataset = components.task.load()
+    system_cls = registry.get("system", config.system)
+    plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
+    probe_system = system_cls(config.system_options, config.results_dir / ".identity-probe")
+    identity = run_identity(config, components, dataset, probe_system)
+    return components, plan, identity
+
+
+def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
+    """Run (or resume) one task × system; returns where the results are and the final manifest."""
+    components, plan, identity = prepare(config)
+    run_dir, previous = prepare_run_dir(config, identity, config.system)
+    runner = Runner(config, components, plan, display or make_display(config.display))
+    manifest = asyncio.run(runner.run(run_dir, identity, previous))
+    return RunOutcome(run_dir, manifest, plan, components)

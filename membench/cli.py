@@ -1,0 +1,172 @@
+"""``membench`` command line. Only argparse at import time: everything else loads when a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from membench import __version__
+
+
+def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"membench: error: {flag} takes key=value, got '{pair}'")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are written")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where datasets are built/kept")
+    parser.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE:OBJECT",
+        help="load a system, task or judge class (repeatable); also 'path/file.py:Class'",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="membench",
+        description="Evaluate long-term memory systems for LLM agents: same episodes, same reader, "
+        "same judge, with error bars.",
+    )
+    parser.add_argument("--version", action="version", version=f"membench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run (or resume) one task against one memory system")
+    run.add_argument("--task", required=True)
+    run.add_argument("--system", required=True)
+    run.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE",
+                     help="task option, e.g. -T data=HaluMem-Medium.jsonl, -T users=5")
+    run.add_argument("-S", dest="system_options", action="append", default=[], metavar="KEY=VALUE",
+                     help="system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini")
+    run.add_argument("--reader", default="extractive", help="extractive (offline default) or llm")
+    run.add_argument("--llm", metavar="MODEL", help="litellm model for the reader (implies --reader llm)")
+    run.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
+    run.add_argument("--judge", help="judge name (default: the task's offline judge, or llm with --judge-llm)")
+    run.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
+    run.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
+    run.add_argument("--limit", type=int, help="run the same N episodes for every system (seeded)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--max-episodes", type=int, default=2, help="episodes in flight at once")
+    run.add_argument("--max-connections", type=int, default=8, help="concurrent requests per LLM endpoint")
+    run.add_argument("--run-dir", type=Path, help="use this run directory instead of the derived one")
+    run.add_argument("--retry-errors", action="store_true", help="redo probes that errored last time")
+    run.add_argument("--fresh", action="store_true", help="start over (the old run directory is archived)")
+    run.add_argument("--dry-run", action="store_true", help="print what would run, and the LLM calls, then exit")
+    run.add_argument("--display", choices=["auto", "rich", "plain", "none"], default="auto")
+    run.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
+    _add_common(run)
+
+    lister = sub.add_parser("list", help="list tasks, systems, judges or readers")
+    lister.add_argument("kind", choices=["tasks", "systems", "judges", "readers"])
+    _add_common(lister)
+
+    data = sub.add_parser("data", help="build the offline dataset of a task, or pull the official one")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    build = data_sub.add_parser("build", help="write a task's data with its seeded offline builder")
+    build.add_argument("task")
+    build.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE")
+    _add_common(build)
+    pull = data_sub.add_parser("pull", help="download the official release (needs access to the hub)")
+    pull.add_argument("task")
+    pull.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE")
+    pull.add_argument("--sha256", help="expected checksum; the download is refused on mismatch")
+    _add_common(pull)
+    return parser
+
+
+def _llm_spec(model: str | None, api_base: str | None) -> Any:
+    from membench.config import LLMSpec
+
+    return LLMSpec(model, api_base) if model else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from membench.api import prepare, run
+    from membench.config import RunConfig
+    from membench.summary import print_dry_run, print_outcome
+
+    config = RunConfig(
+        task=args.task,
+        system=args.system,
+        task_options=_key_values(args.task_options, "-T"),
+        system_options=_key_values(args.system_options, "-S"),
+        reader=args.reader,
+        judge=args.judge,
+        reader_llm=_llm_spec(args.llm, args.llm_api_base),
+        judge_llm=_llm_spec(args.judge_llm, args.judge_api_base),
+        limit=args.limit,
+        seed=args.seed,
+        max_episodes=args.max_episodes,
+        max_connections=args.max_connections,
+        results_dir=args.results_dir,
+        data_dir=args.data_dir,
+        run_dir=args.run_dir,
+        retry_errors=args.retry_errors,
+        fresh=args.fresh,
+        dry_run=args.dry_run,
+        display=args.display,
+        use_cache=not args.no_cache,
+        plugins=tuple(args.plugin),
+    )
+    if config.dry_run:
+        components, plan, identity = prepare(config)
+        print_dry_run(config, components, plan, identity)
+        return 0
+    outcome = run(config)
+    print_outcome(outcome)
+    return 0 if outcome.manifest.status == "complete" else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from membench.registry import Registry
+
+    registry = Registry(args.plugin)
+    kind = args.kind.rstrip("s")
+    if kind == "judge":
+        for name, origin in registry.names("task"):
+            task_cls = registry.get("task", name)
+            print(f"{name}: {', '.join(task_cls.judge_names)}  (task judges; the first is the default)")
+    for name, origin in registry.names(kind):
+        print(f"{name}  [{origin}]")
+    for warning in registry.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from membench.registry import Registry
+
+    registry = Registry(args.plugin)
+    task_cls = registry.get("task", args.task)
+    task = task_cls(_key_values(args.task_options, "-T"), args.data_dir / args.task)
+    if args.data_command == "build":
+        path = task.build()
+        print(f"wrote {path}")
+    else:
+        path = task.pull(args.data_dir / args.task, sha256=args.sha256)
+        print(f"downloaded {path}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "data": cmd_data}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from membench.errors import MembenchError
+
+    try:
+        return COMMANDS[args.command](args)
+    except MembenchError as exc:
+        print(f"membench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("membench: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

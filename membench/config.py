@@ -1,0 +1,40 @@
+"""What a user asked for, in one typed object the CLI builds and the runner reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """An LLM for one role: a litellm model string and an optional OpenAI-compatible base URL."""
+
+    model: str
+    api_base: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str
+    system: str
+    task_options: dict[str, str] = field(default_factory=dict)
+    system_options: dict[str, str] = field(default_factory=dict)
+    reader: str = "extractive"
+    judge: str | None = None
+    reader_llm: LLMSpec | None = None
+    judge_llm: LLMSpec | None = None
+    limit: int | None = None
+    seed: int = 0
+    max_episodes: int = 2
+    max_connections: int = 8
+    results_dir: Path = Path("results")
+    data_dir: Path = Path("data")
+    run_dir: Path | None = None
+    retry_errors: bool = False
+    fresh: bool = False
+    dry_run: bool = False
+    display: str = "auto"
+    use_cache: bool = True
+    cache_path: Path | None = None
+    plugins: tuple[str, ...] = ()

@@ -1,0 +1,111 @@
+"""The Task seam: a benchmark as a folder under ``tasks/``.
+
+A task loads (or builds) its data into Episodes and Probes, builds its judges, and turns records into
+metric *contributions*: every metric is a ratio Σnum / Σden over contributions, or is derived from
+other metrics (F1 from recall and precision). Keeping metrics in that form lets the statistics layer
+resample episodes (the clusters) and recompute every metric exactly, without task-specific code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from membench.errors import ConfigError
+from membench.judges.base import Judge
+from membench.types import Dataset, IngestRecord, Probe, Record
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How a metric is named, read and computed.
+
+    ``derive`` is set for metrics computed from other metrics' values (listed in ``inputs``);
+    every other metric aggregates its contributions: ``ratio`` is Σnum / Σden, ``sum`` is Σnum
+    (counts such as the number of extracted memories). ``scale`` multiplies the value for display
+    (100 for percentages, 1 for seconds and counts).
+    """
+
+    name: str
+    display: str
+    higher_is_better: bool = True
+    main: bool = False
+    group: str = ""
+    aggregate: Literal["ratio", "sum"] = "ratio"
+    scale: float = 100.0
+    unit: str = "%"
+    inputs: tuple[str, ...] = ()
+    derive: Callable[[Mapping[str, float]], float] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One probe's (or one element's) share of one metric: ``num`` over ``den``.
+
+    ``error`` marks contributions from records that errored: they carry den=0 in "valid" metrics
+    and are counted so reports can show how many items each metric lost.
+    """
+
+    metric: str
+    episode_id: str
+    probe_id: str
+    num: float
+    den: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+    error: bool = False
+
+
+class Task(ABC):
+    """Base class for tasks. One subclass per folder ``tasks/<name>/task.py`` (exported as ``TASK``)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str] = ""
+    metrics: ClassVar[tuple[MetricSpec, ...]]
+    #: label keys of ``Probe.labels`` that reports break metrics down by.
+    breakdowns: ClassVar[tuple[str, ...]] = ()
+    #: judges this task can build, by name; the first is the offline default.
+    judge_names: ClassVar[tuple[str, ...]] = ("rule",)
+    default_options: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, options: Mapping[str, str], data_dir: Path) -> None:
+        unknown = set(options) - set(self.default_options)
+        if unknown:
+            allowed = ", ".join(sorted(self.default_options)) or "none"
+            raise ConfigError(f"task '{self.name}' has no option(s) {', '.join(sorted(unknown))}; allowed: {allowed}")
+        self.options: dict[str, str] = {**self.default_options, **options}
+        self.data_dir = data_dir
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "options": dict(sorted(self.options.items()))}
+
+    @abstractmethod
+    def load(self) -> Dataset:
+        """Episodes and probes, building the offline data first when it is absent."""
+
+    @abstractmethod
+    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
+        """Build judge ``name`` (one of ``judge_names``); ``llm`` is an LLMClient for LLM judges."""
+
+    @abstractmethod
+    def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
+        """Every metric contribution of one run's records (and its ingest timings)."""
+
+    def build(self) -> Path:
+        """Write the offline data with the task's seeded builder; returns the file written."""
+        raise ConfigError(f"task '{self.name}' has no offline builder")
+
+    def pull(self, dest_dir: Path, sha256: str | None = None) -> Path:
+        """Download the official release (only ever on a user's request)."""
+        raise ConfigError(f"task '{self.name}' has no official download")
+
+    def expected_judge_calls(self, probe: Probe) -> int:
+        """LLM judge calls one probe costs before any answer is known (for ``--dry-run``)."""
+        return 1
+
+    def main_metric(self) -> MetricSpec:
+        return next(m for m in self.metrics if m.main)
