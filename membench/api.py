@@ -12,7 +12,7 @@ from membench.config import LLMSpec, RunConfig
 from membench.display import Display, make_display
 from membench.errors import ConfigError
 from membench.registry import Registry
-from membench.runner import Components, RunPlan, Runner, plan_run, prepare_run_dir, run_identity
+from membench.runner import Components, Runner, RunPlan, plan_run, prepare_run_dir, run_identity
 from membench.systems.base import MemorySystem
 from membench.types import Manifest
 
@@ -99,6 +99,7 @@ def prepare(config: RunConfig) -> tuple[Components, RunPlan, dict[str, Any]]:
     registry = Registry(list(config.plugins))
     components = build_components(config, registry)
     dataset = components.task.load()
+    components.task.check_judge(components.judge, dataset)
     system_cls = registry.get("system", config.system)
     plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
     probe_system = system_cls(config.system_options, config.results_dir / ".identity-probe")

@@ -24,7 +24,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are written")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where datasets are built/kept")
     parser.add_argument(
-        "--plugin", action="append", default=[], metavar="MODULE:OBJECT",
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE:OBJECT",
         help="load a system, task or judge class (repeatable); also 'path/file.py:Class'",
     )
 
@@ -41,14 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run (or resume) one task against one memory system")
     run.add_argument("--task", required=True)
     run.add_argument("--system", required=True)
-    run.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE",
-                     help="task option, e.g. -T data=HaluMem-Medium.jsonl, -T users=5")
-    run.add_argument("-S", dest="system_options", action="append", default=[], metavar="KEY=VALUE",
-                     help="system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini")
+    run.add_argument(
+        "-T",
+        dest="task_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="task option, e.g. -T data=HaluMem-Medium.jsonl, -T users=5",
+    )
+    run.add_argument(
+        "-S",
+        dest="system_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini",
+    )
     run.add_argument("--reader", default="extractive", help="extractive (offline default) or llm")
     run.add_argument("--llm", metavar="MODEL", help="litellm model for the reader (implies --reader llm)")
     run.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
-    run.add_argument("--judge", help="judge name (default: the task's offline judge, or llm with --judge-llm)")
+    run.add_argument(
+        "--judge", help="judge name (default: the task's offline judge, or llm with --judge-llm)"
+    )
     run.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
     run.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
     run.add_argument("--limit", type=int, help="run the same N episodes for every system (seeded)")
@@ -58,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", type=Path, help="use this run directory instead of the derived one")
     run.add_argument("--retry-errors", action="store_true", help="redo probes that errored last time")
     run.add_argument("--fresh", action="store_true", help="start over (the old run directory is archived)")
-    run.add_argument("--dry-run", action="store_true", help="print what would run, and the LLM calls, then exit")
+    run.add_argument(
+        "--dry-run", action="store_true", help="print what would run, and the LLM calls, then exit"
+    )
     run.add_argument("--display", choices=["auto", "rich", "plain", "none"], default="auto")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
     _add_common(run)
@@ -130,7 +149,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     registry = Registry(args.plugin)
     kind = args.kind.rstrip("s")
     if kind == "judge":
-        for name, origin in registry.names("task"):
+        for name, _origin in registry.names("task"):
             task_cls = registry.get("task", name)
             print(f"{name}: {', '.join(task_cls.judge_names)}  (task judges; the first is the default)")
     for name, origin in registry.names(kind):

@@ -110,9 +110,7 @@ class RichDisplay:
     def probe_done(self, errored: bool, usage: UsageByRole) -> None:
         self.errors += int(errored)
         self.cost += _cost(usage)
-        self.progress.update(
-            self.probe_bar, advance=1, extra=f"errors {self.errors}, ${self.cost:.4f}"
-        )
+        self.progress.update(self.probe_bar, advance=1, extra=f"errors {self.errors}, ${self.cost:.4f}")
 
     def episode_done(self) -> None:
         self.progress.update(self.episode_bar, advance=1)

@@ -8,6 +8,7 @@ A run directory is named by a hash of what decides the results, so the same comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
 import shutil
 import time
@@ -29,7 +30,6 @@ from membench.records import (
     RECORDS,
     JsonlAppender,
     latest_records,
-    read_ingests,
     read_manifest,
     read_records,
     write_manifest,
@@ -87,7 +87,9 @@ class Components:
     llm_clients: list[Any] = field(default_factory=list)
 
 
-def plan_run(task: Task, dataset: Dataset, system_cls: type[MemorySystem], limit: int | None, seed: int) -> RunPlan:
+def plan_run(
+    task: Task, dataset: Dataset, system_cls: type[MemorySystem], limit: int | None, seed: int
+) -> RunPlan:
     """Select episodes (seeded, order-independent) and the probes this system can answer."""
     chosen = limit_selection([e.episode_id for e in dataset.episodes], limit, seed)
     episodes = [e for e in dataset.episodes if e.episode_id in chosen]
@@ -105,7 +107,9 @@ def plan_run(task: Task, dataset: Dataset, system_cls: type[MemorySystem], limit
     return RunPlan(dataset, episodes, probes, skipped)
 
 
-def run_identity(config: RunConfig, components: Components, dataset: Dataset, probe_system: MemorySystem) -> dict[str, Any]:
+def run_identity(
+    config: RunConfig, components: Components, dataset: Dataset, probe_system: MemorySystem
+) -> dict[str, Any]:
     """Everything that decides the results, and nothing that does not (paths, concurrency, display)."""
     return {
         "task": components.task.identity(),
@@ -118,10 +122,14 @@ def run_identity(config: RunConfig, components: Components, dataset: Dataset, pr
     }
 
 
-def prepare_run_dir(config: RunConfig, identity: dict[str, Any], system_name: str) -> tuple[Path, Manifest | None]:
+def prepare_run_dir(
+    config: RunConfig, identity: dict[str, Any], system_name: str
+) -> tuple[Path, Manifest | None]:
     """Find or create the run directory; refuse one that belongs to a different configuration."""
     run_id = run_id_for(identity)
-    run_dir = config.run_dir or config.results_dir / "runs" / f"{identity['task']['name']}__{system_name}__{run_id}"
+    run_dir = (
+        config.run_dir or config.results_dir / "runs" / f"{identity['task']['name']}__{system_name}__{run_id}"
+    )
     existing = read_manifest(run_dir)
     if existing is not None and config.fresh:
         archive = run_dir.with_name(f"{run_dir.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
@@ -151,7 +159,8 @@ class Runner:
         prior = latest_records(read_records(run_dir))
         done = {r.probe_id for r in prior if r.status == "scored" or not self.config.retry_errors}
         pending = {
-            eid: [p for p in probes if p.probe_id not in done] for eid, probes in self.plan.probes_by_episode.items()
+            eid: [p for p in probes if p.probe_id not in done]
+            for eid, probes in self.plan.probes_by_episode.items()
         }
         todo = [e for e in self.plan.episodes if pending[e.episode_id]]
         started = time.monotonic()
@@ -175,7 +184,9 @@ class Runner:
             queue.put_nowait(episode)
         total_pending = sum(len(pending[e.episode_id]) for e in todo)
         resumed = f" (resuming: {len(done)} probes already done)" if prior else ""
-        self.display.start(f"{identity['task']['name']} × {self.c.system_name}{resumed}", len(todo), total_pending)
+        self.display.start(
+            f"{identity['task']['name']} × {self.c.system_name}{resumed}", len(todo), total_pending
+        )
         workers = min(self.config.max_episodes, len(todo)) or 1
         systems = [self.c.make_system(run_dir / "state" / f"worker-{i}") for i in range(workers)]
         status = "interrupted"
@@ -226,7 +237,9 @@ class Runner:
     ) -> None:
         while not queue.empty():
             episode = queue.get_nowait()
-            await self._episode(system, episode, pending[episode.episode_id], run_id, records_out, ingests_out)
+            await self._episode(
+                system, episode, pending[episode.episode_id], run_id, records_out, ingests_out
+            )
             records_out.sync()
             ingests_out.sync()
             self.display.episode_done()
@@ -281,7 +294,12 @@ class Runner:
                 self.display.probe_done(record.status == "error", record.usage)
 
     async def _probe(
-        self, system: MemorySystem, episode: Episode, probe: Probe, run_id: str, ingest_error: ErrorInfo | None
+        self,
+        system: MemorySystem,
+        episode: Episode,
+        probe: Probe,
+        run_id: str,
+        ingest_error: ErrorInfo | None,
     ) -> Record:
         prediction: Prediction | None = None
         score: Score | None = None
@@ -347,10 +365,8 @@ class Runner:
 
 
 async def _close_quietly(system: MemorySystem) -> None:
-    try:
+    with contextlib.suppress(Exception):  # closing must never hide the run's own outcome
         await system.close()
-    except Exception:  # closing must never hide the run's own outcome
-        pass
 
 
 def _cache_stats(clients: list[Any]) -> dict[str, int]:

@@ -76,7 +76,9 @@ class Task(ABC):
         unknown = set(options) - set(self.default_options)
         if unknown:
             allowed = ", ".join(sorted(self.default_options)) or "none"
-            raise ConfigError(f"task '{self.name}' has no option(s) {', '.join(sorted(unknown))}; allowed: {allowed}")
+            raise ConfigError(
+                f"task '{self.name}' has no option(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
+            )
         self.options: dict[str, str] = {**self.default_options, **options}
         self.data_dir = data_dir
 
@@ -102,6 +104,10 @@ class Task(ABC):
     def pull(self, dest_dir: Path, sha256: str | None = None) -> Path:
         """Download the official release (only ever on a user's request)."""
         raise ConfigError(f"task '{self.name}' has no official download")
+
+    def check_judge(self, judge: Judge, dataset: Dataset) -> None:
+        """Raise ConfigError before any work when ``judge`` cannot score ``dataset`` (default: all can)."""
+        return None
 
     def expected_judge_calls(self, probe: Probe) -> int:
         """LLM judge calls one probe costs before any answer is known (for ``--dry-run``)."""

@@ -1,0 +1,159 @@
+"""What a finished run prints and writes: metric estimates with clustered intervals, and honest labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from membench.records import (
+    dump_json,
+    latest_ingests,
+    latest_records,
+    read_ingests,
+    read_records,
+    write_atomic,
+)
+from membench.task import Task
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from membench.api import RunOutcome
+    from membench.config import RunConfig
+    from membench.runner import Components, RunPlan
+
+SUMMARY = "summary.json"
+
+
+def contributions_frame(task: Task, run_dir: Path) -> pd.DataFrame:
+    """Every metric contribution of a run's latest records, one row each (the statistics' input)."""
+    import pandas as pd
+
+    records = latest_records(read_records(run_dir))
+    ingests = latest_ingests(read_ingests(run_dir))
+    rows = [
+        {
+            "metric": c.metric,
+            "episode_id": c.episode_id,
+            "probe_id": c.probe_id,
+            "num": c.num,
+            "den": c.den,
+            "error": c.error,
+            **dict(c.labels),
+        }
+        for c in task.contributions(records, ingests)
+    ]
+    columns = ["metric", "episode_id", "probe_id", "num", "den", "error"]
+    return pd.DataFrame(rows, columns=columns if not rows else None)
+
+
+def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Estimates for every metric the task declares (N/A when it has no contributions), and breakdowns."""
+    from membench.stats import estimate
+
+    frame = contributions_frame(task, run_dir)
+    overall = estimate(frame, task.metrics, n_boot=n_boot, seed=seed)
+    breakdowns = {
+        label: [e.as_dict() for e in estimate(frame, task.metrics, n_boot=n_boot, seed=seed, by=label)]
+        for label in task.breakdowns
+        if label in frame.columns
+    }
+    summary = {"metrics": [e.as_dict() for e in overall], "breakdowns": breakdowns}
+    write_atomic(run_dir / SUMMARY, dump_json(summary))
+    return summary
+
+
+def _format_value(value: float | None, scale: float, unit: str) -> str:
+    if value is None:
+        return "N/A"
+    shown = value * scale
+    return f"{shown:.1f}{unit}" if unit == "%" else f"{shown:.3g}{unit}"
+
+
+def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    specs = {m.name: m for m in task.metrics}
+    rows = []
+    for est in summary["metrics"]:
+        spec = specs[est["metric"]]
+        ci = "—"
+        if est.get("ci_low") is not None and est.get("ci_high") is not None:
+            low = _format_value(est["ci_low"], spec.scale, spec.unit)
+            high = _format_value(est["ci_high"], spec.scale, spec.unit)
+            ci = f"[{low}, {high}]"
+        name = spec.display + (" ★" if spec.main else "")
+        rows.append(
+            (
+                name,
+                _format_value(est["value"], spec.scale, spec.unit),
+                ci,
+                str(est["n"]),
+                str(est["n_errors"]),
+            )
+        )
+    return rows
+
+
+def print_outcome(outcome: RunOutcome) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    task = outcome.components.task
+    summary = summarize(task, outcome.run_dir)
+    manifest = outcome.manifest
+    console = Console()
+    table = Table(title=f"{task.name} × {outcome.components.system_name}")
+    for column in ("metric", "value", "95% CI (cluster bootstrap)", "n", "errors"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for row in metric_rows(task, summary):
+        table.add_row(*row)
+    console.print(table)
+    judge = outcome.components.judge
+    reader = outcome.components.reader.identity()
+    console.print(
+        f"reader: {reader.get('name')}  judge: {judge.name} ({'exact' if judge.exact else 'approximate'})"
+    )
+    skipped = outcome.plan.skipped_probes
+    if skipped:
+        what = ", ".join(f"{n} {kind}" for kind, n in skipped.items())
+        console.print(f"not applicable to this system (capability not declared): {what} probes; shown as N/A")
+    counts = manifest.counts
+    console.print(
+        f"probes: {counts.probes_scored} scored, {counts.probes_errored} errored, "
+        f"of {counts.probes_planned}; "
+        f"episodes {counts.episodes_done}/{counts.episodes_planned}; status {manifest.status}; "
+        f"wall time {manifest.wall_time_s:.1f}s"
+    )
+    if manifest.cache:
+        console.print(
+            f"LLM cache: {manifest.cache.get('hits', 0)} hits, {manifest.cache.get('misses', 0)} misses"
+        )
+    for role, usage in sorted(manifest.usage.items()):
+        console.print(
+            f"usage [{role}]: {usage.calls} calls ({usage.cached_calls} cached), "
+            f"{usage.prompt_tokens}+{usage.completion_tokens} tokens, ${usage.cost_usd:.4f}"
+        )
+    console.print(f"results: {outcome.run_dir}  (records.jsonl, manifest.json, summary.json)")
+
+
+def print_dry_run(config: RunConfig, components: Components, plan: RunPlan, identity: dict[str, Any]) -> None:
+    from membench.identity import run_id_for
+
+    probes = [p for ps in plan.probes_by_episode.values() for p in ps]
+    sessions = sum(len(e.sessions) for e in plan.episodes)
+    reader_calls = sum(1 for p in probes if p.mode == "answer") if config.reader_llm else 0
+    judge_calls = (
+        sum(components.task.expected_judge_calls(p) for p in probes)
+        if components.judge.name.startswith("llm")
+        else 0
+    )
+    by_kind: dict[str, int] = {}
+    for probe in probes:
+        by_kind[probe.kind] = by_kind.get(probe.kind, 0) + 1
+    print(f"run id {run_id_for(identity)}")
+    print(f"episodes: {len(plan.episodes)} (of {len(plan.dataset.episodes)}), sessions to ingest: {sessions}")
+    print(f"probes: {len(probes)} ({', '.join(f'{n} {k}' for k, n in sorted(by_kind.items()))})")
+    if plan.skipped_probes:
+        print(f"not applicable to {config.system}: {json.dumps(plan.skipped_probes)}")
+    print(f"expected LLM calls: reader {reader_calls}, judge at least {judge_calls}")
+    print("system-side LLM calls depend on the system (one per ingested session for mem0 in llm mode)")

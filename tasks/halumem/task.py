@@ -1,0 +1,129 @@
+"""HaluMem as a membench task: operation-level evaluation of extraction, updating and QA.
+
+Without ``-T data=PATH`` the task builds seeded offline data in the official schema (with the
+builder's machine-checkable keys, so the rule judge is exact); with it, it loads the official release.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from membench.errors import ConfigError
+from membench.judges.base import Judge
+from membench.task import Contribution, MetricSpec, Task
+from membench.types import Dataset, IngestRecord, Probe, Record
+from tasks.halumem.metrics import METRICS, halumem_contributions
+
+BUILDER_OPTIONS = ("users", "sessions", "turns", "noise", "seed")
+
+
+class HaluMemTask(Task):
+    name = "halumem"
+    version = "1"
+    description = "HaluMem: memory extraction, updating and QA, judged per operation (arXiv 2511.03506)"
+    metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
+    breakdowns = ("question_type", "memory_type")
+    judge_names = ("rule", "lexical", "llm")
+    default_options: ClassVar[dict[str, str]] = {
+        "data": "",
+        "sha256": "",
+        "variant": "medium",
+        "users": "3",
+        "sessions": "6",
+        "turns": "8",
+        "noise": "0",
+        "seed": "0",
+    }
+
+    def identity(self) -> dict[str, Any]:
+        """Builder knobs decide the data only when it is built; an official file is known by its hash."""
+        options = dict(self.options)
+        if options["data"]:
+            for key in BUILDER_OPTIONS:
+                options.pop(key)
+            options["data"] = Path(options["data"]).name
+        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
+
+    def _int_option(self, key: str) -> int:
+        try:
+            return int(self.options[key])
+        except ValueError as exc:
+            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
+
+    def built_path(self) -> Path:
+        o = self.options
+        sizes = f"u{o['users']}-s{o['sessions']}-t{o['turns']}-n{o['noise']}"
+        return self.data_dir / f"halumem-{o['variant']}-{sizes}-seed{o['seed']}.jsonl"
+
+    def build(self) -> Path:
+        from data_builders.halumem import build_halumem
+
+        if self.options["variant"] not in ("medium", "long"):
+            raise ConfigError(f"task option variant must be medium or long, got '{self.options['variant']}'")
+        return build_halumem(
+            self.built_path(),
+            users=self._int_option("users"),
+            sessions=self._int_option("sessions"),
+            turns=self._int_option("turns"),
+            noise=self._int_option("noise"),
+            variant=self.options["variant"],
+            seed=self._int_option("seed"),
+        )
+
+    def pull(self, dest_dir: Path, sha256: str | None = None) -> Path:
+        from tasks.halumem.pull import pull_halumem
+
+        return pull_halumem(
+            self.options["variant"], dest_dir, sha256=sha256 or self.options["sha256"] or None
+        )
+
+    def load(self) -> Dataset:
+        from tasks.halumem.loader import load_halumem, verify_sha256
+
+        if self.options["data"]:
+            path = Path(self.options["data"])
+            if not path.exists():
+                raise ConfigError(
+                    f"HaluMem file not found: {path}. Download HaluMem-Medium.jsonl or HaluMem-Long.jsonl "
+                    "(membench data pull halumem, or by hand) and pass -T data=PATH"
+                )
+            if self.options["sha256"]:
+                verify_sha256(path, self.options["sha256"])
+            return load_halumem(path)
+        path = self.built_path()
+        if not path.exists():
+            self.build()
+        return load_halumem(path, variant=self.options["variant"])
+
+    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
+        from tasks.halumem import judges
+
+        if name == "rule":
+            return judges.RuleJudge()
+        if name == "lexical":
+            return judges.LexicalJudge()
+        if name == "llm":
+            if llm is None:
+                raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
+            return judges.LLMJudge(llm)
+        raise ConfigError(f"task halumem has no judge '{name}'; choose one of {', '.join(self.judge_names)}")
+
+    def check_judge(self, judge: Judge, dataset: Dataset) -> None:
+        """Refuse up front a judge that cannot score this data (the rule judge on official data)."""
+        from tasks.halumem import judges
+
+        if isinstance(judge, judges.RuleJudge):
+            judges.RuleJudge.check_dataset(dataset)
+
+    def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
+        return halumem_contributions(records, ingests)
+
+    def expected_judge_calls(self, probe: Probe) -> int:
+        """Integrity calls per gold point for extraction (accuracy calls depend on what is extracted)."""
+        if probe.kind == "extraction":
+            return len(probe.gold.get("memory_points", []))
+        return 1
+
+
+TASK = HaluMemTask

@@ -1,0 +1,70 @@
+"""One contract over every discovered task: what the runner, statistics and report rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from membench.errors import ConfigError
+from membench.registry import Registry
+from membench.task import Task
+
+TASK_NAMES = [name for name, _ in Registry().names("task")]
+
+
+def make(name: str, data_dir: Path) -> Task:
+    return Registry().get("task", name)({}, data_dir)
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_loads_consistent_episodes_and_probes(name: str, tmp_path: Path) -> None:
+    task = make(name, tmp_path)
+    dataset = task.load()
+    assert dataset.episodes and dataset.probes and dataset.fingerprint
+    episodes = {e.episode_id: e for e in dataset.episodes}
+    assert len(episodes) == len(dataset.episodes), "episode ids are unique"
+    assert len({p.probe_id for p in dataset.probes}) == len(dataset.probes), "probe ids are unique"
+    for probe in dataset.probes:
+        episode = episodes[probe.episode_id]
+        assert 0 <= probe.after_session < len(episode.sessions)
+        assert episode.sessions[probe.after_session].evaluated, (
+            f"{probe.probe_id} follows an unevaluated session"
+        )
+        assert probe.mode in ("session_memories", "retrieve", "answer")
+        assert probe.top_k > 0
+        if probe.mode != "session_memories":
+            assert probe.query or probe.question
+    for episode in dataset.episodes:
+        assert len({s.session_id for s in episode.sessions}) == len(episode.sessions)
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_metrics_are_well_declared(name: str, tmp_path: Path) -> None:
+    task = make(name, tmp_path)
+    names = [m.name for m in task.metrics]
+    assert len(names) == len(set(names)), "metric names are unique"
+    assert sum(m.main for m in task.metrics) == 1, "exactly one main metric"
+    for metric in task.metrics:
+        assert set(metric.inputs) <= set(names), f"{metric.name} derives from undeclared metrics"
+        assert (metric.derive is None) == (not metric.inputs)
+    assert task.contributions([], []) == []
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_builder_is_deterministic(name: str, tmp_path: Path) -> None:
+    try:
+        first = make(name, tmp_path / "a").build()
+    except ConfigError:
+        pytest.skip(f"task {name} has no offline builder")
+    second = make(name, tmp_path / "b").build()
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_offline_judges_can_be_built(name: str, tmp_path: Path) -> None:
+    task = make(name, tmp_path)
+    default = task.make_judge(task.judge_names[0])
+    assert default.name and default.identity()
+    with pytest.raises(ConfigError):
+        task.make_judge("no-such-judge")
