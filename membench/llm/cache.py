@@ -1,0 +1,153 @@
+"""A SQLite cache of LLM responses, keyed on what decides the output.
+
+Re-scoring a run or iterating on a report re-asks the judge and the reader the same questions; with
+this cache those calls cost nothing and give the same answers. The key is a sha256 over canonical
+JSON of the model, the endpoint, the messages and every generation parameter; transport settings
+(timeouts, retries, connection limits) and credentials are left out, so changing a timeout keeps
+the cache warm and no key is ever written to disk. Only successful responses are stored.
+
+One connection guarded by a lock serves every thread; WAL mode lets several processes (parallel
+runs) share the file. Callers in asyncio should run ``get``/``put`` in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from membench.llm.types import LLMResponse
+from membench.types import Usage
+
+#: Bump when the key's ingredients or the stored format change: old rows then simply miss.
+KEY_VERSION = 1
+#: Request fields that change how a call travels, not what it answers.
+TRANSPORT_KEYS = frozenset(
+    {
+        "api_key",
+        "timeout",
+        "request_timeout",
+        "stream_timeout",
+        "num_retries",
+        "max_retries",
+        "max_connections",
+        "extra_headers",
+        "headers",
+    }
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    text TEXT NOT NULL,
+    usage TEXT NOT NULL,
+    raw TEXT NOT NULL
+)
+"""
+
+
+def default_cache_path() -> Path:
+    """``$MEMBENCH_CACHE_DIR/llm.sqlite``, else ``~/.cache/membench/llm.sqlite``."""
+    root = os.environ.get("MEMBENCH_CACHE_DIR")
+    base = Path(root) if root else Path.home() / ".cache" / "membench"
+    return base / "llm.sqlite"
+
+
+def public_url(url: str | None) -> str | None:
+    """``url`` without any ``user:password@`` part: endpoints are recorded, credentials are not."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url.rstrip("/")
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
+
+
+class ResponseCache:
+    """Successful LLM responses on disk, with hit and miss counts for the run summary."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL is durable at checkpoints and does not fsync every put; a lost tail of the
+        # cache after a power cut only means a few calls are made again.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(_SCHEMA)
+
+    @staticmethod
+    def key(request: Mapping[str, Any]) -> str:
+        """sha256 of the canonical JSON of ``request`` minus transport settings and credentials.
+
+        ``api_base`` stays in (without credentials): a generic model name such as ``openai/x`` names
+        a different model on every endpoint.
+        """
+        material = {k: v for k, v in request.items() if k not in TRANSPORT_KEYS}
+        if "api_base" in material:
+            material["api_base"] = public_url(material["api_base"])
+        material["_v"] = KEY_VERSION
+        canonical = json.dumps(
+            material, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> LLMResponse | None:
+        """The stored response (``cached=True``), counting a hit or a miss."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT text, usage, raw FROM responses WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                self._misses += 1
+                return None
+            self._hits += 1
+        text, usage, raw = row
+        return LLMResponse(
+            text=text, usage=Usage.model_validate_json(usage), cached=True, raw=json.loads(raw)
+        )
+
+    def put(self, key: str, response: LLMResponse, *, model: str = "") -> None:
+        """Store a successful response; a later put for the same key replaces it."""
+        if not response.text.strip():
+            raise ValueError("refusing to cache an empty response")
+        row = (
+            key,
+            model,
+            time.time(),
+            response.text,
+            response.usage.model_dump_json(),
+            json.dumps(response.raw),
+        )
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO responses (key, model, created_at, text, usage, raw)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"hits": self._hits, "misses": self._misses}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,240 @@
+"""LLMClient: one model behind one endpoint, as the reader, the judges and LLM-backed systems use it.
+
+A call goes: cache lookup → our retry policy → a connection slot of the endpoint's shared pool →
+``litellm.acompletion`` with litellm's own retries off. Usage (tokens, cost, cached calls) is summed
+per client, so each role (system, reader, judge) reports its own. litellm is imported on the first
+real call, never at import time: it is slow to import and the CLI must stay fast without it.
+
+API keys come from the argument or from the provider's usual environment variable (read by
+litellm); they are passed to litellm and to nothing else: not to ``identity``, the cache key,
+error messages or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
+from membench.errors import ConfigError
+from membench.llm.cache import ResponseCache, public_url
+from membench.llm.env import known_secrets, load_litellm
+from membench.llm.retry import MalformedResponse, RetryPolicy
+from membench.llm.types import LLMResponse
+from membench.types import Usage
+
+#: Request fields that ``complete`` or the client itself set; ``default_params`` may not override them.
+_RESERVED_PARAMS = frozenset(
+    {
+        "model",
+        "messages",
+        "temperature",
+        "max_tokens",
+        "response_format",
+        "api_base",
+        "base_url",
+        "api_key",
+        "timeout",
+        "num_retries",
+        "max_retries",
+        "stream",
+    }
+)
+#: Sent to keyless OpenAI-compatible servers on loopback (vLLM, llama.cpp, our test server): the
+#: openai SDK refuses to send a request without some key.
+LOCAL_PLACEHOLDER_KEY = "membench-no-key"
+
+# Connection pools: one semaphore per (event loop, endpoint), shared by every client of that endpoint
+# in that loop, so a reader and a judge on the same account share its connection limit.
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[int, asyncio.Semaphore]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def endpoint_of(model: str, api_base: str | None) -> str:
+    """What a connection limit applies to: the base URL, else the provider named in the model."""
+    if api_base:
+        return public_url(api_base) or api_base
+    provider = model.split("/", 1)[0] if "/" in model else "openai"
+    return f"provider:{provider}"
+
+
+def _pool(endpoint: str, size: int) -> asyncio.Semaphore:
+    pools = _POOLS.setdefault(asyncio.get_running_loop(), {})
+    if endpoint not in pools:
+        pools[endpoint] = (size, asyncio.Semaphore(size))
+    existing, semaphore = pools[endpoint]
+    if existing != size:
+        raise ConfigError(
+            f"two LLM clients of endpoint {endpoint} ask for different connection limits "
+            f"({existing} and {size}); give them the same max_connections"
+        )
+    return semaphore
+
+
+def _is_loopback(api_base: str | None) -> bool:
+    host = urlsplit(api_base).hostname if api_base else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _content_of(response: Any) -> str:
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise MalformedResponse("the response has no choices")
+    content = getattr(choices[0].message, "content", None)
+    if not isinstance(content, str) or not content.strip():
+        raise MalformedResponse("the response has empty content")
+    return content
+
+
+class LLMClient:
+    """Chat completions from ``model`` (a litellm model name such as ``openai/gpt-4o-mini``)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        role: str,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        cache: ResponseCache | None = None,
+        max_connections: int = 8,
+        timeout_s: float = 60,
+        retry: RetryPolicy | None = None,
+        default_params: dict[str, Any] | None = None,
+    ) -> None:
+        if max_connections < 1:
+            raise ConfigError("max_connections must be at least 1")
+        clashing = sorted(set(default_params or {}) & _RESERVED_PARAMS)
+        if clashing:
+            raise ConfigError(
+                f"default_params may not set {', '.join(clashing)}: pass them to LLMClient or complete()"
+            )
+        self.model = model
+        self.role = role
+        self.api_base = api_base.rstrip("/") if api_base else None
+        if api_key is None and _is_loopback(api_base) and model.startswith("openai/"):
+            api_key = os.environ.get("OPENAI_API_KEY") or LOCAL_PLACEHOLDER_KEY
+        self._api_key = api_key
+        self.cache = cache
+        self.max_connections = max_connections
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self.default_params = dict(sorted((default_params or {}).items()))
+        self.endpoint = endpoint_of(model, self.api_base)
+        self._usage = Usage()
+
+    def identity(self) -> dict[str, Any]:
+        """What decides this client's answers (part of a run's identity). Never the key."""
+        return {
+            "model": self.model,
+            "api_base": public_url(self.api_base),
+            "params": dict(self.default_params),
+        }
+
+    def usage(self) -> Usage:
+        """Cumulative usage of every response this client returned."""
+        return self._usage
+
+    def request(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The output-deciding request ``complete`` would send: also the material of its cache key."""
+        request: dict[str, Any] = {
+            **self.default_params,
+            "model": self.model,
+            "api_base": public_url(self.api_base),
+            "messages": messages,
+            "temperature": temperature,
+        }
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        if response_format is not None:
+            request["response_format"] = response_format
+        return request
+
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+    ) -> LLMResponse:
+        """The model's answer, from the cache when this exact request was answered before.
+
+        Raises ``membench.errors.LLMError`` when the call fails for good (its ``kind`` and
+        ``attempts`` say how). A cache hit's usage keeps the tokens of the stored answer (the same
+        on every run) but costs nothing, since nothing was paid this time.
+        """
+        request = self.request(
+            messages, max_tokens=max_tokens, temperature=temperature, response_format=response_format
+        )
+        key = ResponseCache.key(request) if self.cache is not None else ""
+        if self.cache is not None:
+            hit = await asyncio.to_thread(self.cache.get, key)
+            if hit is not None:
+                usage = hit.usage.model_copy(update={"calls": 1, "cached_calls": 1, "cost_usd": 0.0})
+                return self._count(LLMResponse(text=hit.text, usage=usage, cached=True, raw=hit.raw))
+
+        pool = _pool(self.endpoint, self.max_connections)
+        outcome = await self.retry.run(
+            lambda: self._attempt(request, pool), secrets=known_secrets(self._api_key)
+        )
+        response = outcome.value
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.put, key, response, model=self.model)
+        return self._count(response)
+
+    def _count(self, response: LLMResponse) -> LLMResponse:
+        self._usage = self._usage.add(response.usage)
+        return response
+
+    async def _attempt(self, request: dict[str, Any], pool: asyncio.Semaphore) -> LLMResponse:
+        """One HTTP call, holding one connection slot of the endpoint's pool for its duration only."""
+        litellm = load_litellm()
+        kwargs = {k: v for k, v in request.items() if k != "api_base"}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key is not None:
+            kwargs["api_key"] = self._api_key
+        async with pool:
+            response = await litellm.acompletion(**kwargs, timeout=self.timeout_s, num_retries=0)
+        text = _content_of(response)
+        prompt_tokens = int(getattr(response.usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(response.usage, "completion_tokens", 0) or 0)
+        usage = Usage(
+            calls=1,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=_cost(litellm, response),
+        )
+        raw = {
+            "id": getattr(response, "id", None),
+            "model": getattr(response, "model", None),
+            "finish_reason": getattr(response.choices[0], "finish_reason", None),
+        }
+        return LLMResponse(text=text, usage=usage, cached=False, raw=raw)
+
+
+def _cost(litellm: Any, response: Any) -> float:
+    """USD cost when litellm knows the model's price; 0.0 for local or unknown models."""
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # litellm raises several types for unmapped models; none is an error for us
+        return 0.0
