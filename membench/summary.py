@@ -28,24 +28,28 @@ SUMMARY = "summary.json"
 
 def contributions_frame(task: Task, run_dir: Path) -> pd.DataFrame:
     """Every metric contribution of a run's latest records, one row each (the statistics' input)."""
-    import pandas as pd
+    from membench.stats.frame import contributions_frame as frame_of
 
     records = latest_records(read_records(run_dir))
     ingests = latest_ingests(read_ingests(run_dir))
-    rows = [
-        {
-            "metric": c.metric,
-            "episode_id": c.episode_id,
-            "probe_id": c.probe_id,
-            "num": c.num,
-            "den": c.den,
-            "error": c.error,
-            **dict(c.labels),
-        }
-        for c in task.contributions(records, ingests)
-    ]
-    columns = ["metric", "episode_id", "probe_id", "num", "den", "error"]
-    return pd.DataFrame(rows, columns=columns if not rows else None)
+    return frame_of(task.contributions(records, ingests))
+
+
+def estimate_dict(est: Any) -> dict[str, Any]:
+    """A MetricEstimate as plain JSON-able values (summary.json, the printed table)."""
+    return {
+        "metric": est.metric,
+        "value": est.value,
+        "n": est.n,
+        "n_errors": est.n_errors,
+        "n_clusters": est.n_clusters,
+        "se": est.se,
+        "ci_low": est.ci[0] if est.ci else None,
+        "ci_high": est.ci[1] if est.ci else None,
+        "confidence": est.confidence,
+        "by": est.by,
+        "level": est.level,
+    }
 
 
 def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
@@ -55,11 +59,11 @@ def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -
     frame = contributions_frame(task, run_dir)
     overall = estimate(frame, task.metrics, n_boot=n_boot, seed=seed)
     breakdowns = {
-        label: [e.as_dict() for e in estimate(frame, task.metrics, n_boot=n_boot, seed=seed, by=label)]
+        label: [estimate_dict(e) for e in estimate(frame, task.metrics, n_boot=n_boot, seed=seed, by=label)]
         for label in task.breakdowns
         if label in frame.columns
     }
-    summary = {"metrics": [e.as_dict() for e in overall], "breakdowns": breakdowns}
+    summary = {"metrics": [estimate_dict(e) for e in overall], "breakdowns": breakdowns}
     write_atomic(run_dir / SUMMARY, dump_json(summary))
     return summary
 
@@ -68,30 +72,71 @@ def _format_value(value: float | None, scale: float, unit: str) -> str:
     if value is None:
         return "N/A"
     shown = value * scale
-    return f"{shown:.1f}{unit}" if unit == "%" else f"{shown:.3g}{unit}"
+    if unit == "%":
+        return f"{shown:.1f}%"
+    if unit == "s":
+        return f"{shown * 1000:.1f} ms" if shown < 1 else f"{shown:.2f} s"
+    return f"{shown:.4g}{unit}"
 
 
-def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+def _format_ci(est: dict[str, Any], scale: float, unit: str) -> str:
+    if est.get("ci_low") is None or est.get("ci_high") is None:
+        return "—"
+    return f"[{_format_value(est['ci_low'], scale, unit)}, {_format_value(est['ci_high'], scale, unit)}]"
+
+
+ALL_SUFFIX = "_all"
+
+
+def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per metric; a metric's paper-style "(all)" twin is shown in its own column, not a row."""
     specs = {m.name: m for m in task.metrics}
+    by_name = {est["metric"]: est for est in summary["metrics"]}
     rows = []
     for est in summary["metrics"]:
-        spec = specs[est["metric"]]
-        ci = "—"
-        if est.get("ci_low") is not None and est.get("ci_high") is not None:
-            low = _format_value(est["ci_low"], spec.scale, spec.unit)
-            high = _format_value(est["ci_high"], spec.scale, spec.unit)
-            ci = f"[{low}, {high}]"
-        name = spec.display + (" ★" if spec.main else "")
+        name = est["metric"]
+        if name.endswith(ALL_SUFFIX) and name[: -len(ALL_SUFFIX)] in by_name:
+            continue
+        spec = specs[name]
+        twin = by_name.get(name + ALL_SUFFIX)
         rows.append(
             (
-                name,
+                spec.display + (" ★" if spec.main else ""),
                 _format_value(est["value"], spec.scale, spec.unit),
-                ci,
+                _format_ci(est, spec.scale, spec.unit),
+                _format_value(twin["value"], spec.scale, spec.unit) if twin else "",
                 str(est["n"]),
+                str(est["n_clusters"]),
                 str(est["n_errors"]),
             )
         )
     return rows
+
+
+def breakdown_tables(task: Task, summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Per label (question type, memory type): rows of levels, columns of the metrics broken down."""
+    specs = {m.name: m for m in task.metrics}
+    tables = []
+    for label, estimates in summary["breakdowns"].items():
+        metrics = [m for m in dict.fromkeys(e["metric"] for e in estimates) if not m.endswith(ALL_SUFFIX)]
+        if not metrics:
+            continue
+        cells = {(e["level"], e["metric"]): e for e in estimates}
+        levels = sorted({e["level"] for e in estimates})
+        rows = []
+        for level in levels:
+            row = [level]
+            for metric in metrics:
+                est = cells.get((level, metric))
+                spec = specs[metric]
+                row.append(
+                    ""
+                    if est is None
+                    else f"{_format_value(est['value'], spec.scale, spec.unit)} (n={est['n']})"
+                )
+            rows.append(row)
+        tables.append((label, [specs[m].display for m in metrics], rows))
+    return tables
 
 
 def print_outcome(outcome: RunOutcome) -> None:
@@ -101,13 +146,28 @@ def print_outcome(outcome: RunOutcome) -> None:
     task = outcome.components.task
     summary = summarize(task, outcome.run_dir)
     manifest = outcome.manifest
-    console = Console()
+    console = Console(markup=False, highlight=False)
     table = Table(title=f"{task.name} × {outcome.components.system_name}")
-    for column in ("metric", "value", "95% CI (cluster bootstrap)", "n", "errors"):
+    columns = ("metric", "value", "95% CI (cluster bootstrap)", "(all)", "n", "episodes", "errors")
+    for column in columns:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for row in metric_rows(task, summary):
         table.add_row(*row)
     console.print(table)
+    for label, headers, rows in breakdown_tables(task, summary):
+        sub = Table(title=f"by {label}")
+        sub.add_column(label)
+        for header in headers:
+            sub.add_column(header, justify="right")
+        for cells in rows:
+            sub.add_row(*cells)
+        console.print(sub)
+    console.print(
+        "value: errored items excluded; (all): the paper's denominators, errors counted as 0; "
+        "CI: episodes resampled"
+    )
+    dataset = outcome.plan.dataset
+    console.print(f"data: {dataset.source} [{dataset.metadata.get('origin', 'loaded')}]")
     judge = outcome.components.judge
     reader = outcome.components.reader.identity()
     console.print(

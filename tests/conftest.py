@@ -37,6 +37,12 @@ class OffMachineConnection(RuntimeError):
 
 
 @pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's LLM cache in ~/.cache."""
+    monkeypatch.setenv("MEMBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
+
+
+@pytest.fixture(autouse=True)
 def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex

@@ -29,8 +29,8 @@ class HaluMemTask(Task):
         "data": "",
         "sha256": "",
         "variant": "medium",
-        "users": "3",
-        "sessions": "6",
+        "users": "10",
+        "sessions": "8",
         "turns": "8",
         "noise": "0",
         "seed": "0",
@@ -90,11 +90,15 @@ class HaluMemTask(Task):
                 )
             if self.options["sha256"]:
                 verify_sha256(path, self.options["sha256"])
-            return load_halumem(path)
+            dataset = load_halumem(path)
+            dataset.metadata["origin"] = "official HaluMem release (CC-BY-NC-ND-4.0)"
+            return dataset
         path = self.built_path()
         if not path.exists():
             self.build()
-        return load_halumem(path, variant=self.options["variant"])
+        dataset = load_halumem(path, variant=self.options["variant"])
+        dataset.metadata["origin"] = "generated offline by data_builders/halumem.py, not the official release"
+        return dataset
 
     def make_judge(self, name: str, llm: Any | None = None) -> Judge:
         from tasks.halumem import judges

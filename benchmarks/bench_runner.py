@@ -1,0 +1,65 @@
+"""Runner throughput against the local OpenAI-compatible server with injected latency.
+
+Every answer probe makes one LLM reader call; with latency L per call and c episodes in flight, the ideal
+wall time of the answer phase is calls × L / c. We report ideal / measured (1.0 = no overhead at all).
+Usage: python benchmarks/bench_runner.py [--latency 0.2] [--users 32] [--concurrency 1 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
+
+from membench.api import run  # noqa: E402
+from membench.config import LLMSpec, RunConfig  # noqa: E402
+from membench.display import NullDisplay  # noqa: E402
+from membench.testing.openai_server import FakeOpenAIServer  # noqa: E402
+
+
+def measure(concurrency: int, latency: float, users: int, data_dir: Path) -> tuple[int, float, float]:
+    with FakeOpenAIServer(latency_s=latency) as server, tempfile.TemporaryDirectory() as results:
+        config = RunConfig(
+            task="halumem",
+            system="bm25",
+            task_options={"users": str(users), "sessions": "4", "turns": "6"},
+            reader_llm=LLMSpec("openai/fake-model", server.base_url),
+            max_episodes=concurrency,
+            max_connections=concurrency,
+            results_dir=Path(results),
+            data_dir=data_dir,
+            use_cache=False,
+            display="none",
+        )
+        start = time.perf_counter()
+        run(config, NullDisplay())
+        elapsed = time.perf_counter() - start
+        calls = server.total_requests
+    ideal = calls * latency / concurrency
+    return calls, elapsed, ideal
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--users", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        measure(8, 0.0, args.users, Path(data))  # warm-up: builds the data, imports litellm
+        print(f"latency {args.latency * 1000:.0f} ms per LLM call, {args.users} episodes (HaluMem users)")
+        print("concurrency | LLM calls | measured s | ideal s | ideal/measured")
+        for concurrency in args.concurrency:
+            calls, elapsed, ideal = measure(concurrency, args.latency, args.users, Path(data))
+            print(
+                f"{concurrency:>11} | {calls:>9} | {elapsed:>10.2f} | {ideal:>7.2f} | {ideal / elapsed:>14.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

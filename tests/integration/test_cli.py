@@ -1,0 +1,94 @@
+"""The command line as a user meets it: help, listing, data building, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from membench.cli import main
+
+
+def membench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "membench", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys; from membench.cli import build_parser; build_parser().format_help();"
+        "heavy = [m for m in ('litellm', 'torch', 'mem0', 'pandas', 'scipy', 'bm25s', 'datasets') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+    assert "run" in membench("--help").stdout
+
+
+def test_list_shows_builtins_and_discovered_tasks(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["list", "systems"]) == 0
+    systems = capsys.readouterr().out
+    for name in ("no-memory", "full-context", "bm25", "mem0", "dense"):
+        assert name in systems
+    assert main(["list", "tasks"]) == 0
+    assert "halumem" in capsys.readouterr().out
+    assert main(["list", "judges"]) == 0
+    assert "rule, lexical, llm" in capsys.readouterr().out
+
+
+def test_data_build_writes_the_dataset(tmp_path: Path) -> None:
+    result = membench("data", "build", "halumem", "-T", "users=2", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    written = Path(result.stdout.split("wrote ", 1)[1].strip())
+    assert written.exists() and written.read_text().count("\n") == 2
+
+
+def test_bad_data_file_gives_one_line_naming_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "HaluMem-Medium.jsonl"
+    bad.write_text(
+        '{"uuid": "u1", "persona_info": "Name: A B; Gender: x", "sessions": [{"start_time": 3}]}\n'
+    )
+    result = membench(
+        "run",
+        "--task",
+        "halumem",
+        "--system",
+        "bm25",
+        "-T",
+        f"data={bad}",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(bad) in lines[0] and ":1" in lines[0] and "sessions[0]" in lines[0]
+    assert not (tmp_path / "results").exists(), "nothing half-done is written"
+
+
+def test_unknown_system_is_a_clear_error(tmp_path: Path) -> None:
+    result = membench("run", "--task", "halumem", "--system", "nope", "--results-dir", str(tmp_path))
+    assert result.returncode == 2 and "unknown system 'nope'" in result.stderr
+
+
+def test_dry_run_counts_without_running(tmp_path: Path) -> None:
+    result = membench(
+        "run",
+        "--task",
+        "halumem",
+        "--system",
+        "bm25",
+        "--dry-run",
+        "-T",
+        "users=2",
+        "--judge-llm",
+        "openai/x",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "episodes: 2" in result.stdout and "expected LLM calls: reader 0, judge at least" in result.stdout
+    assert not (tmp_path / "results" / "runs").exists()
