@@ -16,10 +16,10 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
 
-from membench.api import run  # noqa: E402
-from membench.config import LLMSpec, RunConfig  # noqa: E402
-from membench.display import NullDisplay  # noqa: E402
-from membench.testing.openai_server import FakeOpenAIServer  # noqa: E402
+from membench.api import run
+from membench.config import LLMSpec, RunConfig
+from membench.display import NullDisplay
+from membench.testing.openai_server import FakeOpenAIServer
 
 
 def measure(concurrency: int, latency: float, users: int, data_dir: Path) -> tuple[int, float, float]:
@@ -56,9 +56,8 @@ def main() -> None:
         print("concurrency | LLM calls | measured s | ideal s | ideal/measured")
         for concurrency in args.concurrency:
             calls, elapsed, ideal = measure(concurrency, args.latency, args.users, Path(data))
-            print(
-                f"{concurrency:>11} | {calls:>9} | {elapsed:>10.2f} | {ideal:>7.2f} | {ideal / elapsed:>14.2f}"
-            )
+            row = f"{concurrency:>11} | {calls:>9} | {elapsed:>10.2f} | {ideal:>7.2f}"
+            print(f"{row} | {ideal / elapsed:>14.2f}")
 
 
 if __name__ == "__main__":

@@ -81,4 +81,5 @@ class MemorySystem(ABC):
         return {}
 
     async def close(self) -> None:
-        """Release resources at the end of the run."""
+        """Release resources at the end of the run (default: nothing to release)."""
+        return None

@@ -18,7 +18,8 @@ def membench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import sys; from membench.cli import build_parser; build_parser().format_help();"
-        "heavy = [m for m in ('litellm', 'torch', 'mem0', 'pandas', 'scipy', 'bm25s', 'datasets') if m in sys.modules];"
+        "heavy = [m for m in ('litellm', 'torch', 'mem0', 'pandas', 'scipy', 'bm25s', 'datasets')"
+        " if m in sys.modules];"
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
