@@ -1,0 +1,48 @@
+"""Statistics for memory benchmarks: clustered estimates, paired comparisons, corrections, power, agreement.
+
+Everything reads one long contributions table (``contributions_frame``): a row per metric contribution
+with its episode (the statistical cluster) and probe. Quick tour::
+
+    table = contributions_frame(task.contributions(records, ingests))
+    estimate(table, task.metrics)                        # value, clustered SE, bootstrap CI, n, errors
+    estimate(table, task.metrics, by="question_type")   # per-category breakdown
+    compare(table_a, table_b, task.metrics, "qa_correct")  # B - A, CI, McNemar or permutation p
+    compare_family({"rag": t1, "mem0": t2, "none": t0}, task.metrics, "qa_correct", baseline="none")
+    minimum_detectable_effect(n_items=500, n_clusters=20, icc=0.05, discordance=0.2)
+    cohens_kappa(judge_labels, human_labels); krippendorff_alpha(items_by_raters)
+"""
+
+from membench.stats.agreement import cohens_kappa, confusion_table, krippendorff_alpha, raw_agreement
+from membench.stats.corrections import benjamini_hochberg, holm
+from membench.stats.estimate import MetricEstimate, estimate
+from membench.stats.frame import contributions_frame
+from membench.stats.paired import Comparison, FamilyComparison, FamilyMember, compare, compare_family
+from membench.stats.power import (
+    MinimumDetectableEffect,
+    design_effect_from_icc,
+    icc_anova,
+    minimum_detectable_effect,
+    paired_items_needed,
+)
+
+__all__ = [
+    "Comparison",
+    "FamilyComparison",
+    "FamilyMember",
+    "MetricEstimate",
+    "MinimumDetectableEffect",
+    "benjamini_hochberg",
+    "cohens_kappa",
+    "compare",
+    "compare_family",
+    "confusion_table",
+    "contributions_frame",
+    "design_effect_from_icc",
+    "estimate",
+    "holm",
+    "icc_anova",
+    "krippendorff_alpha",
+    "minimum_detectable_effect",
+    "paired_items_needed",
+    "raw_agreement",
+]

@@ -1,0 +1,94 @@
+"""The contributions table every statistic reads, and its checks.
+
+Statistics work on one long table (a row per contribution) rather than on aggregates, so that any
+metric can be recomputed on any resample of episodes. This module builds that table from
+``Contribution`` objects, rejects malformed tables with a message naming the column and row, and adds
+the per-row weight the metric arithmetic uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from membench.errors import DataError
+from membench.stats.metrics import MetricSet
+from membench.task import Contribution
+
+COLUMNS = ("metric", "episode_id", "probe_id", "num", "den", "error")
+#: name used in DataError messages: the table is built in memory, not read from a file.
+SOURCE = "contributions"
+#: per-row weight column: Σden for ratio metrics, 1 per non-errored row for sum metrics.
+WEIGHT = "_weight"
+
+
+def contributions_frame(contributions: Iterable[Contribution]) -> pd.DataFrame:
+    """The long table of ``contributions``, one row each, labels spread into their own columns."""
+    rows = [
+        {
+            "metric": c.metric,
+            "episode_id": c.episode_id,
+            "probe_id": c.probe_id,
+            "num": float(c.num),
+            "den": float(c.den),
+            "error": bool(c.error),
+            **c.labels,
+        }
+        for c in contributions
+    ]
+    frame = pd.DataFrame(rows, columns=None if rows else list(COLUMNS))
+    frame["error"] = frame["error"].astype(bool)
+    return frame
+
+
+def prepare(contributions: pd.DataFrame, metrics: MetricSet, names: Sequence[str]) -> pd.DataFrame:
+    """The rows of the aggregated metrics ``names``, checked, with their weight column.
+
+    Rows of other metrics are dropped before any check: a run's table holds every metric of the task,
+    and a comparison reads one.
+    """
+    missing = [column for column in COLUMNS if column not in contributions.columns]
+    if missing:
+        raise DataError(SOURCE, None, missing[0], f"missing column (a contributions table needs {COLUMNS})")
+    table = contributions.reset_index(drop=True)
+    rows = table[table["metric"].isin(names)].copy()
+    for column in ("num", "den"):
+        values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
+        _require(rows, ~np.isfinite(values), column, "is not a finite number")
+        rows[column] = values
+    _require(rows, rows["den"].to_numpy() < 0, "den", "is negative")
+    error = rows["error"]
+    if not pd.api.types.is_bool_dtype(error):
+        _require(rows, ~error.isin([0, 1]).to_numpy(), "error", "is not a boolean")
+        rows["error"] = error.astype(bool)
+    for column in ("episode_id", "probe_id"):
+        _require(rows, rows[column].isna().to_numpy(), column, "is missing")
+    sums = [name for name in names if metrics.spec(name).aggregate == "sum"]
+    is_sum = rows["metric"].isin(sums).to_numpy()
+    rows[WEIGHT] = np.where(is_sum, (~rows["error"]).to_numpy(dtype=float), rows["den"].to_numpy())
+    return rows
+
+
+def _require(rows: pd.DataFrame, bad: np.ndarray, column: str, problem: str) -> None:
+    """Raise on the first row flagged ``bad``, naming its row in the table (counted from 1, like lines)."""
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        value = rows[column].iloc[position]
+        raise DataError(SOURCE, int(rows.index[position]) + 1, column, f"{problem} ({value!r})")
+
+
+def probe_keys(rows: pd.DataFrame) -> tuple[np.ndarray, pd.MultiIndex]:
+    """A code per row for its probe, and the distinct (episode_id, probe_id) pairs in code order.
+
+    Probes are keyed by episode too, so that two episodes may reuse a probe name.
+    """
+    episode_codes, episodes = pd.factorize(rows["episode_id"])
+    probe_codes, probes = pd.factorize(rows["probe_id"])
+    stride = max(1, len(probes))
+    codes, pairs = pd.factorize(episode_codes.astype(np.int64) * stride + probe_codes)
+    keys = pd.MultiIndex.from_arrays(
+        [episodes[pairs // stride], probes[pairs % stride]], names=["episode_id", "probe_id"]
+    )
+    return codes, keys
