@@ -1,0 +1,356 @@
+"""The mem0 adapter: the real ``mem0.Memory`` (mem0ai 2.x), run offline or against an LLM endpoint.
+
+Modes (option ``mode``):
+
+* ``offline`` (default): ``infer=False``, every turn is stored verbatim and embedded with the packaged
+  MiniLM. No LLM is called; mem0 still builds an LLM client, so it gets one aimed at a closed port
+  on loopback that would fail at once if anything ever called it.
+* ``llm``: ``infer=True``, one extraction call per session (mem0 2.x is ADD-only: it never updates or
+  deletes a memory). ``llm`` is a litellm model string. With ``api_base`` (an OpenAI-compatible
+  server, e.g. ``http://127.0.0.1:8000/v1``) mem0's own openai provider is used, which takes a base
+  URL; without it, mem0's litellm provider, which reads keys and bases from litellm's usual env vars.
+
+One ``Memory`` per worker, kept across episodes: ``reset`` empties its store and history database
+(cheaper than loading the embedder again), and each episode also gets its own ``user_id``. All state
+lives in ``workdir/mem0``; mem0's telemetry is switched off before mem0 is first imported, because
+mem0 reads the switch at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from membench.errors import ConfigError, LLMError
+from membench.llm.env import known_secrets, load_litellm, scrub
+from membench.systems.base import Capabilities, MemorySystem
+from membench.systems.embedding import (
+    DEFAULT_EMBEDDER,
+    DEFAULT_EMBEDDER_DIM,
+    local_model_path,
+    model_fingerprint,
+)
+from membench.types import Episode, Memory, Session
+
+INSTALL_HINT = "install a CPU build of torch first, then pip install 'membench[mem0]'"
+MODES = ("offline", "llm")
+VECTOR_STORES = ("qdrant-memory", "qdrant-disk", "faiss")
+_COLLECTION = "membench"
+#: the LLM of offline mode: port 9 (discard) on loopback, so a call that should never happen fails fast, here.
+_UNUSED_LLM_URL = "http://127.0.0.1:9/v1"
+#: what local OpenAI-compatible servers get as a key when OPENAI_API_KEY is unset; they ignore it.
+_NO_KEY = "membench-no-key"
+#: mem0 rejects ids with whitespace; anything outside this set is replaced in the user id.
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]")
+
+_OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # else every worker's model load draws a bar over the run's display
+}
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_mem0(home: Path) -> Any:
+    """``mem0.Memory``, imported with telemetry off and mem0's home directory set.
+
+    mem0 reads MEM0_TELEMETRY and MEM0_DIR once, at import. MEM0_DIR (a config.json with a random id)
+    is process-wide: the first worker to import mem0 gives it its directory unless the harness set one.
+    """
+    with _IMPORT_LOCK:
+        if "mem0" not in sys.modules:
+            os.environ["MEM0_TELEMETRY"] = "False"  # forced: on, mem0 phones home at import and at exit
+            for key, value in _OFFLINE_ENV.items():
+                os.environ.setdefault(key, value)
+            os.environ.setdefault("MEM0_DIR", str(home))
+            # mem0 warns at every reset and about what offline mode lacks by design (spaCy, fastembed:
+            # semantic search only); its real failures are exceptions or errors, which still show.
+            logging.getLogger("mem0").setLevel(logging.ERROR)
+        try:
+            import mem0.memory.telemetry as telemetry
+            from mem0 import Memory
+        except ImportError as exc:
+            raise ConfigError(f"mem0 is not installed ({exc}): {INSTALL_HINT}") from exc
+    if telemetry.MEM0_TELEMETRY:
+        raise ConfigError(
+            "mem0 was imported with telemetry on (it phones home); set MEM0_TELEMETRY=False before anything "
+            "imports mem0"
+        )
+    return Memory
+
+
+def episode_user_id(episode_id: str) -> str:
+    """A whitespace-free mem0 ``user_id`` for an episode: readable, and unique thanks to a short hash."""
+    digest = hashlib.sha256(episode_id.encode()).hexdigest()[:8]
+    return f"{_UNSAFE_ID_CHARS.sub('_', episode_id)[:64]}-{digest}"
+
+
+def _as_llm_error(exc: BaseException) -> LLMError | None:
+    """membench's LLMError for a failed LLM or embedding call inside mem0, or None for other errors.
+
+    mem0 wraps extraction failures in its own LLMError; the openai (or litellm, which subclasses it)
+    exception underneath says whether a retry can help.
+    """
+    import openai
+    from mem0.exceptions import LLMError as Mem0LLMError
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, openai.APIError):
+        cause = cause.__cause__
+    if cause is None and not isinstance(exc, Mem0LLMError):
+        return None
+    if isinstance(cause, openai.RateLimitError):
+        kind = "rate_limit"
+    elif isinstance(cause, openai.APITimeoutError):
+        kind = "timeout"
+    elif isinstance(cause, (openai.APIConnectionError, openai.InternalServerError)):
+        kind = "transient"
+    else:
+        kind = "fatal"
+    return LLMError(kind, scrub(f"mem0: {exc}", known_secrets()))
+
+
+class Mem0System(MemorySystem):
+    """mem0 with one ``add`` per session (the whole session as role/content messages)."""
+
+    name = "mem0"
+    capabilities = Capabilities(session_memories=True, provenance=True)
+    default_options: ClassVar[Mapping[str, str]] = {
+        "mode": "offline",
+        "llm": "",
+        "api_base": "",
+        "vector_store": "qdrant-memory",
+        "embedder": "local",
+        "embedding_dims": "",
+        "search_threshold": "0.0",
+    }
+
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+        super().__init__(options, workdir, llm)
+        if importlib.util.find_spec("mem0") is None:
+            raise ConfigError(f"mem0 is not installed: {INSTALL_HINT}")
+        self._check_options()
+        self.threshold = float(self.options["search_threshold"])
+        self.state_dir = workdir / "mem0"
+        self._memory: Any = None  # a mem0.Memory once the first reset built it
+        self._user_id: str | None = None
+        self._added: dict[str, list[Memory]] = {}
+        self._sessions_ingested = 0
+
+    def _check_options(self) -> None:
+        opts = self.options
+        if opts["mode"] not in MODES:
+            raise ConfigError(f"mem0: mode must be one of {', '.join(MODES)}, got {opts['mode']!r}")
+        if opts["mode"] == "llm" and not opts["llm"]:
+            raise ConfigError("mem0: mode=llm needs llm=<litellm model>, e.g. llm=openai/gpt-4o-mini")
+        if opts["mode"] == "offline" and opts["llm"]:
+            raise ConfigError("mem0: llm is only used with mode=llm (offline mode calls no LLM)")
+        if opts["vector_store"] not in VECTOR_STORES:
+            raise ConfigError(f"mem0: vector_store must be one of {', '.join(VECTOR_STORES)}")
+        embedder = opts["embedder"]
+        if embedder != "local" and not (embedder.startswith("openai:") and len(embedder) > len("openai:")):
+            raise ConfigError(
+                "mem0: embedder must be 'local' (the packaged MiniLM) or 'openai:<model>' (an "
+                "OpenAI-compatible embeddings endpoint, at api_base if given; a litellm proxy is one)"
+            )
+        if opts["api_base"] and opts["mode"] != "llm" and embedder == "local":
+            raise ConfigError("mem0: api_base is used only with mode=llm or an openai:<model> embedder")
+        if opts["embedding_dims"] and not (
+            opts["embedding_dims"].isdigit() and int(opts["embedding_dims"]) > 0
+        ):
+            raise ConfigError(
+                f"mem0: embedding_dims must be a positive integer, got {opts['embedding_dims']!r}"
+            )
+        try:
+            threshold = float(opts["search_threshold"])
+        except ValueError:
+            threshold = -1.0
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(
+                f"mem0: search_threshold must be a number in [0, 1], got {opts['search_threshold']!r}"
+            )
+        if opts["mode"] == "llm" and opts["api_base"] and os.environ.get("OPENROUTER_API_KEY"):
+            raise ConfigError(
+                "mem0: OPENROUTER_API_KEY is set, and mem0's openai provider would then send every call to "
+                "OpenRouter instead of api_base; unset it for this run"
+            )
+        if embedder == "local":
+            local_model_path(DEFAULT_EMBEDDER)  # a missing model fails here, before any episode runs
+
+    def identity(self) -> dict[str, Any]:
+        ident = {**super().identity(), "mem0ai": importlib.metadata.version("mem0ai")}
+        if self.options["embedder"] == "local":
+            ident["embedder_model"] = model_fingerprint(DEFAULT_EMBEDDER)
+        return ident
+
+    # ------------------------------------------------------------ mem0 configuration
+
+    def mem0_config(self) -> dict[str, Any]:
+        """The ``Memory.from_config`` dictionary (no key in it unless a placeholder for a local server)."""
+        dims = int(self.options["embedding_dims"] or 0)
+        if self.options["embedder"] == "local":
+            embedder: dict[str, Any] = {
+                "provider": "huggingface",
+                "config": {
+                    "model": str(local_model_path(DEFAULT_EMBEDDER)),
+                    "embedding_dims": dims or DEFAULT_EMBEDDER_DIM,
+                    "model_kwargs": {"device": "cpu"},
+                },
+            }
+            dims = dims or DEFAULT_EMBEDDER_DIM
+        else:
+            api_config = self._openai_endpoint()
+            # mem0 sends `dimensions` only when embedding_dims is set; its default size is 1536.
+            embedder = {
+                "provider": "openai",
+                "config": {"model": self.options["embedder"].removeprefix("openai:"), **api_config}
+                | ({"embedding_dims": dims} if dims else {}),
+            }
+            dims = dims or 1536
+        return {
+            "embedder": embedder,
+            "vector_store": self._vector_store_config(dims),
+            "llm": self._llm_config(),
+            "history_db_path": str(self.state_dir / "history.db"),
+        }
+
+    def _openai_endpoint(self) -> dict[str, str]:
+        if not self.options["api_base"]:
+            return {}  # the openai client reads OPENAI_API_KEY / OPENAI_BASE_URL itself
+        endpoint = {"openai_base_url": self.options["api_base"]}
+        if not os.environ.get("OPENAI_API_KEY"):
+            endpoint["api_key"] = _NO_KEY
+        return endpoint
+
+    def _vector_store_config(self, dims: int) -> dict[str, Any]:
+        store = self.options["vector_store"]
+        if store == "faiss":
+            path = str(self.state_dir / "faiss")
+            config = {"collection_name": _COLLECTION, "embedding_model_dims": dims, "path": path}
+            return {"provider": "faiss", "config": config | {"distance_strategy": "cosine"}}
+        path = ":memory:" if store == "qdrant-memory" else str(self.state_dir / "qdrant")
+        return {
+            "provider": "qdrant",
+            "config": {"collection_name": _COLLECTION, "embedding_model_dims": dims, "path": path},
+        }
+
+    def _llm_config(self) -> dict[str, Any]:
+        if self.options["mode"] == "offline":
+            return {
+                "provider": "openai",
+                "config": {"model": "never-called", "api_key": _NO_KEY, "openai_base_url": _UNUSED_LLM_URL},
+            }
+        model = self.options["llm"]
+        if self.options["api_base"]:
+            config = {"model": model.removeprefix("openai/"), "temperature": 0.0, **self._openai_endpoint()}
+            return {"provider": "openai", "config": config}
+        return {"provider": "litellm", "config": {"model": model, "temperature": 0.0}}
+
+    # ------------------------------------------------------------ the MemorySystem seam
+
+    async def reset(self, episode: Episode) -> None:
+        if self._memory is None:
+            self._memory = await asyncio.to_thread(self._build)
+        # Also when just built: a workdir reused by a resumed run may hold the last run's memories.
+        await self._call(self._memory.reset)
+        self._user_id = episode_user_id(episode.episode_id)
+        self._added = {}
+        self._sessions_ingested = 0
+
+    def _build(self) -> Any:
+        memory_cls = _import_mem0(self.state_dir / "home")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        config = self.mem0_config()
+        if config["llm"]["provider"] == "litellm":
+            load_litellm()  # configured quiet and offline before mem0 imports it
+        return memory_cls.from_config(config)
+
+    async def ingest(self, session: Session) -> None:
+        memory, user_id = self._ready()
+        session_index = self._sessions_ingested
+        metadata: dict[str, Any] = {"session_id": session.session_id, "session_index": session_index}
+        if session.start_time is not None:
+            metadata["start_time"] = session.start_time
+        messages = [{"role": turn.role, "content": turn.content} for turn in session.turns]
+        results: list[dict[str, Any]] = []
+        if messages:  # an empty session would still cost an extraction call in llm mode
+            infer = self.options["mode"] == "llm"
+            added = await self._call(memory.add, messages, user_id=user_id, metadata=metadata, infer=infer)
+            results = added["results"]
+        stored = [
+            Memory(
+                text=r["memory"],
+                session_id=session.session_id,
+                timestamp=session.start_time,
+                metadata={"id": r["id"], "session_index": session_index},
+            )
+            for r in results
+            if r.get("event") == "ADD"
+        ]
+        self._added.setdefault(session.session_id, []).extend(stored)
+        self._sessions_ingested += 1
+
+    async def retrieve(self, query: str, k: int) -> list[Memory]:
+        memory, user_id = self._ready()
+        if k <= 0:
+            return []
+        found = await self._call(
+            memory.search, query, filters={"user_id": user_id}, top_k=k, threshold=self.threshold
+        )
+        memories = []
+        for r in found["results"]:
+            meta = r.get("metadata") or {}
+            memories.append(
+                Memory(
+                    text=r["memory"],
+                    score=r.get("score"),
+                    session_id=meta.get("session_id"),
+                    timestamp=meta.get("start_time"),
+                    metadata={"id": r["id"], "session_index": meta.get("session_index")},
+                )
+            )
+        return memories
+
+    async def session_memories(self, session: Session) -> list[Memory]:
+        """What mem0 reported adding from ``session`` (its ADD events), in its order; none if not ingested."""
+        return list(self._added.get(session.session_id, []))
+
+    async def close(self) -> None:
+        """Close the history database and the qdrant client, whose file lock would block the next run."""
+        memory, self._memory = self._memory, None
+        if memory is None:
+            return
+        memory.close()
+        client = getattr(memory.vector_store, "client", None)
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
+    # ------------------------------------------------------------ helpers
+
+    def _ready(self) -> tuple[Any, str]:
+        if self._memory is None or self._user_id is None:
+            raise RuntimeError("mem0: reset(episode) must be called before ingest or retrieve")
+        return self._memory, self._user_id
+
+    @staticmethod
+    async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking mem0 call in a thread; LLM and embedding API failures become membench LLMErrors."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except Exception as exc:
+            mapped = _as_llm_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None  # the chained original could quote request headers
