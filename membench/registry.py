@@ -15,6 +15,7 @@ import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,9 @@ class Registry:
         self._entries: dict[str, dict[str, Entry]] = {"system": {}, "task": {}, "judge": {}, "reader": {}}
         self.warnings: list[str] = []
         for name, spec in BUILTIN_SYSTEMS.items():
-            self._add("system", name, "built-in", lambda s=spec: import_object(s))
+            self._add("system", name, "built-in", partial(import_object, spec))
         for name, spec in BUILTIN_READERS.items():
-            self._add("reader", name, "built-in", lambda s=spec: import_object(s))
+            self._add("reader", name, "built-in", partial(import_object, spec))
         self._discover_tasks()
         for spec in plugins or []:
             self._add_plugin(spec)
@@ -111,18 +112,18 @@ class Registry:
 
         for info in pkgutil.iter_modules(tasks_package.__path__):
             if info.ispkg:
-                self._add("task", info.name, f"tasks/{info.name}", lambda n=info.name: _task_from_package(n))
+                self._add("task", info.name, f"tasks/{info.name}", partial(_task_from_package, info.name))
         for folder in filter(None, os.environ.get("MEMBENCH_TASKS_PATH", "").split(os.pathsep)):
             for task_file in sorted(Path(folder).glob("*/task.py")):
                 name = task_file.parent.name
-                self._add("task", name, str(task_file), lambda p=task_file: import_object(f"{p}:TASK"))
+                self._add("task", name, str(task_file), partial(import_object, f"{task_file}:TASK"))
 
     def _add_plugin(self, spec: str) -> None:
         obj = import_object(spec)
         kind = _kind_of(obj)
         if kind is None:
             raise ConfigError(f"plugin '{spec}' is not a MemorySystem, Task or Judge subclass")
-        self._add(kind, obj.name, f"--plugin {spec}", lambda o=obj: o)
+        self._add(kind, obj.name, f"--plugin {spec}", partial(_constant, obj))
 
     def _add_entry_points(self) -> None:
         for kind, group in GROUPS.items():
@@ -130,7 +131,7 @@ class Registry:
                 if point.name in self._entries[kind]:
                     self.warnings.append(f"entry point {group}:{point.name} ignored: the name is taken")
                     continue
-                self._add(kind, point.name, f"entry point {point.value}", lambda p=point: p.load())
+                self._add(kind, point.name, f"entry point {point.value}", point.load)
 
     # ------------------------------------------------------------------ lookup
 
@@ -151,6 +152,10 @@ class Registry:
                 f"{kind} '{name}' needs a package that is not installed ({exc}); "
                 f"for mem0 and dense: pip install 'membench[mem0]'"
             ) from exc
+
+
+def _constant(value: Any) -> Any:
+    return value
 
 
 def _task_from_package(name: str) -> Any:

@@ -92,7 +92,7 @@ def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row per metric; a metric's paper-style "(all)" twin is shown in its own column, not a row."""
     specs = {m.name: m for m in task.metrics}
     by_name = {est["metric"]: est for est in summary["metrics"]}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for est in summary["metrics"]:
         name = est["metric"]
         if name.endswith(ALL_SUFFIX) and name[: -len(ALL_SUFFIX)] in by_name:
