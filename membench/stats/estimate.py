@@ -50,7 +50,7 @@ class MetricEstimate:
 
     @property
     def design_effect(self) -> float | None:
-        """(clustered SE / naive SE)²: how many probes one independent probe is worth, inverted."""
+        """(clustered SE / naive SE)²: how many clustered probes carry one independent probe's information."""
         if self.se is None or not self.se_naive:
             return None
         return (self.se / self.se_naive) ** 2

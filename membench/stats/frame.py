@@ -52,8 +52,9 @@ def prepare(contributions: pd.DataFrame, metrics: MetricSet, names: Sequence[str
     missing = [column for column in COLUMNS if column not in contributions.columns]
     if missing:
         raise DataError(SOURCE, None, missing[0], f"missing column (a contributions table needs {COLUMNS})")
-    table = contributions.reset_index(drop=True)
-    rows = table[table["metric"].isin(names)].copy()
+    wanted = contributions["metric"].isin(names).to_numpy()
+    rows = contributions[wanted].copy()  # a copy: pandas < 3 warns when a filtered view is written
+    rows.index = np.flatnonzero(wanted)
     for column in ("num", "den"):
         values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
         _require(rows, ~np.isfinite(values), column, "is not a finite number")
@@ -76,6 +77,7 @@ def _require(rows: pd.DataFrame, bad: np.ndarray, column: str, problem: str) -> 
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
         value = rows[column].iloc[position]
+        # rows.index holds each row's position in the caller's table.
         raise DataError(SOURCE, int(rows.index[position]) + 1, column, f"{problem} ({value!r})")
 
 

@@ -26,7 +26,7 @@ def test_holm_caps_at_one_and_keeps_the_order_of_raw_p_values() -> None:
 
 
 def test_benjamini_hochberg_matches_a_hand_computation() -> None:
-    # Sorted 0.01, 0.02, 0.03, 0.5 times 4/1, 4/2, 4/3, 4/4 = 0.04, 0.04, 0.04, 0.5 (running min from the top).
+    # Sorted 0.01, 0.02, 0.03, 0.5 times 4/1, 4/2, 4/3, 4/4 = 0.04, 0.04, 0.04, 0.5 (min from the end).
     assert benjamini_hochberg([0.03, 0.5, 0.01, 0.02]).tolist() == pytest.approx([0.04, 0.5, 0.04, 0.04])
 
 

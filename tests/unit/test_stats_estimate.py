@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ SPECS = (
 )
 
 
-def table(rows: list[tuple[str, str, str, float, float]], **labels: list[object]) -> pd.DataFrame:
+def table(rows: Sequence[tuple[str, str, str, float, float]], **labels: Sequence[object]) -> pd.DataFrame:
     """Rows of (metric, episode, probe, num, den); errored rows are added by the tests themselves."""
     frame = pd.DataFrame(rows, columns=["metric", "episode_id", "probe_id", "num", "den"])
     frame["error"] = False
@@ -202,7 +202,9 @@ def test_contributions_frame_spreads_labels_into_columns() -> None:
         ("error", "maybe", "error", "not a boolean"),
     ],
 )
-def test_malformed_tables_name_the_field_and_row(column: str, value: object, field: str, problem: str) -> None:
+def test_malformed_tables_name_the_field_and_row(
+    column: str, value: object, field: str, problem: str
+) -> None:
     frame = table(ACC_ROWS)
     frame[column] = frame[column].astype(object)
     frame.loc[2, column] = value

@@ -18,7 +18,9 @@ SPECS = (
     MetricSpec("acc", "Accuracy"),
     MetricSpec("score", "Score"),
     MetricSpec("prec", "Precision"),
-    MetricSpec("diff", "Score - Precision", inputs=("score", "prec"), derive=lambda v: v["score"] - v["prec"]),
+    MetricSpec(
+        "diff", "Score - Precision", inputs=("score", "prec"), derive=lambda v: v["score"] - v["prec"]
+    ),
 )
 
 
@@ -53,6 +55,7 @@ def test_binary_outcomes_get_exact_mcnemar_matching_binomtest() -> None:
     assert result.binary and result.test == "exact McNemar"
     assert (result.discordant_a, result.discordant_b) == (only_a, only_b)
     assert result.p_value == pytest.approx(scipy_stats.binomtest(only_b, only_a + only_b, 0.5).pvalue)
+    assert result.value_a is not None and result.value_b is not None and result.difference is not None
     assert result.difference == pytest.approx((only_b - only_a) / len(a))
     assert result.value_b - result.value_a == pytest.approx(result.difference)
     # Odds ratio of discordant pairs and its exact interval, via binomtest's own Clopper-Pearson search.
@@ -123,6 +126,16 @@ def test_permutation_swaps_whole_ratios_when_denominators_differ() -> None:
     assert not result.binary  # den is not 1
 
 
+def test_swaps_that_leave_a_metric_undefined_count_as_extreme() -> None:
+    """A extracted memories only in e1, B only in e2: swapping one episode leaves a side with none."""
+    a = run("prec", ["e1", "e2"], [1, 0], [2, 0])
+    b = run("prec", ["e1", "e2"], [0, 2], [0, 2])
+    result = compare(a, b, SPECS, "prec")
+    assert result.difference == pytest.approx(0.5)
+    # Patterns: none (0.5), both (-0.5), e1 only (A undefined), e2 only (B undefined): all as extreme.
+    assert result.p_value == 1.0
+
+
 def test_random_sign_flips_beyond_sixteen_clusters() -> None:
     episodes = [f"e{g}" for g in range(40) for _ in range(3)]
     a = [0.2] * len(episodes)
@@ -184,8 +197,12 @@ def test_family_against_a_baseline_applies_holm() -> None:
     runs = dict(zip(["base", "x", "y"], [*binary_pair(seed=7), binary_pair(seed=8)[1]], strict=True))
     family = compare_family(runs, SPECS, "acc", baseline="base", n_boot=200)
     assert family.correction == "holm" and family.baseline == "base"
-    assert [(m.comparison.name_a, m.comparison.name_b) for m in family.members] == [("base", "x"), ("base", "y")]
-    raw = [m.comparison.p_value for m in family.members]
+    assert [(m.comparison.name_a, m.comparison.name_b) for m in family.members] == [
+        ("base", "x"),
+        ("base", "y"),
+    ]
+    raw = [m.comparison.p_value or 0.0 for m in family.members]
+    assert all(m.comparison.p_value is not None for m in family.members)
     assert [m.p_adjusted for m in family.members] == pytest.approx(holm(raw).tolist())
     assert [m.reject for m in family.members] == [p <= 0.05 for p in holm(raw)]
     single = compare(runs["base"], runs["x"], SPECS, "acc", name_a="base", name_b="x", n_boot=200)
