@@ -184,10 +184,12 @@ def print_outcome(outcome: RunOutcome) -> None:
         f"episodes {counts.episodes_done}/{counts.episodes_planned}; status {manifest.status}; "
         f"wall time {manifest.wall_time_s:.1f}s"
     )
-    if manifest.cache:
+    if outcome.components.llm_clients:
         console.print(
             f"LLM cache: {manifest.cache.get('hits', 0)} hits, {manifest.cache.get('misses', 0)} misses"
         )
+    else:
+        console.print("LLMs: none in this run (offline reader and judge); add --llm / --judge-llm to use one")
     for role, usage in sorted(manifest.usage.items()):
         console.print(
             f"usage [{role}]: {usage.calls} calls ({usage.cached_calls} cached), "
