@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from membench.records import latest_ingests
 from membench.task import Contribution, MetricSpec
 from membench.types import IngestRecord, Record
 from tasks.halumem.judge_base import QA_LABELS, UPDATE_LABELS
@@ -233,7 +234,6 @@ def _qa(record: Record) -> list[Contribution]:
 
 def _add_time(ingests: Iterable[IngestRecord]) -> list[Contribution]:
     """Mean add time per session; a session ingested twice (a resumed episode) counts its last ingest."""
-    latest = {(ingest.episode_id, ingest.session_index): ingest for ingest in ingests}
     return [
         Contribution(
             "add_time_s",
@@ -243,5 +243,5 @@ def _add_time(ingests: Iterable[IngestRecord]) -> list[Contribution]:
             1.0 if ingest.ok else 0.0,
             error=not ingest.ok,
         )
-        for ingest in latest.values()
+        for ingest in latest_ingests(list(ingests))
     ]
