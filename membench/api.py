@@ -66,7 +66,7 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     system_cls: type[MemorySystem] = registry.get("system", config.system)
     clients: list[Any] = []
 
-    reader_name = "llm" if config.reader_llm else config.reader
+    reader_name = "llm" if config.reader_llm else (config.reader or task.default_reader)
     reader_cls = registry.get("reader", reader_name)
     if reader_name == "llm":
         if config.reader_llm is None:

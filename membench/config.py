@@ -20,7 +20,8 @@ class RunConfig:
     system: str
     task_options: dict[str, str] = field(default_factory=dict)
     system_options: dict[str, str] = field(default_factory=dict)
-    reader: str = "extractive"
+    #: None: the task's default reader (extractive for most tasks).
+    reader: str | None = None
     judge: str | None = None
     reader_llm: LLMSpec | None = None
     judge_llm: LLMSpec | None = None

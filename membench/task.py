@@ -70,6 +70,10 @@ class Task(ABC):
     breakdowns: ClassVar[tuple[str, ...]] = ()
     #: judges this task can build, by name; the first is the offline default.
     judge_names: ClassVar[tuple[str, ...]] = ("rule",)
+    #: a label key with numeric values (excerpt length, book size) that reports plot the main metric against.
+    scale_axis: ClassVar[str | None] = None
+    #: the offline reader this task's answer probes need (a registered reader name).
+    default_reader: ClassVar[str] = "extractive"
     default_options: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, options: Mapping[str, str], data_dir: Path) -> None:

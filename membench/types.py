@@ -71,6 +71,8 @@ class Probe(BaseModel):
     question: str = ""
     query: str = ""
     top_k: int = 10
+    #: what the reader is shown beside the question (SORT's two segments); never gold.
+    inputs: dict[str, str] = Field(default_factory=dict)
     gold: dict[str, Any] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
 

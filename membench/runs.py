@@ -1,0 +1,134 @@
+"""Finished runs read back from disk: what ``compare``, ``report`` and ``score`` start from.
+
+A run directory holds everything needed to recompute its metrics (manifest, records, ingests); the task
+object is rebuilt from the manifest's identity so its ``contributions`` can be taken again, without
+loading data or touching the memory system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from membench.errors import ConfigError, DataError
+from membench.records import (
+    MANIFEST,
+    latest_ingests,
+    latest_records,
+    read_ingests,
+    read_manifest,
+    read_records,
+)
+from membench.registry import Registry
+from membench.task import Task
+from membench.types import IngestRecord, Manifest, Record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class LoadedRun:
+    """One run directory, parsed: its manifest, latest records per probe, and its task rebuilt."""
+
+    run_dir: Path
+    manifest: Manifest
+    task: Task
+    records: list[Record]
+    ingests: list[IngestRecord]
+
+    @property
+    def task_name(self) -> str:
+        return str(self.manifest.identity["task"]["name"])
+
+    @property
+    def system(self) -> str:
+        return str(self.manifest.identity["system"]["name"])
+
+    @property
+    def mode(self) -> str:
+        """What besides the system name decides the outputs: system mode, reader and judge."""
+        return run_mode(self.manifest.identity)
+
+    @property
+    def label(self) -> str:
+        """How reports name this run: ``mem0 (offline · extractive · rule)``."""
+        return f"{self.system} ({self.mode})"
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.status == "complete"
+
+    def contributions(self) -> pd.DataFrame:
+        """The statistics' input: every metric contribution of the latest records."""
+        from membench.stats.frame import contributions_frame
+
+        return contributions_frame(self.task.contributions(self.records, self.ingests))
+
+
+def run_mode(identity: dict[str, Any]) -> str:
+    """A short, stable description of a run's configuration beyond the system's name."""
+    system_options = identity.get("system", {}).get("options", {})
+    parts = []
+    if system_options.get("mode"):
+        parts.append(str(system_options["mode"]))
+    parts.append(_role_name(identity.get("reader", {})))
+    parts.append(_role_name(identity.get("judge", {})))
+    return " · ".join(parts)
+
+
+def _role_name(identity: dict[str, Any]) -> str:
+    name = str(identity.get("name", "?"))
+    client = identity.get("llm") or identity.get("client") or {}
+    model = identity.get("model") or (client.get("model") if isinstance(client, dict) else None)
+    return f"{name}:{model}" if model and str(model) not in name else name
+
+
+def load_run(run_dir: Path, registry: Registry | None = None) -> LoadedRun:
+    """Read ``run_dir``; a missing manifest or an unknown task is a clear error naming the directory."""
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        raise DataError(run_dir / MANIFEST, None, None, "is missing: not a membench run directory")
+    task_identity = manifest.identity.get("task", {})
+    name = task_identity.get("name")
+    if not name:
+        raise DataError(run_dir / MANIFEST, None, "identity.task.name", "is missing")
+    registry = registry or Registry([])
+    try:
+        task_cls = registry.get("task", name)
+    except ConfigError as exc:
+        raise ConfigError(f"{run_dir}: {exc} (load the task with --plugin if it is not built in)") from exc
+    task = task_cls(dict(task_identity.get("options", {})), run_dir / ".task-data-unused")
+    records = latest_records(read_records(run_dir))
+    ingests = latest_ingests(read_ingests(run_dir))
+    return LoadedRun(run_dir, manifest, task, records, ingests)
+
+
+def find_run_dirs(results_dir: Path) -> list[Path]:
+    """Every run directory under ``results_dir`` (archived ``.replaced-`` copies excluded)."""
+    runs_root = results_dir / "runs" if (results_dir / "runs").is_dir() else results_dir
+    if not runs_root.is_dir():
+        raise ConfigError(f"{results_dir} is not a directory of membench runs")
+    return sorted(
+        path
+        for path in runs_root.iterdir()
+        if path.is_dir() and (path / MANIFEST).exists() and ".replaced-" not in path.name
+    )
+
+
+def latest_complete(runs: list[LoadedRun]) -> list[LoadedRun]:
+    """The most recently updated complete run per (task, system, mode), in (task, system, mode) order."""
+    best: dict[tuple[str, str, str], LoadedRun] = {}
+    for run in runs:
+        if not run.complete:
+            continue
+        key = (run.task_name, run.system, run.mode)
+        if key not in best or _updated(run) > _updated(best[key]):
+            best[key] = run
+    return [best[key] for key in sorted(best)]
+
+
+def _updated(run: LoadedRun) -> datetime:
+    return datetime.fromisoformat(run.manifest.updated_at)
