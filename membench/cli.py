@@ -60,9 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini",
     )
-    run.add_argument(
-        "--reader", help="reader name (default: the task's offline reader, or llm with --llm)"
-    )
+    run.add_argument("--reader", help="reader name (default: the task's offline reader, or llm with --llm)")
     run.add_argument("--llm", metavar="MODEL", help="litellm model for the reader (implies --reader llm)")
     run.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
     run.add_argument(
