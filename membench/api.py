@@ -59,6 +59,23 @@ def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
     )
 
 
+def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[str, str]:
+    """``-S`` options with ``--system-llm`` folded in, for systems that declare an ``llm`` option."""
+    options = dict(config.system_options)
+    spec = config.system_llm
+    if spec is None:
+        return options
+    if "llm" not in system_cls.default_options:
+        raise ConfigError(f"system '{system_cls.name}' calls no LLM of its own; --system-llm does not apply")
+    for key, value in (("llm", spec.model), ("api_base", spec.api_base or "")):
+        if options.get(key, value) != value:
+            raise ConfigError(f"--system-llm and -S {key}={options[key]} disagree; give one of them")
+        options[key] = value
+    if "mode" in system_cls.default_options:
+        options.setdefault("mode", "llm")
+    return options
+
+
 def build_components(config: RunConfig, registry: Registry) -> Components:
     """Resolve every name in ``config`` to an object; fail early, before any work, on a bad one."""
     task_cls = registry.get("task", config.task)
@@ -88,9 +105,15 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     else:
         judge = registry.get("judge", judge_name)(judge_llm)
 
+    options = system_options(config, system_cls)
+    system_llm = None
+    if options.get("llm") and "llm" in system_cls.default_options:
+        system_llm = _make_llm(LLMSpec(options["llm"], options.get("api_base") or None), "system", config)
+        clients.append(system_llm)
+
     def make_system(workdir: Path) -> MemorySystem:
         workdir.mkdir(parents=True, exist_ok=True)
-        return system_cls(config.system_options, workdir)
+        return system_cls(options, workdir, system_llm)
 
     return Components(task, reader, judge, make_system, config.system, clients)
 
@@ -103,8 +126,9 @@ def prepare(config: RunConfig) -> tuple[Components, RunPlan, dict[str, Any]]:
     components.task.check_judge(components.judge, dataset)
     system_cls = registry.get("system", config.system)
     plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
-    probe_system = system_cls(config.system_options, config.results_dir / ".identity-probe")
+    probe_system = system_cls(system_options(config, system_cls), config.results_dir / ".identity-probe")
     identity = run_identity(config, components, dataset, probe_system)
+    components.system_description = probe_system.describe()
     return components, plan, identity
 
 

@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini",
     )
+    run.add_argument(
+        "--system-llm", metavar="MODEL", help="the system's own LLM (mem0: LLM extraction, -S mode=llm)"
+    )
+    run.add_argument("--system-api-base", metavar="URL", help="OpenAI-compatible base URL for --system-llm")
     run.add_argument("--reader", help="reader name (default: the task's offline reader, or llm with --llm)")
     run.add_argument("--llm", metavar="MODEL", help="litellm model for the reader (implies --reader llm)")
     run.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
@@ -120,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         judge=args.judge,
         reader_llm=_llm_spec(args.llm, args.llm_api_base),
         judge_llm=_llm_spec(args.judge_llm, args.judge_api_base),
+        system_llm=_llm_spec(args.system_llm, args.system_api_base),
         limit=args.limit,
         seed=args.seed,
         max_episodes=args.max_episodes,

@@ -25,6 +25,8 @@ class RunConfig:
     judge: str | None = None
     reader_llm: LLMSpec | None = None
     judge_llm: LLMSpec | None = None
+    #: the system's own LLM (mem0's extraction); becomes the options llm=, api_base= and mode=llm.
+    system_llm: LLMSpec | None = None
     limit: int | None = None
     seed: int = 0
     max_episodes: int = 2

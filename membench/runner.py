@@ -85,6 +85,8 @@ class Components:
     make_system: Callable[[Path], MemorySystem]
     system_name: str
     llm_clients: list[Any] = field(default_factory=list)
+    #: the system's own one-line description (its mode, for mem0), printed with the results.
+    system_description: str = ""
 
 
 def plan_run(

@@ -168,6 +168,7 @@ def print_outcome(outcome: RunOutcome) -> None:
     )
     dataset = outcome.plan.dataset
     console.print(f"data: {dataset.source} [{dataset.metadata.get('origin', 'loaded')}]")
+    console.print(f"system: {outcome.components.system_description or outcome.components.system_name}")
     judge = outcome.components.judge
     reader = outcome.components.reader.identity()
     console.print(

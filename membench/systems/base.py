@@ -56,6 +56,11 @@ class MemorySystem(ABC):
         """What decides this system's outputs: part of the run identity (no secrets here)."""
         return {"name": self.name, "options": dict(sorted(self.options.items()))}
 
+    def describe(self) -> str:
+        """One line for printed results and reports: the system and the options that differ from defaults."""
+        changed = [f"{k}={v}" for k, v in sorted(self.options.items()) if v != self.default_options.get(k)]
+        return f"{self.name} ({', '.join(changed)})" if changed else self.name
+
     @abstractmethod
     async def reset(self, episode: Episode) -> None:
         """Forget everything: the next ingest starts a fresh memory for ``episode``."""

