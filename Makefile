@@ -12,7 +12,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test test-slow lint typecheck check bench clean install install-mem0
+.PHONY: demo test test-slow lint typecheck check bench clean install install-mem0 chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
