@@ -50,13 +50,15 @@ class PlainDisplay:
         self.title, self.episodes, self.probes = title, episodes, probes
         self.done_episodes = self.done_probes = self.errors = 0
         self.cost = 0.0
-        self.t0 = time.monotonic()
+        self.t0 = self._last = time.monotonic()
         print(f"{title}: {episodes} episodes, {probes} probes to run", flush=True)
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self.t0
         eta = ""
-        if self.done_probes and self.probes > self.done_probes:
+        # Before an episode has finished, the rate is that of its first probes only (ingestion not yet
+        # paid for the rest): an estimate from it misleads by orders of magnitude, so none is shown.
+        if self.done_episodes and self.probes > self.done_probes:
             eta = f", ETA {elapsed / self.done_probes * (self.probes - self.done_probes):.0f}s"
         return (
             f"  episodes {self.done_episodes}/{self.episodes}, probes {self.done_probes}/{self.probes}, "
