@@ -178,6 +178,8 @@ class Mem0System(MemorySystem):
     }
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+        if options.get("llm") and "mode" not in options:
+            options = {**options, "mode": "llm"}  # -S llm=MODEL alone asks for LLM extraction
         super().__init__(options, workdir, llm)
         if importlib.util.find_spec("mem0") is None:
             raise ConfigError(f"mem0 is not installed: {INSTALL_HINT}")

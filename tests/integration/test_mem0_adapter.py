@@ -264,7 +264,7 @@ def test_llm_failures_become_llm_errors_without_keys(tmp_path: Path, monkeypatch
     [
         ({"mode": "remote"}, "mode must be one of"),
         ({"mode": "llm"}, "needs llm="),
-        ({"llm": "openai/x"}, "only used with mode=llm"),
+        ({"mode": "offline", "llm": "openai/x"}, "only used with mode=llm"),
         ({"vector_store": "chroma"}, "vector_store must be one of"),
         ({"embedder": "litellm:text-embedding-3-small"}, "embedder must be"),
         ({"api_base": "http://127.0.0.1:1/v1"}, "api_base is used only"),
@@ -313,5 +313,6 @@ def test_identity_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert config["history_db_path"] == str(tmp_path / "w" / "mem0" / "history.db")
     assert config["vector_store"]["config"]["path"] == ":memory:"
     assert config["embedder"]["config"]["embedding_dims"] == 384
+    assert Mem0System({"llm": "openai/x"}, tmp_path / "w").options["mode"] == "llm", "llm= implies mode=llm"
     offline = Mem0System({}, tmp_path / "w")
     assert "offline mode: infer=False" in offline.describe() and offline.take_usage() == {}
