@@ -1,0 +1,340 @@
+"""``membench compare``: paired differences between finished runs, with a declared correction family.
+
+Runs are compared probe by probe (``membench.stats.compare_family``), one family per metric: every run
+against the baseline when one is named, else all pairs, with Holm's correction over that family. Each
+comparison carries two p-values: the test's own (exact McNemar for right/wrong outcomes, else the
+cluster sign-flip permutation test) and the permutation one, which stays valid when one system's
+advantage varies from episode to episode (McNemar then rejects too often). Holm is applied to each
+column separately, and the significance mark says which of the two survive it.
+
+Runs of different tasks, or of different data (dataset fingerprints), are refused: their probe ids may
+coincide while the probes do not. Probes found in one run only, or errored in either, leave the
+comparison and are listed by id, so nothing is dropped in silence.
+
+MDE: the smallest true difference the comparison would detect with 80% power at two-sided level alpha,
+(t_{1-α/2} + t_{0.8}) · SE, with SE the episode-clustered (sandwich) standard error of the difference
+and t on G - 1 degrees of freedom for G episodes; it reflects the run's size and its clustering. It is
+not given (None, "—") with a single episode or when the difference does not vary at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from membench.errors import ConfigError
+from membench.registry import Registry
+from membench.runs import LoadedRun, find_run_dirs, latest_complete, load_run
+from membench.task import MetricSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from membench.stats import FamilyComparison, FamilyMember, MetricEstimate
+
+POWER = 0.8
+#: a probe, named the way the report and the JSON list it: "episode_id/probe_id".
+ProbeName = str
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """One comparison of a family: B - A, both values on the paired probes, and what was left out."""
+
+    member: FamilyMember
+    estimate_a: MetricEstimate
+    estimate_b: MetricEstimate
+    p_permutation_adjusted: float | None
+    reject_permutation: bool
+    mde: float | None
+    #: which run the point difference favours (higher_is_better respected); None when equal or undefined.
+    favours: str | None
+    only_a: tuple[ProbeName, ...]
+    only_b: tuple[ProbeName, ...]
+    errored_a: tuple[ProbeName, ...]
+    errored_b: tuple[ProbeName, ...]
+
+    @property
+    def mark(self) -> str:
+        """ "**": significant after Holm by both p-values; "*": by one of them only; "": by neither."""
+        return "*" * (int(self.member.reject) + int(self.reject_permutation))
+
+
+@dataclass(frozen=True)
+class MetricFamily:
+    spec: MetricSpec
+    family: FamilyComparison
+    pairs: tuple[PairResult, ...]
+
+    @property
+    def description(self) -> str:
+        """Which correction was applied to what: the sentence every output format prints."""
+        size = len([m for m in self.family.members if m.p_adjusted is not None])
+        scope = (
+            f"every run vs baseline {self.family.baseline}"
+            if self.family.baseline is not None
+            else "all pairs of runs"
+        )
+        return (
+            f"Holm over the family of {size} comparison(s) of {self.spec.display} ({scope}), "
+            f"applied separately to the test's p and to the permutation p; alpha = {self.family.alpha}"
+        )
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    task: str
+    fingerprint: str
+    runs: tuple[LoadedRun, ...]
+    names: tuple[str, ...]
+    baseline: str | None
+    families: tuple[MetricFamily, ...]
+    n_boot: int
+    seed: int
+    confidence: float
+
+
+# ---------------------------------------------------------------- which runs
+
+
+def select_runs(
+    run_dirs: Sequence[Path],
+    *,
+    task: str | None = None,
+    systems: Sequence[str] = (),
+    results_dir: Path = Path("results"),
+    registry: Registry | None = None,
+) -> list[LoadedRun]:
+    """The runs named by directory, or the latest complete run per (system, mode) of ``task``."""
+    if run_dirs and (task or systems):
+        raise ConfigError("give run directories, or --task with --systems, not both")
+    if run_dirs:
+        runs = [load_run(Path(d), registry) for d in run_dirs]
+    elif task and systems:
+        loaded = [load_run(d, registry) for d in find_run_dirs(results_dir)]
+        candidates = latest_complete([r for r in loaded if r.task_name == task])
+        runs = []
+        for system in systems:
+            found = [r for r in candidates if r.system == system]
+            if not found:
+                raise ConfigError(f"no complete run of system '{system}' on task '{task}' in {results_dir}")
+            runs.extend(found)
+    else:
+        raise ConfigError("name the runs to compare: RUN_DIR..., or --task T --systems a,b")
+    if len(runs) < 2:
+        raise ConfigError("a comparison needs at least two runs")
+    check_comparable(runs)
+    return runs
+
+
+def check_comparable(runs: Sequence[LoadedRun]) -> None:
+    """Refuse runs of different tasks (or task versions) or of different data, naming both run dirs."""
+    first = runs[0]
+    for other in runs[1:]:
+        for what, key in (("task", _task_key), ("dataset fingerprint", _fingerprint)):
+            if key(first) != key(other):
+                raise ConfigError(
+                    f"cannot compare runs of different {what}s: {first.run_dir} has {key(first)}, "
+                    f"{other.run_dir} has {key(other)}"
+                )
+
+
+def _task_key(run: LoadedRun) -> str:
+    return f"{run.task_name} v{run.manifest.identity['task'].get('version', '?')}"
+
+
+def _fingerprint(run: LoadedRun) -> str:
+    return str(run.manifest.identity.get("dataset", {}).get("fingerprint"))
+
+
+def run_names(runs: Sequence[LoadedRun]) -> list[str]:
+    """Each run's label, with its run id appended where two runs would otherwise share one."""
+    labels = [r.label for r in runs]
+    return [
+        f"{label} [{run.manifest.run_id}]" if labels.count(label) > 1 else label
+        for label, run in zip(labels, runs, strict=True)
+    ]
+
+
+def resolve_baseline(runs: Sequence[LoadedRun], names: Sequence[str], baseline: str) -> str:
+    """The run name ``baseline`` designates: a run's name or label, or a system name with one run."""
+    matches = [
+        name
+        for run, name in zip(runs, names, strict=True)
+        if baseline in (name, run.label, run.system, run.manifest.run_id)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ConfigError(f"baseline '{baseline}' matches none of the runs: {'; '.join(names)}")
+    raise ConfigError(f"baseline '{baseline}' matches several runs, name one by label: {'; '.join(matches)}")
+
+
+def resolve_metrics(specs: Sequence[MetricSpec], wanted: Sequence[str], every: bool) -> list[MetricSpec]:
+    by_name = {s.name: s for s in specs}
+    if every:
+        return list(specs)
+    if not wanted:
+        return [next(s for s in specs if s.main)]
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known metrics: {', '.join(by_name)}")
+    return [by_name[name] for name in dict.fromkeys(wanted)]
+
+
+# ---------------------------------------------------------------- the comparisons
+
+
+def compare_runs(
+    runs: Sequence[LoadedRun],
+    *,
+    metrics: Sequence[str] = (),
+    all_metrics: bool = False,
+    baseline: str | None = None,
+    n_boot: int = 10000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+) -> CompareResult:
+    """Every requested metric compared across ``runs``, one Holm family per metric."""
+    from membench.stats import compare_family, holm
+
+    check_comparable(runs)
+    task = runs[0].task
+    names = run_names(runs)
+    base = resolve_baseline(runs, names, baseline) if baseline is not None else None
+    frames = {name: run.contributions() for name, run in zip(names, runs, strict=True)}
+    families = []
+    for spec in resolve_metrics(task.metrics, metrics, all_metrics):
+        specs = _closure(task.metrics, spec.name)
+        views = {name: _RunMetric.of(frame, specs, spec.name) for name, frame in frames.items()}
+        family = compare_family(
+            {name: view.rows for name, view in views.items()},
+            specs,
+            spec.name,
+            baseline=base,
+            alpha=alpha,
+            n_boot=n_boot,
+            seed=seed,
+            confidence=confidence,
+        )
+        tested = [i for i, m in enumerate(family.members) if m.comparison.p_permutation is not None]
+        adjusted_perm = dict(
+            zip(
+                tested, holm([family.members[i].comparison.p_permutation or 0.0 for i in tested]), strict=True
+            )
+        )
+        estimates: dict[tuple[str, frozenset[str]], MetricEstimate] = {}
+        pairs = []
+        for i, member in enumerate(family.members):
+            c = member.comparison
+            a, b = views[c.name_a], views[c.name_b]
+            p_perm = adjusted_perm.get(i)
+            pairs.append(
+                PairResult(
+                    member=member,
+                    estimate_a=_paired_estimate(specs, spec.name, c.name_a, a, b, estimates, n_boot, seed),
+                    estimate_b=_paired_estimate(specs, spec.name, c.name_b, b, a, estimates, n_boot, seed),
+                    p_permutation_adjusted=None if p_perm is None else float(p_perm),
+                    reject_permutation=p_perm is not None and float(p_perm) <= alpha,
+                    mde=_mde(c.se, c.n_clusters, alpha),
+                    favours=_favours(spec, c.name_a, c.name_b, c.difference),
+                    only_a=_names(a.keys - b.keys),
+                    only_b=_names(b.keys - a.keys),
+                    errored_a=_names(a.errored & b.keys),
+                    errored_b=_names(b.errored & a.keys),
+                )
+            )
+        families.append(MetricFamily(spec, family, tuple(pairs)))
+    return CompareResult(
+        task=runs[0].task_name,
+        fingerprint=_fingerprint(runs[0]),
+        runs=tuple(runs),
+        names=tuple(names),
+        baseline=base,
+        families=tuple(families),
+        n_boot=n_boot,
+        seed=seed,
+        confidence=confidence,
+    )
+
+
+def _closure(specs: Sequence[MetricSpec], name: str) -> list[MetricSpec]:
+    """``name``'s spec and those it derives from: the statistics then compute only what is needed."""
+    by_name = {s.name: s for s in specs}
+    needed: dict[str, None] = {}
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current not in needed:
+            needed[current] = None
+            stack.extend(by_name[current].inputs)
+    return [s for s in specs if s.name in needed]
+
+
+#: a probe as one string, "episode_id<US>probe_id": cheap to hash, to test for membership, to sort.
+_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class _RunMetric:
+    """One run's rows for one metric (and what it derives from), with each row's probe and the
+    probes the run has for the metric and those that errored."""
+
+    rows: pd.DataFrame
+    row_keys: pd.Series
+    keys: frozenset[str]
+    errored: frozenset[str]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, specs: Sequence[MetricSpec], metric: str) -> _RunMetric:
+        from membench.stats.metrics import MetricSet
+
+        rows = frame[frame["metric"].isin([s.name for s in specs])]
+        row_keys = rows["episode_id"].astype(str) + _SEP + rows["probe_id"].astype(str)
+        leaf = rows["metric"].isin(MetricSet(specs).leaves(metric)).to_numpy()
+        errors = rows["error"].to_numpy(dtype=bool)
+        return cls(rows, row_keys, frozenset(row_keys[leaf]), frozenset(row_keys[leaf & errors]))
+
+
+def _paired_estimate(
+    specs: Sequence[MetricSpec],
+    metric: str,
+    name: str,
+    own: _RunMetric,
+    other: _RunMetric,
+    cache: dict[tuple[str, frozenset[str]], MetricEstimate],
+    n_boot: int,
+    seed: int,
+) -> MetricEstimate:
+    """``name``'s estimate on the probes both runs scored without error: its value in the comparison."""
+    from membench.stats import estimate
+
+    dropped = (own.keys - other.keys) | ((own.errored | other.errored) & own.keys)
+    key = (name, frozenset(dropped))
+    if key not in cache:
+        rows = own.rows[~own.row_keys.isin(dropped).to_numpy()] if dropped else own.rows
+        result = estimate(rows, specs, n_boot=n_boot, seed=seed)
+        cache[key] = next(e for e in result if e.metric == metric)
+    return cache[key]
+
+
+def _mde(se: float | None, n_clusters: int, alpha: float) -> float | None:
+    from scipy import stats as scipy_stats
+
+    if not se or n_clusters < 2:
+        return None  # no variation to size the test from (a constant difference), or a single episode
+    df = n_clusters - 1
+    return float(scipy_stats.t.ppf(1.0 - alpha / 2.0, df) + scipy_stats.t.ppf(POWER, df)) * se
+
+
+def _favours(spec: MetricSpec, name_a: str, name_b: str, difference: float | None) -> str | None:
+    if difference is None or difference == 0:
+        return None
+    return name_b if (difference > 0) == spec.higher_is_better else name_a
+
+
+def _names(keys: frozenset[str]) -> tuple[ProbeName, ...]:
+    return tuple(key.replace(_SEP, "/", 1) for key in sorted(keys))

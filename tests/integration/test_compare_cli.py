@@ -1,0 +1,106 @@
+"""``membench compare`` on real runs: HaluMem baselines and the toy task with a failing system."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from membench.api import run
+from membench.cli import main
+from membench.config import RunConfig
+from membench.display import NullDisplay
+
+TINY = {"users": "2", "sessions": "3", "turns": "6"}
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
+
+
+@pytest.fixture(scope="module")
+def halumem_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("compare")
+    dirs = {}
+    for system, users in (("bm25", "2"), ("no-memory", "2"), ("full-context", "2"), ("bm25", "3")):
+        config = RunConfig(
+            task="halumem",
+            system=system,
+            task_options={**TINY, "users": users},
+            results_dir=root / ("results" if users == "2" else "other"),
+            data_dir=root / "data",
+            display="none",
+        )
+        dirs[f"{system}-{users}"] = run(config, NullDisplay()).run_dir
+    return dirs
+
+
+def test_table_with_a_baseline_names_the_family_and_the_correction(
+    halumem_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = halumem_runs["bm25-2"].parents[1]
+    args = ["compare", "--task", "halumem", "--systems", "no-memory,bm25,full-context"]
+    assert main([*args, "--results-dir", str(results), "--baseline", "no-memory", "--n-boot", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "QA correct (qa_correct; higher is better)" in out
+    assert "Holm over the family of 2 comparison(s) of QA correct" in out
+    assert "every run vs baseline no-memory (extractive · rule)" in out
+    assert "exact McNemar" in out and "MDE" in out
+    for system in ("bm25", "no-memory", "full-context"):
+        assert str(halumem_runs[f"{system}-2"]) in out
+
+
+def test_json_all_pairs_over_every_metric(
+    halumem_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirs = [str(halumem_runs[k]) for k in ("bm25-2", "no-memory-2", "full-context-2")]
+    assert main(["compare", *dirs, "--all-metrics", "--format", "json", "--n-boot", "200"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    families = {f["metric"]: f for f in result["families"]}
+    assert "qa_correct" in families and "add_time_s" in families and "extraction_f1" in families
+    assert families["add_time_s"]["higher_is_better"] is False
+    qa = families["qa_correct"]
+    assert qa["family"] == "all pairs" and len(qa["comparisons"]) == 3
+    holm = sorted(c["p_holm"] for c in qa["comparisons"])
+    raw = sorted(c["p_value"] for c in qa["comparisons"])
+    assert holm[0] == pytest.approx(min(1.0, 3 * raw[0])), "the smallest p is multiplied by the family size"
+    latency = families["search_time_s"]["comparisons"][0]
+    assert latency["test"] == "cluster sign-flip permutation (exact)", "a non-binary metric is not McNemar's"
+    assert latency["p_value"] == latency["p_permutation"]
+
+
+def test_markdown_and_metric_selection(
+    halumem_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirs = [str(halumem_runs[k]) for k in ("bm25-2", "full-context-2")]
+    assert (
+        main(["compare", *dirs, "--metric", "recall", "--metric", "qa_hallucination", "--format", "markdown"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("# membench compare")
+    assert "## Recall (recall; higher is better)" in out
+    assert "## QA hallucination (qa_hallucination; lower is better)" in out
+    assert "| A | B | A value [CI] |" in out
+
+
+def test_runs_on_different_data_are_refused(
+    halumem_runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = halumem_runs["bm25-2"], halumem_runs["bm25-3"]
+    assert main(["compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert "different dataset fingerprints" in err and str(a) in err and str(b) in err
+
+
+def test_errored_probes_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common = {"task": "toy", "task_options": {"boom": "ep1:q2"}, "results_dir": tmp_path, "display": "none"}
+    plugins = (f"{TOY}:ToyTask", f"{TOY}:KeywordSystem", f"{TOY}:FlakySystem")
+    for system in ("keyword", "flaky"):
+        run(RunConfig(system=system, plugins=plugins, **common), NullDisplay())  # type: ignore[arg-type]
+    plugin_args = [arg for p in plugins for arg in ("--plugin", p)]
+    args = ["compare", "--task", "toy", "--systems", "keyword,flaky", "--results-dir", str(tmp_path)]
+    assert main([*args, *plugin_args, "--baseline", "keyword", "--format", "json"]) == 0
+    pair = json.loads(capsys.readouterr().out)["families"][0]["comparisons"][0]
+    assert pair["errored_b"] == ["ep1/ep1:q2"] and pair["errored_a"] == []
+    assert pair["n_paired"] == 11
+    assert main([*args, *plugin_args]) == 0
+    assert "1 errored in flaky (extractive · exact), left out: ep1/ep1:q2" in capsys.readouterr().out

@@ -1,0 +1,210 @@
+"""``membench score``: a finished HaluMem run judged again, as a new run, with judge agreement."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from membench.api import run
+from membench.cli import main
+from membench.config import LLMSpec, RunConfig
+from membench.display import NullDisplay
+from membench.records import RECORDS, read_manifest, read_records
+from membench.rescore import RescoreConfig, rescore
+from membench.runs import load_run
+from membench.testing.openai_server import FakeOpenAIServer
+
+TINY = {"users": "2", "sessions": "3", "turns": "6"}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def halumem_run(tmp_path: Path, system: str) -> Path:
+    config = RunConfig(
+        task="halumem",
+        system=system,
+        task_options=TINY,
+        results_dir=tmp_path / "results",
+        data_dir=tmp_path / "data",
+        display="none",
+    )
+    return run(config, NullDisplay()).run_dir
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return halumem_run(tmp_path, "bm25")
+
+
+@pytest.fixture
+def forgetful(tmp_path: Path) -> Path:
+    """A no-memory run: its LLM judge asks only QA judgments (nothing extracted, nothing retrieved)."""
+    return halumem_run(tmp_path, "no-memory")
+
+
+def test_rule_to_lexical_writes_a_new_run_and_reports_agreement(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_digest(source)
+    assert main(["score", str(source), "--judge", "lexical", "--data-dir", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert tree_digest(source) == before, "the original run is never modified"
+    assert "Cohen's kappa" in out and "raw agreement" in out and "confusion (qa)" in out
+    assert "QA correct under rule" in out and "QA correct under lexical" in out
+    rescored_dirs = [d for d in source.parent.iterdir() if d != source]
+    assert len(rescored_dirs) == 1
+    rescored = load_run(rescored_dirs[0])
+    original = load_run(source)
+    assert rescored.complete and rescored.mode == "extractive · lexical"
+    identity = rescored.manifest.identity
+    assert identity["judge"]["name"] == "lexical"
+    assert identity["rescored_from"] == {
+        "run_id": original.manifest.run_id,
+        "judge": original.manifest.identity["judge"],
+    }
+    assert {k: v for k, v in identity.items() if k not in ("judge", "rescored_from")} == {
+        k: v for k, v in original.manifest.identity.items() if k != "judge"
+    }
+    assert {r.probe_id for r in rescored.records} == {r.probe_id for r in original.records}
+    by_id = {r.probe_id: r for r in original.records}
+    for record in rescored.records:
+        assert record.score is not None and record.score.judge == "lexical"
+        assert record.prediction is not None
+        assert record.prediction.answer == by_id[record.probe_id].prediction.answer  # type: ignore[union-attr]
+    assert len(rescored.ingests) == len(original.ingests)
+    agreement = json.loads((rescored.run_dir / "agreement.json").read_text())
+    kinds = {k["kind"]: k for k in agreement["labels"]}
+    n_qa = sum(1 for r in original.records if r.kind == "qa")
+    assert kinds["qa"]["n"] == n_qa and 0.0 <= kinds["qa"]["raw_agreement"] <= 1.0
+    assert kinds["qa"]["cohens_kappa"] is not None
+    assert sum(map(sum, kinds["qa"]["confusion"]["counts"])) == n_qa
+    # compare treats the rescore as a run like any other: same probes, two judges.
+    assert main(["compare", str(source), str(rescored.run_dir), "--n-boot", "100", "--format", "json"]) == 0
+    pair = json.loads(capsys.readouterr().out)["families"][0]["comparisons"][0]
+    assert pair["n_paired"] == n_qa and pair["b"] == "bm25 (extractive · lexical)"
+
+
+def test_data_that_changed_is_refused(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["score", str(source), "--judge", "lexical", "--data-dir", str(tmp_path / "data"), "-T", "users=3"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "fingerprint" in err and str(source) in err
+    assert main(["score", str(source), "--judge", "rule", "--data-dir", str(tmp_path / "data")]) == 2
+    assert "judged by rule already" in capsys.readouterr().err
+    assert [d for d in source.parent.iterdir() if d != source] == [], "nothing half-done is written"
+
+
+def test_a_probe_that_changed_is_refused_before_anything_is_written(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "elsewhere" / source.name
+    shutil.copytree(source, copy)
+    lines = (copy / RECORDS).read_text().splitlines(keepends=True)
+    record = json.loads(lines[3])
+    record["input_hash"] = "f" * 16
+    lines[3] = json.dumps(record) + "\n"
+    (copy / RECORDS).write_text("".join(lines))
+    assert main(["score", str(copy), "--judge", "lexical", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert str(copy / RECORDS) in err and "input_hash" in err and record["probe_id"] in err
+    assert [d.name for d in copy.parent.iterdir()] == [source.name]
+
+
+def test_an_interrupted_rescore_resumes(source: Path, tmp_path: Path) -> None:
+    config = RescoreConfig(run_dir=source, judge="lexical", data_dir=tmp_path / "data", n_boot=0)
+    first = rescore(config)
+    lines = (first.run_dir / RECORDS).read_bytes().splitlines(keepends=True)
+    kept = lines[:20]
+    # What a kill leaves: part of the records, a torn last line, a manifest still "running".
+    (first.run_dir / RECORDS).write_bytes(b"".join(kept) + lines[20][:30])
+    manifest = read_manifest(first.run_dir)
+    assert manifest is not None
+    (first.run_dir / "manifest.json").write_text(
+        manifest.model_copy(update={"status": "running"}).model_dump_json()
+    )
+    second = rescore(config)
+    assert second.run_dir == first.run_dir and second.manifest.status == "complete"
+    assert second.manifest.resumes == 1
+    records = read_records(second.run_dir)
+    assert len(records) == len(lines), "only the missing probes were judged again"
+    assert [r.model_dump_json().encode() + b"\n" for r in records[:20]] == kept
+    assert second.manifest.counts.probes_scored == len(lines)
+
+
+def verdicts(request: dict[str, Any]) -> str:
+    """Valid HaluMem verdicts: every answer correct, every gold point fully present."""
+    prompt = " ".join(str(m["content"]) for m in request["messages"])
+    if "Assistant's answer:" in prompt:
+        return json.dumps({"reason": "fine", "label": "correct"})
+    if "included" in prompt:
+        return json.dumps({"reason": "ok", "accuracy_score": 2, "included": True})
+    if "hallucination" in prompt:
+        return json.dumps({"reason": "ok", "label": "correct"})
+    return json.dumps({"reason": "ok", "score": 2})
+
+
+def test_llm_judge_rescore_is_free_the_second_time(forgetful: Path, tmp_path: Path) -> None:
+    source = forgetful
+    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
+    before = tree_digest(source)
+    with FakeOpenAIServer(verdicts) as server:
+        config = RescoreConfig(
+            run_dir=source,
+            judge="llm",
+            judge_llm=LLMSpec("openai/fake-model", server.base_url),
+            data_dir=tmp_path / "data",
+            cache_path=tmp_path / "cache.sqlite",
+            n_boot=0,
+        )
+        first = rescore(config)
+        calls = server.total_requests
+        assert calls > 0 and first.manifest.cache["misses"] == calls
+        second = rescore(RescoreConfig(**{**config.__dict__, "fresh": True}))
+        assert server.total_requests == calls, "the cache answers every judgment the second time"
+    assert second.manifest.cache["hits"] >= calls and second.manifest.cache["misses"] == 0
+    assert second.manifest.status == "complete" and second.run_dir == first.run_dir
+    assert tree_digest(source) == before
+    qa = {k.kind: k for k in second.agreement.kinds}["qa"]
+    assert qa.n == sum(
+        1 for r in read_records(source) if r.kind == "qa"
+    ) and second.agreement.judge_b.startswith("llm")
+    assert second.manifest.usage["judge"].calls >= calls
+
+
+def test_judge_failures_are_errors_not_wrong_answers(forgetful: Path, tmp_path: Path) -> None:
+    source = forgetful
+
+    def broken_qa(request: dict[str, Any]) -> str:
+        prompt = " ".join(str(m["content"]) for m in request["messages"])
+        return "no idea" if "Assistant's answer:" in prompt else verdicts(request)
+
+    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
+    with FakeOpenAIServer(broken_qa) as server:
+        outcome = rescore(
+            RescoreConfig(
+                run_dir=source,
+                judge="llm",
+                judge_llm=LLMSpec("openai/fake-model", server.base_url),
+                data_dir=tmp_path / "data",
+                use_cache=False,
+                n_boot=0,
+            )
+        )
+    qa = [r for r in read_records(outcome.run_dir) if r.kind == "qa"]
+    assert qa and all(r.status == "error" for r in qa)
+    assert outcome.manifest.counts.probes_errored == len(qa)
+    assert outcome.agreement.estimate_b.value is None and outcome.agreement.estimate_b.n_errors == len(qa)

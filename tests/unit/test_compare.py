@@ -1,0 +1,235 @@
+"""``membench.compare`` on run directories written by hand: families, Holm, left-out probes, refusals."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from membench.compare import check_comparable, compare_runs, resolve_metrics, select_runs
+from membench.compare_format import render_markdown, to_json
+from membench.errors import ConfigError
+from membench.identity import run_id_for
+from membench.records import write_atomic, write_manifest
+from membench.registry import Registry
+from membench.runs import load_run
+from membench.stats import holm
+from membench.task import MetricSpec
+from membench.types import ErrorInfo, Manifest, Prediction, Record, Score
+
+PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py") + ":ToyTask"
+STAMP = "2026-11-30T00:00:00.000+00:00"
+
+
+def write_run(
+    root: Path,
+    system: str,
+    outcomes: dict[str, float | None],
+    *,
+    fingerprint: str = "toy-v1",
+    task: str = "toy",
+    judge: str = "exact",
+) -> Path:
+    """A complete toy run: probe "e<i>:q<j>" -> 1.0 right, 0.0 wrong, None errored (by the system)."""
+    identity = {
+        "task": {"name": task, "version": "1", "options": {}},
+        "dataset": {"fingerprint": fingerprint, "name": "toy"},
+        "system": {"name": system, "options": {}},
+        "reader": {"name": "extractive"},
+        "judge": {"name": judge},
+        "seed": 0,
+        "limit": None,
+    }
+    run_id = run_id_for(identity)
+    run_dir = root / f"toy__{system}__{run_id}"
+    lines = []
+    for probe_id, value in outcomes.items():
+        episode = probe_id.split(":")[0]
+        scored = value is not None
+        record = Record(
+            run_id=run_id,
+            task=task,
+            task_version="1",
+            system=system,
+            episode_id=episode,
+            probe_id=probe_id,
+            after_session=0,
+            kind="qa",
+            input_hash="0" * 16,
+            prediction=Prediction(answer="x") if scored else None,
+            score=Score(judge=judge, label="correct" if value else "wrong", values={"correct": value})
+            if scored
+            else None,
+            error=None if scored else ErrorInfo(stage="system", type="ConnectionError", message="down"),
+            completed_at=STAMP,
+        )
+        lines.append(record.model_dump_json() + "\n")
+    write_atomic(run_dir / "records.jsonl", "".join(lines))
+    write_manifest(
+        run_dir,
+        Manifest(
+            run_id=run_id,
+            identity=identity,
+            status="complete",
+            created_at=STAMP,
+            updated_at=STAMP,
+            membench_version="test",
+            python_version="3.11",
+        ),
+    )
+    return run_dir
+
+
+def outcomes(skill: float, seed: int, episodes: int = 20, per_episode: int = 10) -> dict[str, float | None]:
+    rng = np.random.default_rng(seed)
+    return {f"e{e}:q{q}": float(rng.random() < skill) for e in range(episodes) for q in range(per_episode)}
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry([PLUGIN])
+
+
+def load(paths: list[Path], registry: Registry) -> list:  # type: ignore[type-arg]
+    return [load_run(p, registry) for p in paths]
+
+
+def test_baseline_family_is_holm_corrected_on_both_p_values(tmp_path: Path, registry: Registry) -> None:
+    dirs = [
+        write_run(tmp_path, "base", outcomes(0.5, 1)),
+        write_run(tmp_path, "good", outcomes(0.8, 2)),
+        write_run(tmp_path, "same", outcomes(0.5, 3)),
+        write_run(tmp_path, "bad", outcomes(0.3, 4)),
+    ]
+    result = compare_runs(load(dirs, registry), baseline="base", n_boot=500)
+    (family,) = result.families
+    assert family.spec.name == "accuracy" and result.baseline == "base (extractive · exact)"
+    assert len(family.pairs) == 3 and all(p.member.comparison.name_a == result.baseline for p in family.pairs)
+    raw = [p.member.comparison.p_value for p in family.pairs]
+    perm = [p.member.comparison.p_permutation for p in family.pairs]
+    assert [p.member.p_adjusted for p in family.pairs] == pytest.approx(list(holm(raw)))
+    assert [p.p_permutation_adjusted for p in family.pairs] == pytest.approx(list(holm(perm)))
+    assert all(p.member.comparison.test == "exact McNemar" for p in family.pairs)
+    good = next(p for p in family.pairs if p.member.comparison.name_b.startswith("good"))
+    assert good.mark == "**" and good.favours == good.member.comparison.name_b
+    assert "Holm over the family of 3 comparison(s)" in family.description
+    assert "every run vs baseline base" in family.description
+
+
+def test_all_pairs_family_and_paired_values(tmp_path: Path, registry: Registry) -> None:
+    dirs = [write_run(tmp_path, name, outcomes(0.6, i)) for i, name in enumerate(("a", "b", "c"))]
+    result = compare_runs(load(dirs, registry), n_boot=300)
+    (family,) = result.families
+    assert [(p.member.comparison.name_a[0], p.member.comparison.name_b[0]) for p in family.pairs] == [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "c"),
+    ]
+    assert "all pairs of runs" in family.description
+    for pair in family.pairs:
+        c = pair.member.comparison
+        assert pair.estimate_a.value == pytest.approx(c.value_a)
+        assert pair.estimate_b.value == pytest.approx(c.value_b)
+        assert c.n_paired == 200 and c.n_clusters == 20
+        low, high = pair.estimate_a.ci  # type: ignore[misc]
+        assert low <= pair.estimate_a.value <= high  # type: ignore[operator]
+
+
+def test_missing_and_errored_probes_are_listed_not_dropped(tmp_path: Path, registry: Registry) -> None:
+    full = outcomes(0.6, 1, episodes=4, per_episode=5)
+    partial = dict(full)
+    del partial["e0:q0"]
+    partial["e1:q1"] = None
+    extra = {**outcomes(0.6, 2, episodes=4, per_episode=5), "e3:q9": 1.0}
+    extra["e2:q2"] = None
+    dirs = [write_run(tmp_path, "a", partial), write_run(tmp_path, "b", extra)]
+    result = compare_runs(load(dirs, registry), n_boot=200)
+    pair = result.families[0].pairs[0]
+    assert pair.only_a == () and pair.only_b == ("e0/e0:q0", "e3/e3:q9")
+    assert pair.errored_a == ("e1/e1:q1",) and pair.errored_b == ("e2/e2:q2",)
+    c = pair.member.comparison
+    assert c.n_paired == 20 - 1 - 2 and c.n_only_b == 2 and c.n_errored_either == 2
+    assert pair.estimate_a.value == pytest.approx(c.value_a)
+    # The left-out probes appear in every format.
+    assert "errored in b (extractive · exact), left out: e2/e2:q2" in render_markdown(result)
+    json_pair = to_json(result)["families"][0]["comparisons"][0]
+    assert json_pair["only_b"] == ["e0/e0:q0", "e3/e3:q9"] and json_pair["errored_a"] == ["e1/e1:q1"]
+
+
+def test_mde_is_the_t_based_power_formula_on_the_clustered_se(tmp_path: Path, registry: Registry) -> None:
+    dirs = [write_run(tmp_path, "a", outcomes(0.5, 1)), write_run(tmp_path, "b", outcomes(0.6, 2))]
+    pair = compare_runs(load(dirs, registry), n_boot=0).families[0].pairs[0]
+    c = pair.member.comparison
+    factor = scipy_stats.t.ppf(0.975, 19) + scipy_stats.t.ppf(0.8, 19)
+    assert pair.mde == pytest.approx(factor * c.se)
+    assert c.ci is None and pair.estimate_a.ci is None, "n_boot=0 skips the bootstrap"
+
+
+def test_lower_is_better_flips_the_favoured_side(tmp_path: Path) -> None:
+    from membench.compare import _favours
+
+    lower = MetricSpec("latency", "Latency", higher_is_better=False)
+    higher = MetricSpec("accuracy", "Accuracy")
+    assert _favours(lower, "a", "b", 0.2) == "a" and _favours(higher, "a", "b", 0.2) == "b"
+    assert _favours(lower, "a", "b", -0.2) == "b" and _favours(higher, "a", "b", 0.0) is None
+
+
+def test_different_data_or_task_is_refused_naming_both_dirs(tmp_path: Path, registry: Registry) -> None:
+    a = write_run(tmp_path, "a", outcomes(0.5, 1))
+    b = write_run(tmp_path, "b", outcomes(0.5, 2), fingerprint="other-data")
+    with pytest.raises(ConfigError, match="different dataset fingerprints") as caught:
+        check_comparable(load([a, b], registry))
+    assert str(a) in str(caught.value) and str(b) in str(caught.value)
+    other_task = write_run(tmp_path, "c", outcomes(0.5, 3), task="halumem")
+    with pytest.raises(ConfigError, match="different tasks"):
+        select_runs([a, other_task], registry=registry)
+
+
+def test_baseline_and_metric_names_are_checked(tmp_path: Path, registry: Registry) -> None:
+    runs = load(
+        [
+            write_run(tmp_path, "a", outcomes(0.5, 1)),
+            write_run(tmp_path, "a", outcomes(0.5, 2), judge="other"),
+            write_run(tmp_path, "b", outcomes(0.5, 3)),
+        ],
+        registry,
+    )
+    with pytest.raises(ConfigError, match="matches several runs"):
+        compare_runs(runs, baseline="a", n_boot=0)
+    result = compare_runs(runs, baseline="a (extractive · other)", n_boot=0)
+    assert result.baseline == "a (extractive · other)"
+    with pytest.raises(ConfigError, match="matches none"):
+        compare_runs(runs, baseline="zzz", n_boot=0)
+    specs = runs[0].task.metrics
+    assert [s.name for s in resolve_metrics(specs, [], False)] == ["accuracy"]
+    assert [s.name for s in resolve_metrics(specs, [], True)] == ["accuracy", "accuracy_all"]
+    with pytest.raises(ConfigError, match="unknown metric"):
+        resolve_metrics(specs, ["nope"], False)
+
+
+def test_select_latest_complete_runs_by_system(tmp_path: Path, registry: Registry) -> None:
+    write_run(tmp_path / "runs", "a", outcomes(0.5, 1))
+    write_run(tmp_path / "runs", "b", outcomes(0.5, 2))
+    runs = select_runs([], task="toy", systems=["b", "a"], results_dir=tmp_path, registry=registry)
+    assert [r.system for r in runs] == ["b", "a"]
+    with pytest.raises(ConfigError, match="no complete run of system 'c'"):
+        select_runs([], task="toy", systems=["a", "c"], results_dir=tmp_path, registry=registry)
+    with pytest.raises(ConfigError, match="not both"):
+        select_runs([tmp_path], task="toy", systems=["a"], results_dir=tmp_path, registry=registry)
+
+
+def test_json_is_strict_json_and_names_the_correction(tmp_path: Path, registry: Registry) -> None:
+    import json
+
+    dirs = [write_run(tmp_path, "a", outcomes(0.5, 1)), write_run(tmp_path, "b", {"e0:q0": 1.0})]
+    result = compare_runs(load(dirs, registry), all_metrics=True, n_boot=50)
+    text = json.dumps(to_json(result), allow_nan=False)
+    family = json.loads(text)["families"][0]
+    assert family["correction"] == "holm" and family["family"] == "all pairs"
+    assert "Holm over the family of" in family["correction_applied_to"]
+    pair = family["comparisons"][0]
+    assert pair["n_paired"] == 1 and len(pair["only_a"]) == 199
+    assert pair["mde"] is None or math.isfinite(pair["mde"])
