@@ -101,7 +101,60 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE")
     pull.add_argument("--sha256", help="expected checksum; the download is refused on mismatch")
     _add_common(pull)
+    _add_compare_parsers(sub)
+    _add_report_parser(sub)
     return parser
+
+
+def _add_report_parser(sub: Any) -> None:
+    report = sub.add_parser("report", help="write leaderboard.md, leaderboard.html and a page per run")
+    report.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), metavar="RESULTS_DIR")
+    report.add_argument("--out", type=Path, required=True, help="directory to write the report into")
+    report.add_argument("--baseline", help="system name or run label deltas are taken against")
+    report.add_argument("--data-dir", type=Path, default=Path("data"), help="where datasets are kept")
+    report.add_argument("--n-boot", type=int, default=2000, help="cluster-bootstrap resamples")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE:OBJECT", help="load a task (repeatable)"
+    )
+
+
+def _add_compare_parsers(sub: Any) -> None:
+    compare = sub.add_parser("compare", help="paired differences between runs, Holm-corrected, with MDE")
+    compare.add_argument("run_dirs", nargs="*", type=Path, metavar="RUN_DIR")
+    compare.add_argument("--task", help="compare the latest complete runs of this task in --results-dir")
+    compare.add_argument("--systems", help="comma-separated system names (with --task)")
+    compare.add_argument("--baseline", help="system name or run label: every run vs it (default: all pairs)")
+    compare.add_argument(
+        "--metric", action="append", default=[], help="metric name (repeatable; default: the main metric)"
+    )
+    compare.add_argument("--all-metrics", action="store_true", help="compare every metric the task declares")
+    compare.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    compare.add_argument("--n-boot", type=int, default=10000, help="cluster-bootstrap resamples")
+    compare.add_argument("--seed", type=int, default=0)
+    _add_common(compare)
+
+    score = sub.add_parser("score", help="re-score a finished run with another judge, and report agreement")
+    score.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    score.add_argument("--judge", required=True, help="judge name (a task judge, or llm with --judge-llm)")
+    score.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
+    score.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
+    score.add_argument(
+        "-T",
+        dest="task_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="where the run's data is now, e.g. -T data=PATH (the fingerprint must match)",
+    )
+    score.add_argument("--max-connections", type=int, default=8, help="concurrent judge requests")
+    score.add_argument("--retry-errors", action="store_true", help="redo probes the judge failed last time")
+    score.add_argument(
+        "--fresh", action="store_true", help="rescore from scratch (the old rescore is archived)"
+    )
+    score.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
+    score.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for metric intervals")
+    _add_common(score)
 
 
 def _llm_spec(model: str | None, api_base: str | None) -> Any:
@@ -179,7 +232,75 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "data": cmd_data}
+def cmd_compare(args: argparse.Namespace) -> int:
+    from membench.compare import compare_runs, select_runs
+    from membench.compare_format import print_table, render_markdown, to_json
+    from membench.records import dump_json
+    from membench.registry import Registry
+
+    systems = [s.strip() for s in (args.systems or "").split(",") if s.strip()]
+    runs = select_runs(
+        args.run_dirs,
+        task=args.task,
+        systems=systems,
+        results_dir=args.results_dir,
+        registry=Registry(args.plugin),
+    )
+    result = compare_runs(
+        runs,
+        metrics=args.metric,
+        all_metrics=args.all_metrics,
+        baseline=args.baseline,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
+    if args.format == "json":
+        print(dump_json(to_json(result)), end="")
+    elif args.format == "markdown":
+        print(render_markdown(result), end="")
+    else:
+        print_table(result)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from membench.rescore import RescoreConfig, print_rescore, rescore
+
+    config = RescoreConfig(
+        run_dir=args.run_dir,
+        judge=args.judge,
+        judge_llm=_llm_spec(args.judge_llm, args.judge_api_base),
+        task_options=_key_values(args.task_options, "-T"),
+        data_dir=args.data_dir,
+        plugins=tuple(args.plugin),
+        max_connections=args.max_connections,
+        retry_errors=args.retry_errors,
+        fresh=args.fresh,
+        use_cache=not args.no_cache,
+        n_boot=args.n_boot,
+    )
+    outcome = rescore(config)
+    print_rescore(outcome)
+    return 0 if outcome.manifest.status == "complete" else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from membench.report import Settings, write_report
+
+    settings = Settings(n_boot=args.n_boot, seed=args.seed, baseline=args.baseline, data_dir=args.data_dir)
+    written = write_report(args.results_dir, args.out, settings, tuple(args.plugin))
+    print(f"wrote {len(written)} file(s) to {args.out}: leaderboard.md, leaderboard.html, runs/")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "data": cmd_data,
+    "compare": cmd_compare,
+    "score": cmd_score,
+    "report": cmd_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,11 @@ def run_mode(identity: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def role_label(identity: dict[str, Any], role: str) -> str:
+    """How reports name a run's ``reader`` or ``judge``: ``extractive``, ``llm:gpt-4o-mini``."""
+    return _role_name(identity.get(role, {}))
+
+
 def _role_name(identity: dict[str, Any]) -> str:
     name = str(identity.get("name", "?"))
     client = identity.get("llm") or identity.get("client") or {}

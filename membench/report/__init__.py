@@ -1,0 +1,47 @@
+"""``membench report``: leaderboard.md, leaderboard.html and one page per run, from finished runs.
+
+``collect`` decides every number once (a typed ``Board`` per task and dataset); ``markdown`` and
+``html`` only render it, and ``pages`` renders each run's probes. Nothing is written until everything
+has rendered, so a failing report leaves the output directory as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from membench.errors import ConfigError
+from membench.records import write_atomic
+from membench.registry import Registry
+from membench.report.collect import Board, Settings, collect
+from membench.runs import find_run_dirs, latest_complete, load_run
+
+#: a report is made to be read and served, unlike a run's private files (written 0600 by write_atomic).
+PUBLISHED = 0o644
+
+__all__ = ["Board", "Settings", "collect", "write_report"]
+
+
+def write_report(
+    results_dir: Path, out_dir: Path, settings: Settings, plugins: tuple[str, ...] = ()
+) -> list[Path]:
+    """Render the report of the latest complete runs under ``results_dir`` into ``out_dir``."""
+    from membench.report.html import render_html
+    from membench.report.markdown import render_markdown
+    from membench.report.pages import render_run_page
+
+    registry = Registry(list(plugins))
+    runs = latest_complete([load_run(path, registry) for path in find_run_dirs(results_dir)])
+    if not runs:
+        raise ConfigError(f"{results_dir} holds no complete run: finish one with membench run first")
+    boards = collect(runs, settings)
+    files = {
+        out_dir / "leaderboard.md": render_markdown(boards, settings, len(runs)),
+        out_dir / "leaderboard.html": render_html(boards, settings, len(runs)),
+    }
+    for board in boards:
+        for entry in board.entries:
+            files[out_dir / "runs" / f"{entry.run_name}.html"] = render_run_page(board, entry)
+    for path, text in files.items():
+        write_atomic(path, text)
+        path.chmod(PUBLISHED)
+    return list(files)

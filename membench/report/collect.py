@@ -1,0 +1,400 @@
+"""The leaderboard as data: one board per (task, dataset), built from finished runs, rendered twice.
+
+Everything a reader of the leaderboard sees is decided here, once, so the Markdown and the HTML cannot
+disagree. The statistical protocol (research note §4):
+
+- each system's metrics: value, episode-clustered bootstrap interval, n, errors (``stats.estimate``);
+- paired deltas against one baseline, per metric: each metric is its own family of k-1 comparisons,
+  tested by the cluster sign-flip permutation test (exact up to 16 episodes) and Holm-corrected. Exact
+  McNemar p-values are shown beside right/wrong metrics but decide nothing: they treat probes as
+  independent, and probes of one episode share a memory state;
+- the ranking: systems ordered by the main metric's point estimate; neighbours in that order are
+  compared (the same permutation test, Holm across the neighbour pairs), and a neighbour the data cannot
+  separate shares its rank: a tier is a maximal chain of unseparated neighbours;
+- breakdowns are descriptive (estimates per label value, no tests, so no correction).
+
+Runs are paired only within a board: same task and the same dataset fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import pandas as pd
+
+from membench.errors import ConfigError
+from membench.report.data import RunData, load_run_data
+from membench.runs import LoadedRun, role_label
+from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate, holm
+from membench.task import MetricSpec
+from membench.types import Usage
+
+ALPHA = 0.05
+CONFIDENCE = 0.95
+#: the mark a delta gets when it is significant after Holm.
+SIGNIFICANT = "*"
+#: the system reports compare against when ``--baseline`` is not given and it ran: remembering nothing.
+DEFAULT_BASELINE = "no-memory"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What decides the report's numbers besides the runs (so a reader can reproduce them)."""
+
+    n_boot: int = 2000
+    n_perm: int = 10000
+    seed: int = 0
+    baseline: str | None = None
+    data_dir: Path = Path("data")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One system's run on a board, with its rank (tied entries share one)."""
+
+    run: LoadedRun
+    estimates: dict[str, MetricEstimate]
+    rank: int
+    tied: bool
+    n_probes: int
+    n_errored: int
+    usage: dict[str, Usage]
+    ingest_s: float | None
+    query_s: float | None
+
+    @property
+    def label(self) -> str:
+        return self.run.label
+
+    @property
+    def run_name(self) -> str:
+        return self.run.run_dir.name
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.cost_usd for u in self.usage.values())
+
+    @property
+    def llm_calls(self) -> int:
+        return sum(u.calls for u in self.usage.values())
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One system against the baseline on one metric; ``p_holm`` is corrected across the metric's family."""
+
+    comparison: Comparison
+    p_holm: float | None
+
+    @property
+    def significant(self) -> bool:
+        return self.p_holm is not None and self.p_holm <= ALPHA
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Two systems next to each other in the ranking, and whether the data separates them."""
+
+    upper: str
+    lower: str
+    comparison: Comparison
+    p_holm: float | None
+
+    @property
+    def separated(self) -> bool:
+        return self.p_holm is not None and self.p_holm <= ALPHA
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Estimates per value of one label, for the metrics that have probes carrying that label."""
+
+    key: str
+    metrics: tuple[MetricSpec, ...]
+    levels: tuple[str, ...]
+    cells: dict[tuple[str, str, str], MetricEstimate]  # (metric, level, entry label)
+
+
+@dataclass(frozen=True)
+class ScaleSeries:
+    """The main metric against the task's numeric ``scale_axis`` label, per system, in axis order."""
+
+    axis: str
+    points: dict[str, list[tuple[float, MetricEstimate]]]
+
+
+@dataclass(frozen=True)
+class Board:
+    task: str
+    version: str
+    description: str
+    data: RunData
+    metrics: tuple[MetricSpec, ...]
+    main: MetricSpec
+    entries: tuple[Entry, ...]
+    baseline: str | None
+    baseline_note: str
+    deltas: dict[str, dict[str, Delta]]  # metric -> entry label -> delta
+    neighbours: tuple[Neighbours, ...]
+    breakdowns: tuple[Breakdown, ...]
+    scale: ScaleSeries | None
+    settings: Settings
+
+    @property
+    def key(self) -> str:
+        """An id for anchors and file names: the task, and the dataset when one task has several."""
+        return f"{self.task}-{self.data.fingerprint[:8]}"
+
+    @property
+    def episodes(self) -> int:
+        """Episodes (the clusters) behind the main metric, in the run that has the most."""
+        return max((e.estimates[self.main.name].n_clusters for e in self.entries), default=0)
+
+    def series(self, metric: str) -> list[tuple[str, MetricEstimate]]:
+        """(label, estimate) of ``metric`` per system, in rank order: what a plot draws."""
+        return [(entry.label, entry.estimates[metric]) for entry in self.entries]
+
+    @property
+    def roles(self) -> tuple[str, str]:
+        """The reader and judge, or "per run" when the runs on the board differ."""
+        readers = {role_label(e.run.manifest.identity, "reader") for e in self.entries}
+        judges = {role_label(e.run.manifest.identity, "judge") for e in self.entries}
+        return (
+            readers.pop() if len(readers) == 1 else "differs per run (see the System column)",
+            judges.pop() if len(judges) == 1 else "differs per run (see the System column)",
+        )
+
+
+def protocol(settings: Settings) -> list[str]:
+    """The statistical protocol in plain sentences, shown at the top of both leaderboards."""
+    return [
+        f"Intervals are {CONFIDENCE:.0%} cluster-bootstrap percentile intervals: {settings.n_boot} resamples "
+        f"of episodes (the clusters: probes of one episode share a memory state), seed {settings.seed}.",
+        "Deltas are paired (same probes, aligned by id) against the board's baseline. p (perm) is the "
+        "cluster sign-flip permutation test (exact up to 16 episodes, else "
+        f"{settings.n_perm} random patterns).",
+        f"Correction: Holm across the k-1 comparisons with the baseline, each metric its own family; "
+        f"{SIGNIFICANT} marks p (Holm) <= {ALPHA}. McNemar p (exact, right/wrong metrics only) is shown "
+        "uncorrected for reference and decides nothing: it treats probes as independent.",
+        "Ties: systems are ordered by the main metric's point estimate; each pair of neighbours is compared "
+        "with the same permutation test, Holm-corrected across the neighbour pairs. Neighbours the data "
+        "cannot separate share a rank (=), listed by point estimate, then by name.",
+        "Breakdowns per category (in leaderboard.html) are descriptive: no tests, so no correction.",
+        "Errors are probes whose system, reader or judge failed: counted and shown, never scored as wrong "
+        '(metrics a task names "(all)" count them as 0).',
+    ]
+
+
+def collect(runs: Sequence[LoadedRun], settings: Settings) -> list[Board]:
+    """One board per (task, dataset fingerprint), in task-name order."""
+    groups: dict[tuple[str, str], list[LoadedRun]] = {}
+    for run in runs:
+        fingerprint = str(run.manifest.identity.get("dataset", {}).get("fingerprint", ""))
+        groups.setdefault((run.task_name, fingerprint), []).append(run)
+    return [_board(group, settings) for _, group in sorted(groups.items())]
+
+
+def _board(runs: list[LoadedRun], settings: Settings) -> Board:
+    task = runs[0].task
+    specs = tuple(task.metrics)
+    main = task.main_metric()
+    frames = {run.label: run.contributions() for run in runs}
+    estimates = {
+        label: {e.metric: e for e in estimate(frame, specs, n_boot=settings.n_boot, seed=settings.seed)}
+        for label, frame in frames.items()
+    }
+    ordered = sorted(runs, key=lambda r: _rank_key(estimates[r.label][main.name], main, r.label))
+    neighbours = _neighbours(ordered, frames, specs, main, settings)
+    ranks = _ranks(neighbours)
+    entries = tuple(_entry(run, estimates[run.label], ranks[i]) for i, run in enumerate(ordered))
+    baseline, note = _baseline(ordered, settings.baseline)
+    ranked_frames = {run.label: frames[run.label] for run in ordered}
+    return Board(
+        task=task.name,
+        version=task.version,
+        description=task.description,
+        data=load_run_data(runs[0], settings.data_dir),
+        metrics=specs,
+        main=main,
+        entries=entries,
+        baseline=baseline,
+        baseline_note=note,
+        deltas=_deltas(ranked_frames, specs, baseline, settings) if baseline else {},
+        neighbours=tuple(neighbours),
+        breakdowns=tuple(_breakdowns(ranked_frames, specs, main, task.breakdowns, settings)),
+        scale=_scale(ranked_frames, specs, main, task.scale_axis, settings),
+        settings=settings,
+    )
+
+
+def _rank_key(est: MetricEstimate, main: MetricSpec, label: str) -> tuple[int, float, str]:
+    """Best first; an undefined main metric ranks last; equal values in label order."""
+    if est.value is None:
+        return (1, 0.0, label)
+    return (0, -est.value if main.higher_is_better else est.value, label)
+
+
+def _neighbours(
+    ordered: list[LoadedRun],
+    frames: dict[str, pd.DataFrame],
+    specs: tuple[MetricSpec, ...],
+    main: MetricSpec,
+    settings: Settings,
+) -> list[Neighbours]:
+    pairs = list(pairwise(ordered))
+    comparisons = [
+        compare(
+            frames[upper.label],
+            frames[lower.label],
+            specs,
+            main.name,
+            name_a=upper.label,
+            name_b=lower.label,
+            n_boot=settings.n_boot,
+            n_perm=settings.n_perm,
+            seed=settings.seed,
+            confidence=CONFIDENCE,
+        )
+        for upper, lower in pairs
+    ]
+    adjusted = _holm([c.p_permutation for c in comparisons])
+    return [
+        Neighbours(upper.label, lower.label, c, p)
+        for (upper, lower), c, p in zip(pairs, comparisons, adjusted, strict=True)
+    ]
+
+
+def _ranks(neighbours: list[Neighbours]) -> list[tuple[int, bool]]:
+    """(rank, tied) per position: a new rank starts only below a separated neighbour pair."""
+    tiers = [0]
+    for pair in neighbours:
+        tiers.append(tiers[-1] + 1 if pair.separated else tiers[-1])
+    first_position = {tier: tiers.index(tier) + 1 for tier in set(tiers)}
+    return [(first_position[t], tiers.count(t) > 1) for t in tiers]
+
+
+def _entry(run: LoadedRun, estimates: dict[str, MetricEstimate], rank: tuple[int, bool]) -> Entry:
+    records = run.records
+    query = [
+        sum(v for k, v in r.prediction.latency_s.items() if k in ("retrieve", "session_memories"))
+        for r in records
+        if r.prediction is not None and {"retrieve", "session_memories"} & set(r.prediction.latency_s)
+    ]
+    ingest = [i.latency_s for i in run.ingests if i.ok]
+    return Entry(
+        run=run,
+        estimates=estimates,
+        rank=rank[0],
+        tied=rank[1],
+        n_probes=len(records),
+        n_errored=sum(1 for r in records if r.status == "error"),
+        usage=dict(sorted(run.manifest.usage.items())),
+        ingest_s=sum(ingest) / len(ingest) if ingest else None,
+        query_s=sum(query) / len(query) if query else None,
+    )
+
+
+def _baseline(ordered: list[LoadedRun], wanted: str | None) -> tuple[str | None, str]:
+    """The baseline's label and a sentence saying how it was chosen."""
+    if len(ordered) < 2:
+        return None, "one system only: nothing to compare"
+    if wanted is not None:
+        exact = [r for r in ordered if r.label == wanted]
+        by_system = [r for r in ordered if r.system == wanted]
+        if exact:
+            return exact[0].label, "chosen with --baseline"
+        if len(by_system) == 1:
+            return by_system[0].label, "chosen with --baseline"
+        if len(by_system) > 1:
+            labels = "; ".join(r.label for r in by_system)
+            raise ConfigError(f"--baseline {wanted} matches several runs ({labels}); give the full label")
+    fallback = [r for r in ordered if r.system == DEFAULT_BASELINE]
+    why = f"--baseline {wanted} did not run on this task, so " if wanted else ""
+    if fallback:
+        return fallback[0].label, f"{why}{DEFAULT_BASELINE} by default: the system that remembers nothing"
+    return ordered[0].label, f"{why}the top-ranked system by default (deltas show how far each is behind)"
+
+
+def _deltas(
+    frames: dict[str, pd.DataFrame], specs: tuple[MetricSpec, ...], baseline: str, settings: Settings
+) -> dict[str, dict[str, Delta]]:
+    out: dict[str, dict[str, Delta]] = {}
+    for spec in specs:
+        family = compare_family(
+            frames,
+            specs,
+            spec.name,
+            baseline=baseline,
+            n_boot=settings.n_boot,
+            n_perm=settings.n_perm,
+            seed=settings.seed,
+            confidence=CONFIDENCE,
+        )
+        comparisons = [member.comparison for member in family.members]
+        adjusted = _holm([c.p_permutation for c in comparisons])
+        out[spec.name] = {c.name_b: Delta(c, p) for c, p in zip(comparisons, adjusted, strict=True)}
+    return out
+
+
+def _holm(pvalues: list[float | None]) -> list[float | None]:
+    """Holm over the p-values that exist; a comparison without one (metric undefined) stays untested."""
+    tested = [i for i, p in enumerate(pvalues) if p is not None]
+    adjusted = holm([pvalues[i] or 0.0 for i in tested]).tolist() if tested else []
+    by_index = dict(zip(tested, adjusted, strict=True))
+    return [by_index.get(i) for i in range(len(pvalues))]
+
+
+def _breakdowns(
+    frames: dict[str, pd.DataFrame],
+    specs: tuple[MetricSpec, ...],
+    main: MetricSpec,
+    keys: Sequence[str],
+    settings: Settings,
+) -> list[Breakdown]:
+    """Per label key, the metrics that have labelled probes, the main metric first when it is one."""
+    out = []
+    for key in keys:
+        cells: dict[tuple[str, str, str], MetricEstimate] = {}
+        for label, frame in frames.items():
+            if key not in frame.columns:
+                continue
+            for est in estimate(frame, specs, n_boot=settings.n_boot, seed=settings.seed, by=key):
+                cells[(est.metric, str(est.level), label)] = est
+        if not cells:
+            continue
+        present = {metric for metric, _, _ in cells}
+        levels = tuple(sorted({level for _, level, _ in cells}))
+        shown = sorted((s for s in specs if s.name in present), key=lambda s: s.name != main.name)
+        out.append(Breakdown(key, tuple(shown), levels, cells))
+    return out
+
+
+def _scale(
+    frames: dict[str, pd.DataFrame],
+    specs: tuple[MetricSpec, ...],
+    main: MetricSpec,
+    axis: str | None,
+    settings: Settings,
+) -> ScaleSeries | None:
+    if axis is None:
+        return None
+    points: dict[str, list[tuple[float, MetricEstimate]]] = {}
+    for label, frame in frames.items():
+        if axis not in frame.columns:
+            continue
+        cells = [
+            e
+            for e in estimate(frame, specs, n_boot=settings.n_boot, seed=settings.seed, by=axis)
+            if e.metric == main.name and e.value is not None
+        ]
+        try:
+            series = sorted(((float(str(e.level)), e) for e in cells), key=lambda point: point[0])
+        except ValueError as exc:
+            raise ConfigError(
+                f"task scale_axis '{axis}' has a non-numeric value in run {label}: {exc}"
+            ) from exc
+        points[label] = series
+    return ScaleSeries(axis, points) if points else None

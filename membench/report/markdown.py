@@ -1,0 +1,188 @@
+"""``leaderboard.md``: the boards as plain Markdown tables, readable in a terminal and on a code forge.
+
+The text is built line by line (not from a template) so that its bytes are exactly predictable: the
+golden test compares them. Every text from a run (system names, labels, messages) goes through ``md``,
+so a name holding ``|`` or HTML cannot break a table or inject markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from membench.report import format as fmt
+from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
+from membench.task import MetricSpec
+
+_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
+
+
+def md(text: str) -> str:
+    """Text safe inside a Markdown table cell: special characters escaped, newlines flattened."""
+    return " ".join(str(text).split()).translate(_SPECIAL)
+
+
+def render_markdown(boards: Sequence[Board], settings: Settings, n_runs: int) -> str:
+    lines = [
+        "# membench leaderboard",
+        "",
+        f"The latest complete run per (task, system, mode): {n_runs} run(s) on {len(boards)} board(s). "
+        "A board holds the runs of one task on one dataset (same fingerprint): only those are paired.",
+        "",
+        *_protocol(settings),
+    ]
+    for board in boards:
+        lines += ["", *_board(board)]
+    return "\n".join(lines) + "\n"
+
+
+def _protocol(settings: Settings) -> list[str]:
+    return ["How to read it:", "", *(f"- {md(line)}" for line in protocol(settings))]
+
+
+def _board(board: Board) -> list[str]:
+    reader, judge = board.roles
+    lines = [
+        f"## {md(board.task)} v{md(board.version)} · dataset {fmt.short_hash(board.data.fingerprint)}",
+        "",
+    ]
+    if board.description:
+        lines += [md(board.description), ""]
+    lines += [
+        f"- Data: {md(board.data.origin)}",
+        f"- Reader: {md(reader)} · Judge: {md(judge)}",
+        f"- Episodes (clusters) behind the main metric: {board.episodes}",
+        f"- Baseline: {md(board.baseline or 'none')} ({md(board.baseline_note)})",
+        "",
+        *_ranking(board),
+        "",
+        *_neighbours(board),
+    ]
+    if board.baseline:
+        lines += ["", *_main_deltas(board)]
+    lines += ["", *_all_metrics(board)]
+    if board.baseline:
+        lines += ["", *_all_deltas(board)]
+    lines += ["", *_notes(board.metrics)]
+    return lines
+
+
+def _ranking(board: Board) -> list[str]:
+    main = board.main
+    direction = "higher is better" if main.higher_is_better else "lower is better"
+    lines = [
+        f"### Ranking by {md(main.display)} ({direction})",
+        "",
+        f"| Rank | System | {md(main.display)} | {CONFIDENCE:.0%} CI | n | Errors | Cost | "
+        "Ingest / session | Query / probe | Run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in board.entries:
+        est = entry.estimates[main.name]
+        lines.append(
+            f"| {_rank(entry)} | {md(entry.label)} | {fmt.value(main, est.value)} | "
+            f"{fmt.interval(main, est.ci)} | {est.n} | {entry.n_errored}/{entry.n_probes} | "
+            f"{fmt.usd(entry.cost_usd, entry.llm_calls)} | {fmt.seconds(entry.ingest_s)} | "
+            f"{fmt.seconds(entry.query_s)} | [{md(entry.run_name)}](runs/{entry.run_name}.html) |"
+        )
+    return lines
+
+
+def _rank(entry: Entry) -> str:
+    return f"{entry.rank}=" if entry.tied else str(entry.rank)
+
+
+def _neighbours(board: Board) -> list[str]:
+    if not board.neighbours:
+        return ["One system: no ranking test."]
+    main = board.main
+    lines = [
+        f"Neighbours in the ranking ({md(main.display)}, lower minus upper; Holm across "
+        f"{len(board.neighbours)} pair(s)):",
+        "",
+        "| Upper | Lower | Δ | CI | p (perm) | p (Holm) | Separated |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for pair in board.neighbours:
+        c = pair.comparison
+        lines.append(
+            f"| {md(pair.upper)} | {md(pair.lower)} | {fmt.delta(main, c.difference)} | "
+            f"{fmt.interval(main, c.ci)} | {fmt.p_value(c.p_permutation)} | {fmt.p_value(pair.p_holm)} | "
+            f"{'yes' if pair.separated else 'no: tied'} |"
+        )
+    return lines
+
+
+def _main_deltas(board: Board) -> list[str]:
+    main = board.main
+    lines = [
+        f"### Paired deltas against {md(board.baseline or '')}: {md(main.display)}",
+        "",
+        "| System | Δ | CI | p (perm) | p (Holm) | McNemar p | Paired probes | Left out |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, delta in board.deltas[main.name].items():
+        c = delta.comparison
+        left_out = f"{c.n_only_a} baseline only, {c.n_only_b} system only, {c.n_errored_either} errored"
+        mcnemar = fmt.p_value(c.p_value) if c.binary else "–"
+        lines.append(
+            f"| {md(label)} | {_delta_cell(main, delta)} | {fmt.interval(main, c.ci)} | "
+            f"{fmt.p_value(c.p_permutation)} | {fmt.p_value(delta.p_holm)} | {mcnemar} | "
+            f"{c.n_paired} | {left_out} |"
+        )
+    return lines
+
+
+def _delta_cell(spec: MetricSpec, delta: Delta) -> str:
+    return fmt.delta(spec, delta.comparison.difference) + (f" {md(SIGNIFICANT)}" if delta.significant else "")
+
+
+def _all_metrics(board: Board) -> list[str]:
+    header = " | ".join(md(e.label) for e in board.entries)
+    lines = [
+        f"### Every metric ({CONFIDENCE:.0%} CI; n probes)",
+        "",
+        f"| Metric | Group | Better | {header} |",
+        "|---|---|---|" + "---|" * len(board.entries),
+    ]
+    for spec in board.metrics:
+        cells = []
+        for entry in board.entries:
+            est = entry.estimates[spec.name]
+            shown = fmt.value(spec, est.value)
+            if est.value is not None:
+                shown += f" {fmt.interval(spec, est.ci)}; n={est.n}"
+            if est.n_errors:
+                shown += f"; {est.n_errors} errored"
+            cells.append(shown)
+        better = "higher" if spec.higher_is_better else "lower"
+        lines.append(f"| {md(spec.display)} | {md(spec.group) or '–'} | {better} | {' | '.join(cells)} |")
+    return lines
+
+
+def _all_deltas(board: Board) -> list[str]:
+    others = [e for e in board.entries if e.label != board.baseline]
+    header = " | ".join(md(e.label) for e in others)
+    lines = [
+        f"### Every metric: paired Δ against {md(board.baseline or '')} "
+        f"(p Holm; {md(SIGNIFICANT)} significant)",
+        "",
+        f"| Metric | {header} |",
+        "|---|" + "---|" * len(others),
+    ]
+    for spec in board.metrics:
+        cells = []
+        for entry in others:
+            delta = board.deltas[spec.name][entry.label]
+            if delta.comparison.difference is None:
+                cells.append(fmt.NA)
+            else:
+                cells.append(f"{_delta_cell(spec, delta)} (p={fmt.p_value(delta.p_holm)})")
+        lines.append(f"| {md(spec.display)} | {' | '.join(cells)} |")
+    return lines
+
+
+def _notes(specs: Sequence[MetricSpec]) -> list[str]:
+    noted = [s for s in specs if s.note]
+    if not noted:
+        return []
+    return ["Metric notes:", "", *(f"- {md(s.display)}: {md(s.note)}" for s in noted)]

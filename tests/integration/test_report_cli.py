@@ -1,0 +1,151 @@
+"""``membench report`` end to end: golden Markdown, byte-stable output, escaping, missing data, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from membench.cli import main
+from membench.registry import import_object
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "report"
+RUNS = FIXTURES / "report_runs.py"
+make_runs = import_object(f"{RUNS}:make_runs")
+HALUMEM_TINY = import_object(f"{RUNS}:HALUMEM_TINY")
+TOY = import_object(f"{RUNS}:TOY")
+REPORT_PLUGIN = import_object(f"{RUNS}:REPORT_PLUGIN")
+PAYLOAD = import_object(f"{REPORT_PLUGIN}:PAYLOAD")
+GOLDEN = FIXTURES / "halumem_leaderboard.md"
+KEYWORD = f"{TOY}:KeywordSystem"
+
+
+def report(results: Path, out: Path, *extra: str) -> int:
+    return main(["report", str(results), "--out", str(out), "--n-boot", "200", *extra])
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_halumem_report_matches_golden_and_is_byte_stable(tmp_path: Path) -> None:
+    from tasks.halumem.metrics import METRICS
+
+    results = make_runs(tmp_path, "halumem", ["bm25", "no-memory", "full-context"], HALUMEM_TINY)
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert report(results, tmp_path / "out", *data) == 0
+    assert report(results, tmp_path / "again", *data) == 0
+    assert files(tmp_path / "out") == files(tmp_path / "again"), "same runs must give the same bytes"
+
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    if os.environ.get("MEMBENCH_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(markdown)
+    assert markdown == GOLDEN.read_text(), "regenerate with MEMBENCH_UPDATE_GOLDEN=1 if the change is meant"
+
+    html = (tmp_path / "out" / "leaderboard.html").read_text()
+    for spec in METRICS:
+        assert f"| {spec.display} |" in markdown, spec.name
+        assert f'<td title="{spec.note}">{spec.display}</td>' in html.replace("&#39;", "'"), spec.name
+    pages = sorted((tmp_path / "out" / "runs").glob("*.html"))
+    assert [p.stem for p in pages] == sorted(p.name for p in (results / "runs").iterdir())
+    assert "not the official release" in markdown
+
+
+def test_every_probe_is_listed_with_its_question_and_gold(tmp_path: Path) -> None:
+    results = make_runs(tmp_path, "halumem", ["bm25"], HALUMEM_TINY)
+    assert report(results, tmp_path / "out", "--data-dir", str(tmp_path / "data")) == 0
+    run_dir = next((results / "runs").iterdir())
+    page = (tmp_path / "out" / "runs" / f"{run_dir.name}.html").read_text()
+    records = (run_dir / "records.jsonl").read_text().splitlines()
+    assert page.count('<section class="probe') == len(records)
+    assert "<dt>Gold</dt><dd><pre>" in page and "Questions and gold answers are not shown" not in page
+    assert page.count("<dt>Question</dt>") == len(records)
+
+
+def test_missing_or_different_data_is_said_plainly(tmp_path: Path) -> None:
+    results = make_runs(tmp_path, "halumem", ["bm25"], HALUMEM_TINY)
+    run_name = next((results / "runs").iterdir()).name
+
+    assert report(results, tmp_path / "absent", "--data-dir", str(tmp_path / "nowhere")) == 0
+    page = (tmp_path / "absent" / "runs" / f"{run_name}.html").read_text()
+    assert "Questions and gold answers are not shown: no data directory" in page
+    assert page.count('<section class="probe') == len(
+        (results / "runs" / run_name / "records.jsonl").read_text().splitlines()
+    )
+    assert "Data: unknown: no data directory" in (tmp_path / "absent" / "leaderboard.md").read_text()
+
+    built = next((tmp_path / "data" / "halumem").glob("*.jsonl"))
+    built.write_text(built.read_text().replace("Galway", "Gal way"))
+    assert report(results, tmp_path / "changed", "--data-dir", str(tmp_path / "data")) == 0
+    page = (tmp_path / "changed" / "runs" / f"{run_name}.html").read_text()
+    assert "it is not the data this run was asked" in page
+    assert "<dt>Gold</dt><dd><pre>" not in page
+
+
+def test_dataset_html_and_script_show_as_text(tmp_path: Path) -> None:
+    plugins = [KEYWORD, f"{REPORT_PLUGIN}:XssTask"]
+    results = make_runs(tmp_path, "xss", ["keyword", "no-memory"], plugins=plugins)
+    (tmp_path / "data" / "xss").mkdir(parents=True, exist_ok=True)
+    args = ["--data-dir", str(tmp_path / "data"), *(f"--plugin={p}" for p in plugins)]
+    assert report(results, tmp_path / "out", *args) == 0
+    out = tmp_path / "out"
+    pages = [out / "leaderboard.html", *sorted((out / "runs").glob("*.html"))]
+    for page in pages:
+        text = page.read_text()
+        assert "<script" not in text and "<img" not in text, page.name
+        assert "onerror=alert(1)&gt;" in text, page.name
+        assert not re.search(r"https?://", text), page.name
+    run_page = next(p.read_text() for p in pages if "keyword" in p.name)
+    assert (
+        run_page.count("&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;") >= 12 * 3
+    )  # question, gold, tag
+    markdown = (out / "leaderboard.md").read_text()
+    assert "\\<script\\>" in markdown
+    assert not re.search(r"(?<!\\)[<>]", markdown), "every angle bracket from the data is escaped"
+
+
+def test_scale_axis_is_plotted_per_system(tmp_path: Path) -> None:
+    plugins = [KEYWORD, f"{REPORT_PLUGIN}:ScaledToyTask"]
+    results = make_runs(tmp_path, "scaled-toy", ["keyword", "no-memory"], plugins=plugins)
+    assert report(results, tmp_path / "out", *(f"--plugin={p}" for p in plugins)) == 0
+    html = (tmp_path / "out" / "leaderboard.html").read_text()
+    plot = html[html.index("<h3>Accuracy against size</h3>") :].split("</svg>")[0]
+    assert plot.count("<polyline") == 2
+    assert all(f">{size}</text>" in plot for size in ("100", "200", "300"))
+
+
+def test_errors_are_counted_and_shown(tmp_path: Path) -> None:
+    plugins = [KEYWORD]
+    options = {"judge_fails": "ep0:q1,ep2:q0"}
+    results = make_runs(
+        tmp_path, "toy", ["keyword", "no-memory"], options, plugins=[*plugins, str(TOY) + ":ToyTask"]
+    )
+    assert report(results, tmp_path / "out", f"--plugin={TOY}:ToyTask") == 0
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert markdown.count("| 2/12 |") == 2
+    page = next((tmp_path / "out" / "runs").glob("toy__keyword*.html")).read_text()
+    assert page.count('<section class="probe error"') == 2
+    assert "judge broke on purpose" in page
+
+
+def test_baseline_choice_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plugins = [KEYWORD, f"{TOY}:ToyTask"]
+    results = make_runs(tmp_path, "toy", ["keyword", "no-memory"], {"episodes": "20"}, plugins=plugins)
+    plugin_args = [f"--plugin={p}" for p in plugins]
+    assert report(results, tmp_path / "out", *plugin_args, "--baseline", "keyword") == 0
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "- Baseline: keyword (extractive · exact) (chosen with --baseline)" in markdown
+    # 20 episodes: the exact sign-flip test can separate a perfect system from one that remembers nothing.
+    assert re.search(r"\| 1 \| keyword .*\n\| 2 \| no-memory", markdown)
+    assert "-100.0 pt \\*" in markdown
+
+    assert report(results, tmp_path / "other", *plugin_args, "--baseline", "mem0") == 0
+    assert "--baseline mem0 did not run on this task, so no-memory by default" in (
+        (tmp_path / "other" / "leaderboard.md").read_text()
+    )
+
+    assert report(tmp_path / "empty", tmp_path / "none") == 2
+    assert "is not a directory of membench runs" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists(), "a failed report writes nothing"
