@@ -33,6 +33,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
 BUILTIN_READERS: dict[str, str] = {
     "extractive": "membench.readers.extractive:ExtractiveReader",
     "llm": "membench.readers.llm:LLMReader",
+    "order": "membench.readers.order:OrderReader",
 }
 
 GROUPS = {"system": "membench.systems", "task": "membench.tasks", "judge": "membench.judges"}

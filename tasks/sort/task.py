@@ -1,0 +1,136 @@
+"""SORT (sequence order recall, Pink et al. 2024) as a membench task: which of two segments came first?
+
+Without ``-T data=PATH`` the task builds Book-SORT-like items with ``data_builders/sort.py`` from a
+generated book (or from ``-T text=FILE``); with it, it loads the official Book-SORT release (CSV folder
+or Hugging Face parquet). The paper's conditions are system choices on the same items:
+
+- memory: any memory system (bm25, dense, mem0, ...) ingests the excerpt in order, chunk by chunk;
+- in-context: the ``full-context`` system (the whole excerpt is handed to the reader);
+- no-context: the ``no-memory`` system (the reader sees only the two segments).
+
+Offline, the ``order`` reader answers from the provenance (position, session index, time) of the
+memories holding each segment and abstains when there is none; ``--llm`` lets the LLM reader answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+from membench.errors import ConfigError
+from membench.judges.base import Judge
+from membench.task import Contribution, MetricSpec, Task
+from membench.types import Dataset, IngestRecord, Record
+from tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
+
+#: options that decide built data only; an official release is known by its own files.
+BUILDER_OPTIONS = ("text", "n", "seed")
+
+
+class SortTask(Task):
+    name = "sort"
+    version = "1"
+    description = "SORT: sequence order recall over book excerpts, Book-SORT format (arXiv 2410.08133)"
+    metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
+    breakdowns = BREAKDOWNS
+    judge_names = ("rule",)
+    scale_axis = "excerpt_length"
+    default_reader = "order"
+    default_options: ClassVar[dict[str, str]] = {
+        "data": "",
+        "text": "",
+        "excerpt_lengths": "250,1000",
+        "segment_lengths": "20,50",
+        "n": "10",
+        "seed": "0",
+        "chunk_words": "100",
+        "top_k": "5",
+        "split": "test",
+    }
+
+    def identity(self) -> dict[str, Any]:
+        """Builder knobs decide the data only when it is built; file contents are in the fingerprint."""
+        options = dict(self.options)
+        if options["data"]:
+            for key in BUILDER_OPTIONS:
+                options.pop(key)
+            options["data"] = Path(options["data"]).name
+        elif options["text"]:
+            options["text"] = Path(options["text"]).name
+        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
+
+    def _int(self, key: str) -> int:
+        try:
+            return int(self.options[key])
+        except ValueError as exc:
+            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
+
+    def _lengths(self, key: str) -> list[int]:
+        from data_builders.sort import parse_lengths
+
+        return parse_lengths(self.options[key], f"task option {key}")
+
+    def _text_path(self) -> Path | None:
+        return Path(self.options["text"]) if self.options["text"] else None
+
+    def built_dir(self) -> Path:
+        """Where built data lives: named by every option that decides it (the text by its hash)."""
+        text = self._text_path()
+        if text is None:
+            tag = "generated"
+        else:
+            if not text.is_file():
+                raise ConfigError(f"text file not found: {text}")
+            tag = f"{text.stem}-{hashlib.sha256(text.read_bytes()).hexdigest()[:12]}"
+        lengths = f"e{'_'.join(map(str, self._lengths('excerpt_lengths')))}"
+        lengths += f"-s{'_'.join(map(str, self._lengths('segment_lengths')))}"
+        return self.data_dir / f"sort-{tag}-{lengths}-n{self._int('n')}-seed{self._int('seed')}"
+
+    def build(self) -> Path:
+        from data_builders.sort import build_sort
+
+        return build_sort(
+            self.built_dir(),
+            text=self._text_path(),
+            excerpt_lengths=self._lengths("excerpt_lengths"),
+            segment_lengths=self._lengths("segment_lengths"),
+            n=self._int("n"),
+            seed=self._int("seed"),
+        )
+
+    def load(self) -> Dataset:
+        from data_builders.sort import INDEX_FILE
+        from tasks.sort.loader import load_sort
+
+        if self.options["data"]:
+            path = Path(self.options["data"])
+            origin = "official Book-SORT release (CC0)"
+        else:
+            path = self.built_dir()
+            if not (path / INDEX_FILE).exists():
+                self.build()
+            origin = "generated offline by data_builders/sort.py with Book-SORT's rules, not the release"
+        dataset = load_sort(
+            path,
+            excerpt_lengths=self._lengths("excerpt_lengths"),
+            segment_lengths=self._lengths("segment_lengths"),
+            chunk_words=self._int("chunk_words"),
+            top_k=self._int("top_k"),
+            split=self.options["split"],
+        )
+        dataset.metadata["origin"] = origin
+        return dataset
+
+    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
+        from tasks.sort.judge import OrderJudge
+
+        if name == "rule":
+            return OrderJudge()
+        raise ConfigError(f"task sort has no judge '{name}'; choose one of {', '.join(self.judge_names)}")
+
+    def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
+        return sort_contributions(records, ingests)
+
+
+TASK = SortTask
