@@ -7,6 +7,7 @@ loading data or touching the memory system.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,8 @@ class LoadedRun:
     task: Task
     records: list[Record]
     ingests: list[IngestRecord]
+    #: the system's default options when its class can be loaded; None for a plugin not loaded here.
+    system_defaults: Mapping[str, str] | None = None
 
     @property
     def task_name(self) -> str:
@@ -49,8 +52,8 @@ class LoadedRun:
 
     @property
     def mode(self) -> str:
-        """What besides the system name decides the outputs: system mode, reader and judge."""
-        return run_mode(self.manifest.identity)
+        """What besides the system name decides the outputs: system mode and options, reader and judge."""
+        return run_mode(self.manifest.identity, self.system_defaults)
 
     @property
     def label(self) -> str:
@@ -68,12 +71,21 @@ class LoadedRun:
         return contributions_frame(self.task.contributions(self.records, self.ingests))
 
 
-def run_mode(identity: dict[str, Any]) -> str:
-    """A short, stable description of a run's configuration beyond the system's name."""
+def run_mode(identity: dict[str, Any], system_defaults: Mapping[str, str] | None = None) -> str:
+    """A short, stable description of a run's configuration beyond the system's name.
+
+    The system's ``mode`` option comes first, then every other option that differs from the system's
+    defaults (all set options when the defaults are unknown), so two configurations of one system
+    never share a label, nor a place in ``latest_complete``.
+    """
     system_options = identity.get("system", {}).get("options", {})
     parts = []
     if system_options.get("mode"):
         parts.append(str(system_options["mode"]))
+    for key, value in sorted(system_options.items()):
+        default = system_defaults.get(key) if system_defaults is not None else ""
+        if key != "mode" and value != default:
+            parts.append(f"{key}={value}")
     parts.append(_role_name(identity.get("reader", {})))
     parts.append(_role_name(identity.get("judge", {})))
     return " · ".join(parts)
@@ -108,7 +120,15 @@ def load_run(run_dir: Path, registry: Registry | None = None) -> LoadedRun:
     task = task_cls(dict(task_identity.get("options", {})), run_dir / ".task-data-unused")
     records = latest_records(read_records(run_dir))
     ingests = latest_ingests(read_ingests(run_dir))
-    return LoadedRun(run_dir, manifest, task, records, ingests)
+    return LoadedRun(run_dir, manifest, task, records, ingests, _system_defaults(registry, manifest))
+
+
+def _system_defaults(registry: Registry, manifest: Manifest) -> Mapping[str, str] | None:
+    try:
+        system_cls = registry.get("system", str(manifest.identity["system"]["name"]))
+    except ConfigError:
+        return None
+    return dict(system_cls.default_options)
 
 
 def find_run_dirs(results_dir: Path) -> list[Path]:

@@ -53,8 +53,14 @@ class MemorySystem(ABC):
         self.llm = llm
 
     def identity(self) -> dict[str, Any]:
-        """What decides this system's outputs: part of the run identity (no secrets here)."""
-        return {"name": self.name, "options": dict(sorted(self.options.items()))}
+        """What decides this system's outputs: part of the run identity (no secrets here).
+
+        A URL option keeps its host and path but loses any ``user:password@`` part.
+        """
+        from membench.llm.cache import public_url
+
+        options = {k: (public_url(v) or "") if "://" in v else v for k, v in sorted(self.options.items())}
+        return {"name": self.name, "options": options}
 
     def describe(self) -> str:
         """One line for printed results and reports: the system and the options that differ from defaults."""

@@ -1,0 +1,52 @@
+"""How finished runs are named and told apart: the key of ``latest_complete`` and of every report row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+from membench.runs import run_mode
+from membench.systems.bm25 import BM25System
+
+
+def identity(options: dict[str, str], judge: str = "rule") -> dict[str, object]:
+    return {
+        "system": {"name": "bm25", "options": options},
+        "reader": {"name": "extractive"},
+        "judge": {"name": judge},
+    }
+
+
+DEFAULTS = dict(BM25System.default_options)
+
+
+def test_default_options_add_nothing_to_the_label() -> None:
+    assert run_mode(identity(DEFAULTS), DEFAULTS) == "extractive · rule"
+
+
+def test_two_configurations_of_one_system_get_two_labels() -> None:
+    session = run_mode(identity({**DEFAULTS, "unit": "session"}), DEFAULTS)
+    assert session == "unit=session · extractive · rule"
+    assert session != run_mode(identity(DEFAULTS), DEFAULTS)
+
+
+def test_unknown_defaults_show_every_set_option_and_mode_first() -> None:
+    mode = run_mode(
+        {**identity({"mode": "llm", "llm": "openai/m", "api_base": ""}), "judge": {"name": "llm"}}
+    )
+    assert mode == "llm · llm=openai/m · extractive · llm"
+
+
+def test_llm_roles_are_named_with_their_model() -> None:
+    ident = identity(DEFAULTS)
+    ident["reader"] = {"name": "llm", "llm": {"model": "openai/gpt-4o-mini"}}
+    assert run_mode(ident, DEFAULTS) == "llm:openai/gpt-4o-mini · rule"
+
+
+def test_a_url_option_loses_its_credentials_in_the_identity(tmp_path: Path) -> None:
+    class WithURL(BM25System):
+        default_options: ClassVar[Mapping[str, str]] = {**DEFAULTS, "endpoint": ""}
+
+    system = WithURL({"endpoint": "http://user:s3cret@127.0.0.1:8000/v1"}, tmp_path)
+    assert system.identity()["options"]["endpoint"] == "http://127.0.0.1:8000/v1"
