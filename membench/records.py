@@ -26,11 +26,22 @@ MANIFEST = "manifest.json"
 M = TypeVar("M", bound=BaseModel)
 
 
+def _default_file_mode() -> int:
+    """What ``open`` would give a new file: 0666 less the process umask (read once, at import)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so that readers see the old file or the new one, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; results are meant to be read by others too
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

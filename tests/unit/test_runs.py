@@ -50,3 +50,16 @@ def test_a_url_option_loses_its_credentials_in_the_identity(tmp_path: Path) -> N
 
     system = WithURL({"endpoint": "http://user:s3cret@127.0.0.1:8000/v1"}, tmp_path)
     assert system.identity()["options"]["endpoint"] == "http://127.0.0.1:8000/v1"
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from membench.records import write_atomic
+
+    path = tmp_path / "manifest.json"
+    write_atomic(path, "{}\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
