@@ -15,9 +15,6 @@ from membench.registry import Registry
 from membench.report.collect import Board, Settings, collect
 from membench.runs import find_run_dirs, latest_complete, load_run
 
-#: a report is made to be read and served, unlike a run's private files (written 0600 by write_atomic).
-PUBLISHED = 0o644
-
 __all__ = ["Board", "Settings", "collect", "write_report"]
 
 
@@ -43,5 +40,4 @@ def write_report(
             files[out_dir / "runs" / f"{entry.run_name}.html"] = render_run_page(board, entry)
     for path, text in files.items():
         write_atomic(path, text)
-        path.chmod(PUBLISHED)
     return list(files)
