@@ -15,6 +15,7 @@ from membench.records import (
     write_atomic,
 )
 from membench.task import Task
+from membench.text import level_order
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,7 +123,7 @@ def breakdown_tables(task: Task, summary: dict[str, Any]) -> list[tuple[str, lis
         if not metrics:
             continue
         cells = {(e["level"], e["metric"]): e for e in estimates}
-        levels = sorted({e["level"] for e in estimates})
+        levels = sorted({e["level"] for e in estimates}, key=level_order)
         rows = []
         for level in levels:
             row = [level]

@@ -53,3 +53,12 @@ def split_sentences(text: str) -> list[str]:
     costs a lexical reader little, while a tokenizer model would be a heavy dependency for offline use.
     """
     return [piece.strip() for piece in _SENTENCE_BREAK.split(text) if piece.strip()]
+
+
+def level_order(level: object) -> tuple[int, float, str]:
+    """Sort key for category labels: numbers by value ("62" before "125"), then text alphabetically."""
+    text = str(level)
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)

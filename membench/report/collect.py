@@ -30,6 +30,7 @@ from membench.report.data import RunData, load_run_data
 from membench.runs import LoadedRun, role_label
 from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate, holm
 from membench.task import MetricSpec
+from membench.text import level_order
 from membench.types import Usage
 
 ALPHA = 0.05
@@ -366,7 +367,7 @@ def _breakdowns(
         if not cells:
             continue
         present = {metric for metric, _, _ in cells}
-        levels = tuple(sorted({level for _, level, _ in cells}))
+        levels = tuple(sorted({level for _, level, _ in cells}, key=level_order))
         shown = sorted((s for s in specs if s.name in present), key=lambda s: s.name != main.name)
         out.append(Breakdown(key, tuple(shown), levels, cells))
     return out

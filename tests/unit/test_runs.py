@@ -63,3 +63,10 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_numeric_category_levels_sort_by_value() -> None:
+    from membench.text import level_order
+
+    assert sorted(["125", "62", "1000", "250"], key=level_order) == ["62", "125", "250", "1000"]
+    assert sorted(["b", "10", "a", "9"], key=level_order) == ["9", "10", "a", "b"]
