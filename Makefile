@@ -57,6 +57,7 @@ check: lint typecheck test
 bench: $(STAMP_MEM0)
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_stats.py
+	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_mem0.py
 
 clean:
