@@ -34,6 +34,7 @@ BUILTIN_READERS: dict[str, str] = {
     "extractive": "membench.readers.extractive:ExtractiveReader",
     "llm": "membench.readers.llm:LLMReader",
     "order": "membench.readers.order:OrderReader",
+    "session-match": "membench.readers.session_match:SessionMatchReader",
 }
 
 GROUPS = {"system": "membench.systems", "task": "membench.tasks", "judge": "membench.judges"}

@@ -1,0 +1,90 @@
+"""An offline reader for questions that name things and ask about every event that involves them.
+
+"Which events did Ezra Edwards attend at Harbor Lighthouse?" is answered by finding every event (a
+session of the episode: one book chapter, one conversation) that mentions *all* the names the
+question gives, then reporting what those events say. The extractive reader cannot do this: it returns
+one sentence, so it never lists several events, and it fails whenever the names and the answer sit in
+different sentences of the same event. This reader reads only the question and the retrieved memories
+(never gold) and needs the system's provenance (``Memory.session_id``) to tell events apart.
+
+Rules, in order:
+
+1. The question's *names* are its dates ("September 13, 2025") and its runs of capitalised words
+   after the first word ("Ezra Edwards", "Harbor Lighthouse"). A question with no names is handed to
+   the extractive reader.
+2. Retrieved memories are grouped by session (a memory without a session is a group of its own); a
+   group matches when its joined text contains every name (case, punctuation and spacing ignored).
+3. No group matches: the reader says ``NO_INFORMATION``. Otherwise it answers with the text of the
+   matching groups, ordered by their timestamps when the system kept them (story or conversation time),
+   else by retrieval rank; a question asking for the most recent/latest/last event gets only the
+   group with the latest timestamp (all groups when no timestamps are known: it cannot tell).
+
+The answer is the matching passages themselves, not a short phrase: judges that look for which items
+an answer states (closed-vocabulary matchers, LLM judges with an item rubric) score it; judges that
+want one short answer will not. It shows what the memories contain when read exhaustively, so it
+credits a system for retrieving every passage an answer needs and nothing about reasoning.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from membench.readers.base import Reader, ReaderAnswer
+from membench.readers.extractive import ExtractiveReader
+from membench.text import normalize
+from membench.types import Memory, Probe
+
+NO_INFORMATION = "No information."
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(rf"\b(?:{_MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b")
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+_LATEST = re.compile(r"\b(most recent(ly)?|latest|last)\b", re.IGNORECASE)
+
+
+def question_names(question: str) -> list[str]:
+    """Dates and capitalised runs of ``question`` (its first word never starts a run)."""
+    dates = _DATE.findall(question)
+    rest = _DATE.sub(" ", question)
+    first = re.match(r"\s*\S+", rest)
+    if first:
+        rest = " " * first.end() + rest[first.end() :]
+    return list(dict.fromkeys([*dates, *(m.group(0) for m in _CAPITALISED_RUN.finditer(rest))]))
+
+
+class SessionMatchReader(Reader):
+    """Answer with every retrieved event (session) that mentions all of the question's names."""
+
+    name = "session-match"
+    version = "v1"
+
+    def __init__(self) -> None:
+        self._fallback = ExtractiveReader()
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "fallback": self._fallback.identity()}
+
+    async def answer(self, probe: Probe, memories: list[Memory]) -> ReaderAnswer:
+        return ReaderAnswer(text=self.read(probe.question, memories))
+
+    def read(self, question: str, memories: list[Memory]) -> str:
+        names = question_names(question)
+        if not names:
+            return self._fallback.extract(question, memories)
+        groups: dict[str, list[Memory]] = {}
+        for rank, memory in enumerate(memories):
+            groups.setdefault(memory.session_id or f"memory-{rank}", []).append(memory)
+        wanted = [f" {normalize(n)} " for n in names]
+        matching = [
+            group
+            for group in groups.values()
+            if all(w in f" {normalize(' '.join(m.text for m in group))} " for w in wanted)
+        ]
+        if not matching:
+            return NO_INFORMATION
+        timed = all(group[0].timestamp for group in matching)
+        if timed:
+            matching.sort(key=lambda group: str(group[0].timestamp))  # stable: rank breaks ties
+            if _LATEST.search(question):
+                matching = matching[-1:]
+        return "\n".join(" ".join(m.text for m in group) for group in matching)

@@ -1,0 +1,116 @@
+"""The episodic-memory benchmark (Huet, Ben Houidi, Rossi, ICLR 2025) as a membench task.
+
+Without ``-T data=PATH`` the task builds seeded offline books (``data_builders/episodic.py``): by
+default four 20-chapter books and two 200-chapter books, so a run has six clusters (at least two per
+size, so no size's interval is degenerate) and finishes in a few minutes on two cores;
+``-T books=20x4,200x2,2000x1`` changes the mix. ``-T llm=MODEL`` (and ``-T llm_api_base=URL``) has an
+LLM write the chapters instead of the templates. With ``-T data=PATH`` it loads the official release
+(a book folder, or a folder of them) or a file the builder wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from data_builders.episodic import DEFAULT_BOOKS
+from membench.errors import ConfigError
+from membench.judges.base import Judge
+from membench.task import Contribution, MetricSpec, Task
+from membench.types import Dataset, IngestRecord, Record
+from tasks.episodic.metrics import METRICS, episodic_contributions
+
+BUILDER_OPTIONS = ("books", "seed", "llm", "llm_api_base", "attempts")
+
+
+class EpisodicTask(Task):
+    name = "episodic"
+    version = "1"
+    description = "Episodic memory: recall events by time, place, person and content (arXiv 2501.13121)"
+    metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
+    breakdowns = ("bin", "cue", "retrieved", "question_kind", "book_chapters")
+    judge_names = ("match", "llm")
+    scale_axis = "book_chapters"
+    #: answers list every event that matches the question's names; the one-sentence extractive reader
+    #: can neither list several events nor join cues written in different paragraphs.
+    default_reader = "session-match"
+    default_options: ClassVar[dict[str, str]] = {
+        "data": "",
+        "books": DEFAULT_BOOKS,
+        "seed": "0",
+        "llm": "",
+        "llm_api_base": "",
+        "attempts": "3",
+    }
+
+    def identity(self) -> dict[str, Any]:
+        """Builder knobs decide the data only when it is built; given data is known by its name."""
+        options = dict(self.options)
+        if options["data"]:
+            for key in BUILDER_OPTIONS:
+                options.pop(key)
+            options["data"] = Path(options["data"]).name
+        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
+
+    def _int_option(self, key: str) -> int:
+        try:
+            return int(self.options[key])
+        except ValueError as exc:
+            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
+
+    def built_path(self) -> Path:
+        o = self.options
+        writer = "templates" if not o["llm"] else "llm-" + o["llm"].replace("/", "_")
+        return self.data_dir / f"episodic-{o['books'].replace(',', '_')}-seed{o['seed']}-{writer}.jsonl"
+
+    def build(self) -> Path:
+        from data_builders.episodic import build_episodic
+
+        llm = None
+        if self.options["llm"]:
+            from membench.llm.client import LLMClient
+
+            llm = LLMClient(
+                self.options["llm"], role="builder", api_base=self.options["llm_api_base"] or None
+            )
+        elif self.options["llm_api_base"]:
+            raise ConfigError("task option llm_api_base needs llm=MODEL")
+        return build_episodic(
+            self.built_path(),
+            books=self.options["books"],
+            seed=self._int_option("seed"),
+            llm=llm,
+            attempts=self._int_option("attempts"),
+        )
+
+    def load(self) -> Dataset:
+        from tasks.episodic.loader import load_episodic
+
+        if self.options["data"]:
+            dataset = load_episodic(Path(self.options["data"]))
+            dataset.metadata["origin"] = f"loaded from {self.options['data']}"
+            return dataset
+        path = self.built_path()
+        if not path.exists():
+            self.build()
+        dataset = load_episodic(path)
+        writer = "an LLM" if self.options["llm"] else "templates"
+        dataset.metadata["origin"] = f"generated offline by data_builders/episodic.py (chapters by {writer})"
+        return dataset
+
+    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
+        from tasks.episodic import judges
+
+        if name == "match":
+            return judges.MatchJudge()
+        if name == "llm":
+            if llm is None:
+                raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
+            return judges.LLMJudge(llm)
+        raise ConfigError(f"task episodic has no judge '{name}'; choose one of {', '.join(self.judge_names)}")
+
+    def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
+        return episodic_contributions(records, ingests)
+
+
+TASK = EpisodicTask

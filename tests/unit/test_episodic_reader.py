@@ -1,0 +1,73 @@
+"""The session-match reader (the episodic task's offline reader): names, grouping, order, latest."""
+
+from __future__ import annotations
+
+import asyncio
+
+from membench.readers.session_match import NO_INFORMATION, SessionMatchReader, question_names
+from membench.registry import Registry
+from membench.types import Memory, Probe
+
+
+def test_question_names_are_dates_and_capitalised_runs() -> None:
+    assert question_names("Where did Ezra Edwards attend the Parkour Workshop on September 13, 2025?") == [
+        "September 13, 2025",
+        "Ezra Edwards",
+        "Parkour Workshop",
+    ]
+    assert question_names("Who attended an event at Harbor Lighthouse?") == ["Harbor Lighthouse"]
+    assert question_names("where did you go yesterday?") == []
+
+
+def _memory(text: str, session: str | None, timestamp: str | None = None) -> Memory:
+    return Memory(text=text, session_id=session, timestamp=timestamp)
+
+
+MEMORIES = [
+    _memory("Ezra Edwards had been looking forward to the day.", "ch3", "2025-09-13"),
+    _memory("Our protagonist arrived at Harbor Lighthouse early.", "ch3", "2025-09-13"),
+    _memory("Ezra Edwards was there too.", "ch1", "2024-03-02"),
+    _memory("Someone arrived at Lantern Square.", "ch1", "2024-03-02"),
+    _memory("Maren Okafor arrived at Foxglove Theater.", "ch2", "2026-01-05"),
+]
+
+
+def test_answers_with_every_matching_session_in_time_order() -> None:
+    reader = SessionMatchReader()
+    answer = reader.read("Where did Ezra Edwards go?", MEMORIES)
+    assert answer.splitlines() == [
+        "Ezra Edwards was there too. Someone arrived at Lantern Square.",
+        "Ezra Edwards had been looking forward to the day. "
+        "Our protagonist arrived at Harbor Lighthouse early.",
+    ]
+    latest = reader.read("Where was Ezra Edwards seen most recently?", MEMORIES)
+    assert "Harbor Lighthouse" in latest and "Lantern Square" not in latest
+
+
+def test_every_name_must_be_in_the_same_session() -> None:
+    reader = SessionMatchReader()
+    assert reader.read("Who was at Harbor Lighthouse?", MEMORIES).startswith("Ezra Edwards had been")
+    # Ezra Edwards and Foxglove Theater appear, but never in one session: no event matches.
+    assert reader.read("When did Ezra Edwards visit Foxglove Theater?", MEMORIES) == NO_INFORMATION
+
+
+def test_without_timestamps_rank_order_is_kept_and_latest_cannot_be_told() -> None:
+    untimed = [m.model_copy(update={"timestamp": None}) for m in MEMORIES]
+    answer = SessionMatchReader().read("Where was Ezra Edwards seen most recently?", untimed)
+    assert answer.splitlines()[0].startswith("Ezra Edwards had been") and len(answer.splitlines()) == 2
+
+
+def test_memories_without_a_session_stand_alone_and_nameless_questions_fall_back() -> None:
+    loose = [_memory("Ezra Edwards", None), _memory("Harbor Lighthouse", None)]
+    assert SessionMatchReader().read("Was Ezra Edwards at Harbor Lighthouse?", loose) == NO_INFORMATION
+    probe = Probe(
+        probe_id="p", episode_id="e", after_session=0, kind="qa", mode="answer", question="where to?"
+    )
+    answer = asyncio.run(SessionMatchReader().answer(probe, [_memory("we went to the beach", "s")]))
+    assert answer.text == "Unknown.", "the extractive fallback abstains on no overlap"
+
+
+def test_registered_and_the_episodic_default() -> None:
+    registry = Registry()
+    assert registry.get("reader", "session-match") is SessionMatchReader
+    assert registry.get("task", "episodic").default_reader == "session-match"
