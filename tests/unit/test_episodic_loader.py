@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -102,8 +101,29 @@ def test_missing_table_and_missing_path(tmp_path: Path) -> None:
         load_episodic(tmp_path / "nowhere")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="a parquet engine is installed")
-def test_parquet_without_an_engine_says_what_to_do(tmp_path: Path) -> None:
+def test_parquet_tables_load_as_their_json_exports(tmp_path: Path) -> None:
+    """The release ships df_book_groundtruth and df_qa as parquet: the same rows, the same dataset."""
+    import pandas as pd
+
+    pytest.importorskip("pyarrow", reason="the dev extra installs pyarrow; reading parquet needs it")
+    from_json = load_episodic(BOOK)
+    book = _copy(tmp_path)
+    for stem in ("df_book_groundtruth", "df_qa"):
+        rows = json.loads((book / f"{stem}.json").read_text())
+        pd.DataFrame(rows).to_parquet(book / f"{stem}.parquet")
+        (book / f"{stem}.json").unlink()
+    from_parquet = load_episodic(book)
+    assert from_parquet.probes == from_json.probes
+    assert [e.sessions for e in from_parquet.episodes] == [e.sessions for e in from_json.episodes]
+
+
+def test_parquet_without_an_engine_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    def no_engine(*_: object, **__: object) -> None:
+        raise ImportError("Unable to find a usable engine; tried using: 'pyarrow', 'fastparquet'.")
+
+    monkeypatch.setattr(pd, "read_parquet", no_engine)
     book = _copy(tmp_path)
     (book / "df_qa.json").unlink()
     (book / "df_qa.parquet").write_bytes(b"PAR1")
