@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     build = data_sub.add_parser("build", help="write a task's data with its seeded offline builder")
     build.add_argument("task")
     build.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE")
+    build.add_argument("--llm", metavar="MODEL", help="write the data with an LLM, for builders that can")
+    build.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
     _add_common(build)
     pull = data_sub.add_parser("pull", help="download the official release (needs access to the hub)")
     pull.add_argument("task")
@@ -218,11 +220,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    from membench.errors import ConfigError
     from membench.registry import Registry
 
     registry = Registry(args.plugin)
     task_cls = registry.get("task", args.task)
-    task = task_cls(_key_values(args.task_options, "-T"), args.data_dir / args.task)
+    options = _key_values(args.task_options, "-T")
+    if getattr(args, "llm", None):
+        if "llm" not in task_cls.default_options:
+            raise ConfigError(f"the {args.task} builder writes no text with an LLM; --llm does not apply")
+        options["llm"] = args.llm
+        if args.llm_api_base:
+            options["llm_api_base"] = args.llm_api_base
+    task = task_cls(options, args.data_dir / args.task)
     if args.data_command == "build":
         path = task.build()
         print(f"wrote {path}")

@@ -199,3 +199,18 @@ def test_a_2000_chapter_book_builds_with_every_bin(tmp_path: Path) -> None:
     assert len(rows) == 2000 and len({(r["date"], r["entity"]) for r in rows}) == 2000
     assert {q["bins_items_correct_answer"] for q in book["qa"]} == set(builder.BIN_NAMES)
     assert len(book["book"].split()) > 150_000
+
+
+def test_llm_build_through_the_cli_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from membench.cli import main
+
+    with FakeOpenAIServer(_chapter_writer) as server:
+        code = main(
+            ["data", "build", "episodic", "-T", "books=6x1", "--llm", "openai/fake-model",
+             "--llm-api-base", server.base_url, "--data-dir", str(tmp_path)]
+        )  # fmt: skip
+    assert code == 0
+    path = Path(capsys.readouterr().out.split("wrote ", 1)[1].strip())
+    assert json.loads(path.read_text())["generator"] == "llm:openai/fake-model"
+    assert main(["data", "build", "halumem", "--llm", "openai/x", "--data-dir", str(tmp_path)]) == 2
+    assert "writes no text with an LLM" in capsys.readouterr().err
