@@ -130,7 +130,17 @@ def select_runs(
 
 
 def check_comparable(runs: Sequence[LoadedRun]) -> None:
-    """Refuse runs of different tasks (or task versions) or of different data, naming both run dirs."""
+    """Refuse runs of different tasks (or task versions) or of different data, naming both run dirs,
+    and a run given twice (or a copy of it): the two would share a name, and one would vanish from the
+    family, leaving Holm a smaller family than the one asked for."""
+    seen: dict[str, Path] = {}
+    for run, name in zip(runs, run_names(runs), strict=True):
+        if name in seen:
+            raise ConfigError(
+                f"the same run is given twice: {seen[name]} and {run.run_dir} are both {name} "
+                f"(run id {run.manifest.run_id}); name it once"
+            )
+        seen[name] = run.run_dir
     first = runs[0]
     for other in runs[1:]:
         for what, key in (("task", _task_key), ("dataset fingerprint", _fingerprint)):

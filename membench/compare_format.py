@@ -21,7 +21,7 @@ LEGEND = (
     "B − A on the probes both runs scored; favours: the better side by the point estimate; CI: episodes "
     "resampled (paired); p: the test's p-value; p perm: cluster sign-flip permutation; (Holm): adjusted over "
     "the family; sig: ** significant by both adjusted p-values, * by one only; MDE: smallest difference "
-    "detectable with 80% power"
+    "detectable with 80% power at level alpha, before Holm (a Holm-corrected test needs a larger one)"
 )
 HEADERS = (
     "A",
@@ -161,7 +161,10 @@ def print_table(result: CompareResult) -> None:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Run labels, paths and probe ids come from runs and data: escaped as the leaderboard escapes them."""
+    from membench.report.markdown import md
+
+    return md(text)
 
 
 def render_markdown(result: CompareResult) -> str:

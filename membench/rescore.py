@@ -148,7 +148,11 @@ def _make_judge(config: RescoreConfig, task: Any, dataset: Dataset, registry: Re
     if config.judge in task.judge_names:
         judge = task.make_judge(config.judge, llm)
     else:
-        judge = registry.get("judge", config.judge)(llm)
+        try:
+            judge_cls = registry.get("judge", config.judge)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; task '{task.name}' judges: {', '.join(task.judge_names)}") from exc
+        judge = judge_cls(llm)
     task.check_judge(judge, dataset)
     return judge, llm
 
@@ -165,8 +169,12 @@ def rescored_identity(source: LoadedRun, judge: Judge) -> dict[str, Any]:
     }
 
 
+def _rescore_dir(source: LoadedRun, identity: dict[str, Any]) -> Path:
+    return source.run_dir.parent / f"{source.task_name}__{source.system}__{run_id_for(identity)}"
+
+
 def _prepare_dir(source: LoadedRun, identity: dict[str, Any], fresh: bool) -> tuple[Path, Manifest | None]:
-    run_dir = source.run_dir.parent / f"{source.task_name}__{source.system}__{run_id_for(identity)}"
+    run_dir = _rescore_dir(source, identity)
     if run_dir.resolve() == source.run_dir.resolve():
         raise ConfigError(f"{run_dir}: a rescore may not be written over its source run")
     existing = read_manifest(run_dir)
@@ -197,10 +205,10 @@ def rescore(config: RescoreConfig) -> RescoreOutcome:
     task, dataset = _load_dataset(config, source, registry)
     judge, llm = _make_judge(config, task, dataset, registry)
     identity = rescored_identity(source, judge)
-    run_dir, previous = _prepare_dir(source, identity, config.fresh)
-    work = _Rescorer(source, dataset, judge, run_dir, config)
-    for record in source.records:  # every probe checked before anything is written
+    work = _Rescorer(source, dataset, judge, _rescore_dir(source, identity), config)
+    for record in source.records:  # every probe checked before anything is written or archived
         work.inputs(record)
+    run_dir, previous = _prepare_dir(source, identity, config.fresh)
     manifest = asyncio.run(work.run(identity, previous, llm))
     rescored = load_run(run_dir, registry)
     agreement = judge_agreement(source, rescored, n_boot=config.n_boot, seed=config.seed)

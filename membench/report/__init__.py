@@ -26,6 +26,8 @@ def write_report(
     from membench.report.markdown import render_markdown
     from membench.report.pages import render_run_page
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file: the report needs a directory to write into")
     registry = Registry(list(plugins))
     runs = latest_complete([load_run(path, registry) for path in find_run_dirs(results_dir)])
     if not runs:

@@ -97,16 +97,40 @@ class Delta:
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Two systems next to each other in the ranking, and whether the data separates them."""
+    """Two systems next to each other in the ranking, and whether the data separates them.
+
+    The order comes from each run's own estimate, the test from the probes both scored: when they
+    differ (one run errored on probes the other answered), the paired difference can go against the
+    order. Such a pair is not separated, whatever its p-value: the ranking must not claim an order
+    that the paired data contradicts.
+    """
 
     upper: str
     lower: str
     comparison: Comparison
     p_holm: float | None
+    #: the paired difference (lower - upper) does not favour the lower system.
+    agrees: bool = True
+    #: the upper system has a value of the main metric and the lower one has none (every probe errored,
+    #: or none was run): it ranks below, untested, rather than tying with a system that has a value.
+    lower_undefined: bool = False
+
+    @property
+    def significant(self) -> bool:
+        return self.p_holm is not None and self.p_holm <= ALPHA
 
     @property
     def separated(self) -> bool:
-        return self.p_holm is not None and self.p_holm <= ALPHA
+        return (self.significant and self.agrees) or self.lower_undefined
+
+    @property
+    def verdict(self) -> str:
+        """The "Separated" cell both leaderboards show."""
+        if self.lower_undefined:
+            return "yes: the lower has no value"
+        if self.separated:
+            return "yes"
+        return "no: tied (the paired Δ favours the lower)" if self.significant else "no: tied"
 
 
 @dataclass(frozen=True)
@@ -182,7 +206,9 @@ def protocol(settings: Settings) -> list[str]:
         "uncorrected for reference and decides nothing: it treats probes as independent.",
         "Ties: systems are ordered by the main metric's point estimate; each pair of neighbours is compared "
         "with the same permutation test, Holm-corrected across the neighbour pairs. Neighbours the data "
-        "cannot separate share a rank (=), listed by point estimate, then by name.",
+        "cannot separate share a rank (=), listed by point estimate, then by name; so do neighbours whose "
+        "paired difference favours the lower one (possible when errors leave the runs different probes). "
+        "A system without a value of the main metric ranks below every system that has one.",
         "Breakdowns per category (in leaderboard.html) are descriptive: no tests, so no correction.",
         "Errors are probes whose system, reader or judge failed: counted and shown, never scored as wrong "
         '(metrics a task names "(all)" count them as 0).',
@@ -208,7 +234,7 @@ def _board(runs: list[LoadedRun], settings: Settings) -> Board:
         for label, frame in frames.items()
     }
     ordered = sorted(runs, key=lambda r: _rank_key(estimates[r.label][main.name], main, r.label))
-    neighbours = _neighbours(ordered, frames, specs, main, settings)
+    neighbours = _neighbours(ordered, frames, specs, main, settings, estimates)
     ranks = _ranks(neighbours)
     entries = tuple(_entry(run, estimates[run.label], ranks[i]) for i, run in enumerate(ordered))
     baseline, note = _baseline(ordered, settings.baseline)
@@ -244,6 +270,7 @@ def _neighbours(
     specs: tuple[MetricSpec, ...],
     main: MetricSpec,
     settings: Settings,
+    estimates: dict[str, dict[str, MetricEstimate]],
 ) -> list[Neighbours]:
     pairs = list(pairwise(ordered))
     comparisons = [
@@ -263,9 +290,24 @@ def _neighbours(
     ]
     adjusted = _holm([c.p_permutation for c in comparisons])
     return [
-        Neighbours(upper.label, lower.label, c, p)
+        Neighbours(
+            upper.label,
+            lower.label,
+            c,
+            p,
+            _agrees(main, c.difference),
+            estimates[upper.label][main.name].value is not None
+            and estimates[lower.label][main.name].value is None,
+        )
         for (upper, lower), c, p in zip(pairs, comparisons, adjusted, strict=True)
     ]
+
+
+def _agrees(main: MetricSpec, difference: float | None) -> bool:
+    """Whether lower - upper on the paired probes leaves the upper system at least as good."""
+    if difference is None:
+        return True
+    return difference <= 0 if main.higher_is_better else difference >= 0
 
 
 def _ranks(neighbours: list[Neighbours]) -> list[tuple[int, bool]]:

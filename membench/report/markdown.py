@@ -107,7 +107,7 @@ def _neighbours(board: Board) -> list[str]:
         lines.append(
             f"| {md(pair.upper)} | {md(pair.lower)} | {fmt.delta(main, c.difference)} | "
             f"{fmt.interval(main, c.ci)} | {fmt.p_value(c.p_permutation)} | {fmt.p_value(pair.p_holm)} | "
-            f"{'yes' if pair.separated else 'no: tied'} |"
+            f"{pair.verdict} |"
         )
     return lines
 

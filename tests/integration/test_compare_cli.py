@@ -78,7 +78,7 @@ def test_markdown_and_metric_selection(
     out = capsys.readouterr().out
     assert out.startswith("# membench compare")
     assert "## Recall (recall; higher is better)" in out
-    assert "## QA hallucination (qa_hallucination; lower is better)" in out
+    assert "## QA hallucination (qa\\_hallucination; lower is better)" in out
     assert "| A | B | A value [CI] |" in out
 
 

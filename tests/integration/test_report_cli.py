@@ -149,3 +149,14 @@ def test_baseline_choice_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
     assert report(tmp_path / "empty", tmp_path / "none") == 2
     assert "is not a directory of membench runs" in capsys.readouterr().err
     assert not (tmp_path / "none").exists(), "a failed report writes nothing"
+
+
+def test_an_out_path_that_is_a_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = make_runs(tmp_path, "toy", ["keyword"], plugins=[KEYWORD, f"{TOY}:ToyTask"])
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    assert report(results, target, f"--plugin={TOY}:ToyTask") == 2
+    assert f"--out {target} is a file" in capsys.readouterr().err
+    assert target.read_text() == "mine"

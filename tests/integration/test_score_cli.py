@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -105,6 +104,8 @@ def test_data_that_changed_is_refused(
     assert "fingerprint" in err and str(source) in err
     assert main(["score", str(source), "--judge", "rule", "--data-dir", str(tmp_path / "data")]) == 2
     assert "judged by rule already" in capsys.readouterr().err
+    assert main(["score", str(source), "--judge", "nope", "--data-dir", str(tmp_path / "data")]) == 2
+    assert "unknown judge 'nope'" in (err := capsys.readouterr().err) and "judges: rule, lexical" in err
     assert [d for d in source.parent.iterdir() if d != source] == [], "nothing half-done is written"
 
 
@@ -122,6 +123,20 @@ def test_a_probe_that_changed_is_refused_before_anything_is_written(
     err = capsys.readouterr().err
     assert str(copy / RECORDS) in err and "input_hash" in err and record["probe_id"] in err
     assert [d.name for d in copy.parent.iterdir()] == [source.name]
+
+
+def test_a_refused_fresh_rescore_keeps_the_previous_one(source: Path, tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["score", str(source), "--judge", "lexical", *data]) == 0
+    (rescored,) = [d for d in source.parent.iterdir() if d != source]
+    before = tree_digest(rescored)
+    lines = (source / RECORDS).read_text().splitlines(keepends=True)
+    record = json.loads(lines[3])
+    lines[3] = json.dumps({**record, "input_hash": "f" * 16}) + "\n"
+    (source / RECORDS).write_text("".join(lines))
+    assert main(["score", str(source), "--judge", "lexical", "--fresh", *data]) == 2
+    assert sorted(source.parent.iterdir()) == sorted([source, rescored]), "nothing archived"
+    assert tree_digest(rescored) == before
 
 
 def test_an_interrupted_rescore_resumes(source: Path, tmp_path: Path) -> None:
@@ -157,9 +172,11 @@ def verdicts(request: dict[str, Any]) -> str:
     return json.dumps({"reason": "ok", "score": 2})
 
 
-def test_llm_judge_rescore_is_free_the_second_time(forgetful: Path, tmp_path: Path) -> None:
+def test_llm_judge_rescore_is_free_the_second_time(
+    forgetful: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = forgetful
-    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     before = tree_digest(source)
     with FakeOpenAIServer(verdicts) as server:
         config = RescoreConfig(
@@ -185,14 +202,16 @@ def test_llm_judge_rescore_is_free_the_second_time(forgetful: Path, tmp_path: Pa
     assert second.manifest.usage["judge"].calls >= calls
 
 
-def test_judge_failures_are_errors_not_wrong_answers(forgetful: Path, tmp_path: Path) -> None:
+def test_judge_failures_are_errors_not_wrong_answers(
+    forgetful: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = forgetful
 
     def broken_qa(request: dict[str, Any]) -> str:
         prompt = " ".join(str(m["content"]) for m in request["messages"])
         return "no idea" if "Assistant's answer:" in prompt else verdicts(request)
 
-    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     with FakeOpenAIServer(broken_qa) as server:
         outcome = rescore(
             RescoreConfig(
@@ -208,3 +227,23 @@ def test_judge_failures_are_errors_not_wrong_answers(forgetful: Path, tmp_path: 
     assert qa and all(r.status == "error" for r in qa)
     assert outcome.manifest.counts.probes_errored == len(qa)
     assert outcome.agreement.estimate_b.value is None and outcome.agreement.estimate_b.n_errors == len(qa)
+
+
+def test_an_api_key_in_provider_errors_reaches_no_output(
+    forgetful: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider that quotes the key back in its error message: the rescore records the judge
+    errors, and neither its files, the agreement nor the printed summary holds the key."""
+    secret = "sk-membench-review-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    with FakeOpenAIServer(verdicts) as server:
+        server.add_faults(*[("status", 401, {}, f"Incorrect API key provided: {secret}")] * 200)
+        args = ["score", str(forgetful), "--judge", "llm", "--judge-llm", "openai/fake-model"]
+        args += ["--judge-api-base", server.base_url, "--data-dir", str(tmp_path / "data"), "--no-cache"]
+        main(args)
+        assert server.total_requests > 0
+    out = capsys.readouterr()
+    (rescored,) = [d for d in forgetful.parent.iterdir() if d != forgetful]
+    assert any(r.status == "error" for r in read_records(rescored)), "the 401s were recorded as errors"
+    texts = [p.read_text() for p in rescored.rglob("*") if p.is_file()]
+    assert texts and all(secret not in text for text in [*texts, out.out, out.err])

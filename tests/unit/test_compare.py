@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +235,23 @@ def test_json_is_strict_json_and_names_the_correction(tmp_path: Path, registry: 
     pair = family["comparisons"][0]
     assert pair["n_paired"] == 1 and len(pair["only_a"]) == 199
     assert pair["mde"] is None or math.isfinite(pair["mde"])
+
+
+def test_markdown_escapes_names_and_probe_ids_from_runs(tmp_path: Path, registry: Registry) -> None:
+    hostile = "e0:<img src=x onerror=alert(1)>|*q*"
+    a = write_run(tmp_path, "a<script>", {**outcomes(0.5, 1, episodes=3, per_episode=4), hostile: None})
+    b = write_run(tmp_path, "b", {**outcomes(0.5, 2, episodes=3, per_episode=4), hostile: 1.0})
+    text = render_markdown(compare_runs(load([a, b], registry), n_boot=0))
+    assert "a\\<script\\>" in text and "\\<img src=x onerror=alert(1)\\>\\|\\*q\\*" in text
+    assert not re.search(r"(?<!\\)[<>]", text), "every angle bracket from the runs is escaped"
+
+
+def test_a_run_given_twice_is_refused_not_merged(tmp_path: Path, registry: Registry) -> None:
+    a = write_run(tmp_path, "a", outcomes(0.5, 1))
+    b = write_run(tmp_path, "b", outcomes(0.6, 2))
+    copy = tmp_path / "copy" / a.name
+    shutil.copytree(a, copy)
+    for twice in ([a, a, b], [a, b, copy]):
+        with pytest.raises(ConfigError, match="the same run is given twice") as caught:
+            compare_runs(load(twice, registry), n_boot=0)
+        assert str(a) in str(caught.value)

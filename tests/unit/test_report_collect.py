@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from membench.errors import ConfigError
-from membench.report.collect import _baseline, _holm, _ranks
+from membench.registry import Registry, import_object
+from membench.report.collect import Settings, _baseline, _holm, _ranks, collect
+from membench.runs import load_run
+
+COMPARE_TESTS = Path(__file__).parent / "test_compare.py"
+write_run = import_object(f"{COMPARE_TESTS}:write_run")
+PLUGIN = import_object(f"{COMPARE_TESTS}:PLUGIN")
 
 
 def pairs(*separated: bool) -> Any:
@@ -43,3 +50,41 @@ def test_baseline_by_label_by_system_by_default_and_ambiguous() -> None:
     assert _baseline([run("a")], None)[0] is None
     with pytest.raises(ConfigError, match="matches several runs"):
         _baseline(ordered, "bm25")
+
+
+def test_a_paired_difference_against_the_order_does_not_separate(tmp_path: Path) -> None:
+    """A errors on the hard probes (left out of its own estimate), so it ranks first by point estimate,
+    while on the probes both scored B is right far more often: the ranking must not claim A > B."""
+    a: dict[str, float | None] = {}
+    b: dict[str, float | None] = {}
+    for e in range(20):
+        for q in range(5):
+            probe = f"e{e}:q{q}"
+            a[probe], b[probe] = (None, 0.0) if q < 2 else (float(q != 2), 1.0)
+    registry = Registry([PLUGIN])
+    runs = [
+        load_run(write_run(tmp_path, name, outcomes), registry) for name, outcomes in (("A", a), ("B", b))
+    ]
+    (board,) = collect(runs, Settings(n_boot=100))
+    assert [e.run.system for e in board.entries] == ["A", "B"], "2/3 on its own probes beats 3/5"
+    (pair,) = board.neighbours
+    assert pair.comparison.difference == pytest.approx(1 / 3) and pair.p_holm < 0.001
+    assert [(e.rank, e.tied) for e in board.entries] == [(1, True), (1, True)]
+    assert not pair.separated and pair.verdict == "no: tied (the paired Δ favours the lower)"
+
+
+def test_a_system_without_a_value_does_not_tie_with_one_that_has_it(tmp_path: Path) -> None:
+    answered = {f"e{e}:q{q}": float(q % 2) for e in range(3) for q in range(4)}
+    registry = Registry([PLUGIN])
+    runs = [
+        load_run(write_run(tmp_path, "some", answered), registry),
+        load_run(write_run(tmp_path, "failed", dict.fromkeys(answered)), registry),
+        load_run(write_run(tmp_path, "empty", {}), registry),
+    ]
+    (board,) = collect(runs, Settings(n_boot=50))
+    assert [(e.run.system, e.rank, e.tied) for e in board.entries] == [
+        ("some", 1, False),
+        ("empty", 2, True),
+        ("failed", 2, True),
+    ]
+    assert [p.verdict for p in board.neighbours] == ["yes: the lower has no value", "no: tied"]
