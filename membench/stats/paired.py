@@ -191,7 +191,10 @@ def _probe_table(contributions: pd.DataFrame, metrics: MetricSet, leaves: tuple[
     weight = np.bincount(cells, weights=rows[WEIGHT].to_numpy(), minlength=size).reshape(
         len(keys), len(leaves)
     )
-    error = np.bincount(codes, weights=rows["error"].to_numpy(dtype=float), minlength=len(keys)) > 0
+    # A probe leaves the comparison when it errored in a way the metric does not count: its errored
+    # rows weigh nothing. An "(all)" metric counts an error as 0 over its denominator, so it stays.
+    uncounted = rows["error"].to_numpy(dtype=bool) & (rows[WEIGHT].to_numpy() == 0)
+    error = np.bincount(codes, weights=uncounted.astype(float), minlength=len(keys)) > 0
     return _ProbeTable(keys, num, weight, error)
 
 

@@ -242,3 +242,15 @@ def test_family_arguments_are_checked() -> None:
         compare_family({"a": a}, SPECS, "acc")
     with pytest.raises(ConfigError, match="unknown metric"):
         compare(a, b, SPECS, "f1")
+
+
+def test_an_all_metric_keeps_errored_probes_as_zero() -> None:
+    """A paper-style "(all)" metric counts an errored probe as 0 over its denominator: it stays paired."""
+    specs = (MetricSpec("acc_all", "Accuracy (all)"),)
+    episodes = ["e1"] * 5 + ["e2"] * 5
+    a = run("acc_all", episodes, [1, 1, 1, 1, 0, 1, 1, 1, 1, 0])
+    b = run("acc_all", episodes, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    a.loc[a["probe_id"].isin(["q0", "q1"]), ["num", "error"]] = [0.0, True]  # errored, den stays 1
+    result = compare(a, b, specs, "acc_all", n_boot=100)
+    assert (result.n_paired, result.n_errored_either) == (10, 0)
+    assert result.value_a == pytest.approx(6 / 10) and result.difference == pytest.approx(4 / 10)
