@@ -114,19 +114,32 @@ def select_runs(
         runs = [load_run(Path(d), registry) for d in run_dirs]
     elif task and systems:
         loaded = [load_run(d, registry) for d in find_run_dirs(results_dir)]
-        candidates = latest_complete([r for r in loaded if r.task_name == task])
-        runs = []
-        for system in systems:
-            found = [r for r in candidates if r.system == system]
-            if not found:
-                raise ConfigError(f"no complete run of system '{system}' on task '{task}' in {results_dir}")
-            runs.extend(found)
+        runs = _on_shared_data(latest_complete([r for r in loaded if r.task_name == task]), systems)
     else:
         raise ConfigError("name the runs to compare: RUN_DIR..., or --task T --systems a,b")
     if len(runs) < 2:
         raise ConfigError("a comparison needs at least two runs")
     check_comparable(runs)
     return runs
+
+
+def _on_shared_data(candidates: list[LoadedRun], systems: Sequence[str]) -> list[LoadedRun]:
+    """The runs of ``systems`` on the dataset all of them ran on (the most recently used, if several)."""
+    for system in systems:
+        if not any(r.system == system for r in candidates):
+            raise ConfigError(f"no complete run of system '{system}' on this task")
+    by_data: dict[str, list[LoadedRun]] = {}
+    for run in candidates:
+        if run.system in systems:
+            by_data.setdefault(run.dataset_fingerprint, []).append(run)
+    shared = [group for group in by_data.values() if {r.system for r in group} >= set(systems)]
+    if not shared:
+        raise ConfigError(
+            f"systems {', '.join(systems)} never ran on the same data (dataset fingerprint); "
+            "name the run directories to compare"
+        )
+    newest = max(shared, key=lambda group: max(r.manifest.updated_at for r in group))
+    return [r for system in systems for r in newest if r.system == system]
 
 
 def check_comparable(runs: Sequence[LoadedRun]) -> None:

@@ -47,6 +47,10 @@ class LoadedRun:
         return str(self.manifest.identity["task"]["name"])
 
     @property
+    def dataset_fingerprint(self) -> str:
+        return str(self.manifest.identity.get("dataset", {}).get("fingerprint", ""))
+
+    @property
     def system(self) -> str:
         return str(self.manifest.identity["system"]["name"])
 
@@ -144,12 +148,16 @@ def find_run_dirs(results_dir: Path) -> list[Path]:
 
 
 def latest_complete(runs: list[LoadedRun]) -> list[LoadedRun]:
-    """The most recently updated complete run per (task, system, mode), in (task, system, mode) order."""
-    best: dict[tuple[str, str, str], LoadedRun] = {}
+    """The most recently updated complete run per (task, dataset, system, mode), in that order.
+
+    The dataset is part of the key: a system re-run on other data must not vanish from the board of
+    the data it ran on before (reports make one board per task and dataset).
+    """
+    best: dict[tuple[str, str, str, str], LoadedRun] = {}
     for run in runs:
         if not run.complete:
             continue
-        key = (run.task_name, run.system, run.mode)
+        key = (run.task_name, run.dataset_fingerprint, run.system, run.mode)
         if key not in best or _updated(run) > _updated(best[key]):
             best[key] = run
     return [best[key] for key in sorted(best)]

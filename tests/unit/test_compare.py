@@ -255,3 +255,15 @@ def test_a_run_given_twice_is_refused_not_merged(tmp_path: Path, registry: Regis
         with pytest.raises(ConfigError, match="the same run is given twice") as caught:
             compare_runs(load(twice, registry), n_boot=0)
         assert str(a) in str(caught.value)
+
+
+def test_select_runs_on_the_data_every_system_ran_on(tmp_path: Path, registry: Registry) -> None:
+    """A system re-run on other data keeps its run on the old data; --systems picks shared data."""
+    write_run(tmp_path / "runs", "a", outcomes(0.5, 1), fingerprint="old")
+    write_run(tmp_path / "runs", "b", outcomes(0.5, 2), fingerprint="old")
+    write_run(tmp_path / "runs", "a", outcomes(0.5, 3), fingerprint="new")
+    runs = select_runs([], task="toy", systems=["a", "b"], results_dir=tmp_path, registry=registry)
+    assert [(r.system, r.dataset_fingerprint) for r in runs] == [("a", "old"), ("b", "old")]
+    write_run(tmp_path / "runs", "c", outcomes(0.5, 4), fingerprint="new")
+    with pytest.raises(ConfigError, match="never ran on the same data"):
+        select_runs([], task="toy", systems=["b", "c"], results_dir=tmp_path, registry=registry)
