@@ -377,19 +377,30 @@ class Template:
     get: str  # all | latest | chronological
 
 
+#: the release's id of its "Full event details" template, which is not asked here; ids after it keep
+#: the release's numbers so ``q_idx`` means the same template in built and official data.
+FULL_EVENT_DETAILS_Q_IDX = 29
+
+
 def templates() -> list[Template]:
     """29 "all" templates (every cue of 1-3 traits asking each missing trait, and the full cue asking
-    the secondary characters), then 3 "latest" and 3 "chronological" on the protagonist."""
+    the secondary characters), then 3 "latest" and 3 "chronological" on the protagonist, in the
+    release's order and with its ids (0-28, then 30-35)."""
     out: list[Template] = []
+
+    def add(cue: tuple[str, ...], retrieve: str, get: str) -> None:
+        q_idx = len(out) if len(out) < FULL_EVENT_DETAILS_Q_IDX else len(out) + 1
+        out.append(Template(q_idx, cue, retrieve, get))
+
     for size in (1, 2, 3):
         for cue in combinations(TRAITS, size):
             for trait in TRAITS:
                 if trait not in cue:
-                    out.append(Template(len(out), cue, trait, "all"))
-    out.append(Template(len(out), TRAITS, "post_entities", "all"))
+                    add(cue, trait, "all")
+    add(TRAITS, "post_entities", "all")
     for get in ("latest", "chronological"):
         for trait in ("date", "location", "content"):
-            out.append(Template(len(out), ("entity",), trait, get))
+            add(("entity",), trait, get)
     return out
 
 
@@ -467,15 +478,17 @@ def _answer(template: Template, cue: dict[str, str], index: ChapterIndex) -> dic
         items = [by_date[-1][template.retrieve]] if by_date else []
     else:
         items = list(dict.fromkeys(r[template.retrieve] for r in by_date))
+    # A "latest" row lists only the latest chapter, as the release's does; it still counts them all.
+    answering = by_date[-1:] if template.get == "latest" else by_date
     detailed = {
         str(r["chapter"]): (
             r["post_entities"] if template.retrieve == "post_entities" else r[template.retrieve]
         )
-        for r in by_date
+        for r in answering
     }
     return {
         "correct_answer": items,
-        "correct_answer_chapters": [r["chapter"] for r in by_date],
+        "correct_answer_chapters": [r["chapter"] for r in answering],
         "correct_answer_detailed": json.dumps(detailed, sort_keys=True),
         "n_items_correct_answer": len(items),
         "n_chapters_correct_answer": len(matching),

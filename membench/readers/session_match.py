@@ -10,14 +10,17 @@ different sentences of the same event. This reader reads only the question and t
 Rules, in order:
 
 1. The question's *names* are its dates ("September 13, 2025") and its runs of capitalised words
-   after the first word ("Ezra Edwards", "Harbor Lighthouse"). A question with no names is handed to
-   the extractive reader.
+   ("Ezra Edwards", "Harbor Lighthouse"), a possessive "'s" dropped. The first word of each sentence
+   is capitalised as a sentence start, not as a name ("Provide a list ...", as the official release's
+   templates write their second sentence), so it never starts a run. A question with no names is
+   handed to the extractive reader.
 2. Retrieved memories are grouped by session (a memory without a session is a group of its own); a
    group matches when its joined text contains every name (case, punctuation and spacing ignored).
 3. No group matches: the reader says ``NO_INFORMATION``. Otherwise it answers with the text of the
    matching groups, ordered by their timestamps when the system kept them (story or conversation time),
    else by retrieval rank; a question asking for the most recent/latest/last event gets only the
-   group with the latest timestamp (all groups when no timestamps are known: it cannot tell).
+   group with the latest timestamp (all groups when no timestamps are known: it cannot tell). An
+   order question that says "from earliest to latest" (the release's wording) wants every event.
 
 The answer is the matching passages themselves, not a short phrase: judges that look for which items
 an answer states (closed-vocabulary matchers, LLM judges with an item rubric) score it; judges that
@@ -40,16 +43,19 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 _DATE = re.compile(rf"\b(?:{_MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b")
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _LATEST = re.compile(r"\b(most recent(ly)?|latest|last)\b", re.IGNORECASE)
+_EARLIEST_TO_LATEST = re.compile(r"\bearliest to latest\b", re.IGNORECASE)
+#: the first word of the question and of every later sentence.
+_SENTENCE_FIRST_WORD = re.compile(r"(\A\s*|[.?!]\s+)(\S+)")
+_POSSESSIVE = re.compile(r"'s$")
 
 
 def question_names(question: str) -> list[str]:
-    """Dates and capitalised runs of ``question`` (its first word never starts a run)."""
+    """Dates and capitalised runs of ``question`` (a sentence's first word never starts a run)."""
     dates = _DATE.findall(question)
     rest = _DATE.sub(" ", question)
-    first = re.match(r"\s*\S+", rest)
-    if first:
-        rest = " " * first.end() + rest[first.end() :]
-    return list(dict.fromkeys([*dates, *(m.group(0) for m in _CAPITALISED_RUN.finditer(rest))]))
+    rest = _SENTENCE_FIRST_WORD.sub(lambda m: m.group(1) + " " * len(m.group(2)), rest)
+    runs = (_POSSESSIVE.sub("", m.group(0)) for m in _CAPITALISED_RUN.finditer(rest))
+    return list(dict.fromkeys([*dates, *runs]))
 
 
 class SessionMatchReader(Reader):
@@ -85,6 +91,6 @@ class SessionMatchReader(Reader):
         timed = all(group[0].timestamp for group in matching)
         if timed:
             matching.sort(key=lambda group: str(group[0].timestamp))  # stable: rank breaks ties
-            if _LATEST.search(question):
+            if _LATEST.search(_EARLIEST_TO_LATEST.sub(" ", question)):
                 matching = matching[-1:]
         return "\n".join(" ".join(m.text for m in group) for group in matching)

@@ -5,7 +5,9 @@ kinds, secondary names), so which items an answer states can be decided without 
 stated when one of its written forms occurs in the answer as a whole-word phrase (case, punctuation
 and spacing ignored). Dates are recognised in the common forms ("September 13, 2025", "13 September
 2025", "Sep 13th 2025", "2025-09-13", "9/13/2025"). A person named by first or last name only earns
-0.5, upstream's score for an item that is "related but not explicit"; everything else is 1 or 0.
+0.5, upstream's score for an item that is "related but not explicit", unless that name is part of
+another person's full name the answer states ("Ezra" in "Ezra Moreau" names him, not Ezra Edwards);
+everything else is 1 or 0.
 
 F1 follows upstream's "lenient" policy exactly (research notes §2.6): S = sum of item scores over the
 deduplicated ground truth; n_pred = items the answer states; if n_pred > n_gt > 0 then n_pred := n_gt;
@@ -84,11 +86,21 @@ def match_answer(answer: str, gold: Sequence[str], vocabulary: Sequence[str], tr
     scores = {item: 1.0 if item in stated else 0.0 for item in gold_items}
     partial: list[str] = []
     if trait in PERSON_TRAITS:
+        rest = _without(haystack, [form for item in stated for form in forms_of(item, trait)])
         for item in gold_items:
-            if scores[item] == 0.0 and _first_position(haystack, normalize(item).split()) is not None:
+            if scores[item] == 0.0 and _first_position(rest, normalize(item).split()) is not None:
                 scores[item] = 0.5
                 partial.append(item)
     return Match(stated, partial, scores)
+
+
+def _without(haystack: str, forms: Sequence[str]) -> str:
+    """``haystack`` (space-padded) with every whole-word occurrence of ``forms`` taken out."""
+    for form in forms:
+        needle = f" {form} "
+        while form and needle in haystack:
+            haystack = haystack.replace(needle, " ")
+    return haystack
 
 
 def f1_scores(total: float, n_pred: int, n_gt: int) -> tuple[float, float]:

@@ -59,8 +59,9 @@ class EpisodicTask(Task):
             raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
 
     def built_path(self) -> Path:
+        """Named by every option that decides built data (attempts only matter to an LLM writer)."""
         o = self.options
-        writer = "templates" if not o["llm"] else "llm-" + o["llm"].replace("/", "_")
+        writer = "templates" if not o["llm"] else f"llm-{o['llm'].replace('/', '_')}-attempts{o['attempts']}"
         return self.data_dir / f"episodic-{o['books'].replace(',', '_')}-seed{o['seed']}-{writer}.jsonl"
 
     def build(self) -> Path:

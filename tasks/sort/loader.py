@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from data_builders.sort import sentence_starts
+from data_builders.sort import EXCERPT_LENGTHS, SEGMENT_LENGTHS, distance_bins, sentence_starts
 from membench.errors import ConfigError, DataError
 from membench.types import Dataset, Episode, Probe, Session, Turn
 
@@ -261,11 +261,26 @@ def rows_from_csv(folder: Path, excerpt_length: int, segment_length: int) -> tup
             _int(raw["excerpt_idx"], files[1], line, "excerpt_idx"),
         )
         excerpts[key] = _text(raw["excerpt_text"], files[1], line, "excerpt_text")
-    rows = [
-        _row(raw, books, excerpts, excerpt_length, segment_length, segments_path, line)
-        for line, raw in _read_csv(segments_path, SEGMENT_FIELDS)
-    ]
+    rows = []
+    seen: dict[tuple[int, ...], int] = {}
+    for line, raw in _read_csv(segments_path, SEGMENT_FIELDS):
+        row = _row(raw, books, excerpts, excerpt_length, segment_length, segments_path, line)
+        _check_new(row, seen, segments_path, line)
+        rows.append(row)
     return rows, [*files, segments_path]
+
+
+def _check_new(row: SortRow, seen: dict[tuple[int, ...], int], path: object, line: int) -> None:
+    """Refuse a second pair for the same excerpt and bin (it would become a second probe with one id)."""
+    key = (row.excerpt_length, row.segment_length, row.book_idx, row.excerpt_idx, row.distance_bin)
+    key += (row.segment_idx,)
+    if key in seen:
+        raise DataError(
+            path, line, "distance_bin",
+            f"repeats the pair of excerpt {row.excerpt_idx} of book {row.book_idx} in bin {row.distance_bin} "
+            f"(segment_idx {row.segment_idx}) first given at line {seen[key]}",
+        )  # fmt: skip
+    seen[key] = line
 
 
 def _row(
@@ -316,6 +331,38 @@ def _check(row: SortRow, path: object, line: int | None) -> None:
         raise DataError(
             path, line, "excerpt_text", f"has {words} words, not the condition's {row.excerpt_length}"
         )
+    if row.seg2_pos + row.segment_length > row.excerpt_length:
+        raise DataError(
+            path, line, "seg2_pos",
+            f"{row.seg2_pos}: a {row.segment_length}-word segment there ends after the excerpt's "
+            f"{row.excerpt_length} words",
+        )  # fmt: skip
+    _check_bin(row, path, line)
+
+
+def _check_bin(row: SortRow, path: object, line: int | None) -> None:
+    """The label must be one of the condition's four bins, and the pair's distance must lie in it."""
+    if row.excerpt_length not in EXCERPT_LENGTHS or row.segment_length not in SEGMENT_LENGTHS:
+        raise DataError(
+            path, line, "excerpt_length",
+            f"{row.excerpt_length}/s{row.segment_length} is not a Book-SORT condition "
+            f"(excerpt lengths {EXCERPT_LENGTHS}, segment lengths {SEGMENT_LENGTHS})",
+        )  # fmt: skip
+    bins = distance_bins(row.excerpt_length, row.segment_length)
+    lower = {upper: low for low, upper in bins}.get(row.distance_bin)
+    condition = f"{row.excerpt_length}/s{row.segment_length}"
+    if lower is None:
+        labels = ", ".join(str(upper) for _, upper in bins)
+        raise DataError(
+            path, line, "distance_bin", f"{row.distance_bin} is not a bin of {condition} ({labels})"
+        )
+    distance = row.seg2_pos - row.seg1_pos
+    if not lower < distance <= row.distance_bin:
+        raise DataError(
+            path, line, "distance_bin",
+            f"{row.distance_bin}: the pair's distance seg2_pos - seg1_pos = {distance} is outside the bin "
+            f"({lower}, {row.distance_bin}]",
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- the parquet form
@@ -363,17 +410,19 @@ def rows_from_frame(
     if missing:
         raise DataError(path, None, missing[0], "is missing from the table")
     rows = []
-    for index, raw in enumerate(frame.to_dict("records")):
-        excerpt_length = _int(raw["excerpt_length"], path, index, "excerpt_length")
-        segment_length = _int(raw["segment_length"], path, index, "segment_length")
+    seen: dict[tuple[int, ...], int] = {}
+    # Errors name a row by its 1-based number in the table, as the CSV form names a line.
+    for number, raw in enumerate(frame.to_dict("records"), 1):
+        excerpt_length = _int(raw["excerpt_length"], path, number, "excerpt_length")
+        segment_length = _int(raw["segment_length"], path, number, "segment_length")
         if excerpt_length not in excerpt_lengths or segment_length not in segment_lengths:
             continue
-        book = _int(raw["book_idx"], path, index, "book_idx")
-        excerpt_idx = _int(raw["excerpt_idx"], path, index, "excerpt_idx")
-        excerpt = {(book, excerpt_idx): _text(raw["excerpt_text"], path, index, "excerpt_text")}
-        rows.append(
-            _row(raw, {book: str(raw["book_title"])}, excerpt, excerpt_length, segment_length, path, index)
-        )
+        book = _int(raw["book_idx"], path, number, "book_idx")
+        excerpt_idx = _int(raw["excerpt_idx"], path, number, "excerpt_idx")
+        excerpt = {(book, excerpt_idx): _text(raw["excerpt_text"], path, number, "excerpt_text")}
+        row = _row(raw, {book: str(raw["book_title"])}, excerpt, excerpt_length, segment_length, path, number)
+        _check_new(row, seen, path, number)
+        rows.append(row)
     return rows
 
 

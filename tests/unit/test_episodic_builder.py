@@ -114,9 +114,11 @@ def test_answers_bins_and_caps(books: list[dict[str, Any]]) -> None:
             assert q["bins_items_correct_answer"] == builder.bin_of(n)
     bins = Counter(q["bins_items_correct_answer"] for q in books[2]["qa"])
     assert set(bins) == set(builder.BIN_NAMES), "a 200-chapter book fills every bin, 6+ included"
-    assert all(q["n_chapters_correct_answer"] <= 5 for q in books[0]["qa"]) or "6+" in {
-        q["bins_items_correct_answer"] for q in books[0]["qa"]
-    }
+    # Every template has at least 5 single-event questions in a 20-chapter book, so the 1 bin is full
+    # (29 x 5; the release's 150 is 30 x 5 with "Full event details"), and the 0 and 2 bins are filled.
+    short = Counter((q["get"], q["bins_items_correct_answer"]) for q in books[0]["qa"])
+    assert short[("all", "1")] == 29 * builder.MAX_PER_TEMPLATE_BIN
+    assert short[("all", "0")] > 0 and short[("all", "2")] > 0 and short[("latest", "2")] > 0
 
 
 def test_empty_answer_questions_exist_for_every_kind(books: list[dict[str, Any]]) -> None:
@@ -124,10 +126,32 @@ def test_empty_answer_questions_exist_for_every_kind(books: list[dict[str, Any]]
     assert zero["all"] > 100 and zero["latest"] > 0 and zero["chronological"] > 0
 
 
-def test_templates_shape() -> None:
+#: the release's template ids (df_qa ``q_idx``) by cue and retrieval type; 29 is "Full event details".
+RELEASE_Q_IDX = {
+    0: ("(t, *, *, *)", "Spaces", "all"), 2: ("(t, *, *, *)", "Event contents", "all"),
+    3: ("(*, s, *, *)", "Times", "all"), 8: ("(*, *, ent, *)", "Event contents", "all"),
+    11: ("(*, *, *, c)", "Entities", "all"), 12: ("(t, s, *, *)", "Entities", "all"),
+    23: ("(*, *, ent, c)", "Spaces", "all"), 24: ("(t, s, ent, *)", "Event contents", "all"),
+    27: ("(*, s, ent, c)", "Times", "all"), 28: ("(t, s, ent, c)", "Other entities", "all"),
+    30: ("(*, *, ent, *)", "Times", "latest"), 32: ("(*, *, ent, *)", "Event contents", "latest"),
+    33: ("(*, *, ent, *)", "Times", "chronological"),
+    35: ("(*, *, ent, *)", "Event contents", "chronological"),
+}  # fmt: skip
+
+
+def test_templates_shape_and_release_ids() -> None:
     templates = builder.templates()
     assert Counter(t.get for t in templates) == {"all": 29, "latest": 3, "chronological": 3}
-    assert [t.q_idx for t in templates] == list(range(35))
+    assert [t.q_idx for t in templates] == [*range(29), *range(30, 36)], "29 stays Full event details"
+    by_id = {t.q_idx: t for t in templates}
+    for q_idx, (cue, retrieval_type, get) in RELEASE_Q_IDX.items():
+        template = by_id[q_idx]
+        symbols, _ = builder._cue_strings(template, {t: "x" for t in builder.TRAITS})
+        assert (symbols, builder.RETRIEVAL_TYPE[template.retrieve], template.get) == (
+            cue,
+            retrieval_type,
+            get,
+        ), q_idx
 
 
 def test_vocabulary_values_never_contain_one_another() -> None:
@@ -214,3 +238,28 @@ def test_llm_build_through_the_cli_flag(tmp_path: Path, capsys: pytest.CaptureFi
     assert json.loads(path.read_text())["generator"] == "llm:openai/fake-model"
     assert main(["data", "build", "halumem", "--llm", "openai/x", "--data-dir", str(tmp_path)]) == 2
     assert "writes no text with an LLM" in capsys.readouterr().err
+
+
+def test_latest_questions_point_at_the_latest_chapter_only(books: list[dict[str, Any]]) -> None:
+    """As in the release: a "latest" row counts every matching chapter but lists only the latest one."""
+    rows = books[2]["groundtruth"]
+    latest = [q for q in books[2]["qa"] if q["get"] == "latest" and q["n_chapters_correct_answer"] >= 2]
+    assert latest
+    for q in latest:
+        (chapter,) = q["correct_answer_chapters"]
+        assert json.loads(q["correct_answer_detailed"]) == {str(chapter): q["correct_answer"][0]}
+        entity = next(r["entity"] for r in rows if r["chapter"] == chapter)
+        dates = [builder.date_key(r["date"]) for r in rows if r["entity"] == entity]
+        assert builder.date_key(rows[chapter - 1]["date"]) == max(dates)
+
+
+def test_llm_built_data_is_named_by_every_option_that_decides_it(tmp_path: Path) -> None:
+    """An LLM build with other retry attempts is other data: it must not reuse the first file."""
+    from tasks.episodic.task import EpisodicTask
+
+    def path(**options: str) -> Path:
+        return EpisodicTask(options, tmp_path).built_path()
+
+    assert path(llm="openai/m", attempts="3") != path(llm="openai/m", attempts="5")
+    assert path(llm="openai/m") != path()
+    assert path(attempts="5") == path(), "templates ignore attempts: same data, same file"

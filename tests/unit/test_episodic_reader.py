@@ -71,3 +71,48 @@ def test_registered_and_the_episodic_default() -> None:
     registry = Registry()
     assert registry.get("reader", "session-match") is SessionMatchReader
     assert registry.get("task", "episodic").default_reader == "session-match"
+
+
+def test_names_of_questions_in_the_official_release_wording() -> None:
+    """Upstream's templates start later sentences with a verb and use possessives; neither is a name."""
+    assert question_names(
+        "Consider all events that happened on September 13, 2025. Provide a list of all protagonists "
+        "involved in any of these events, without describing the events themselves."
+    ) == ["September 13, 2025"]
+    assert question_names(
+        "Recall all the events that occurred on March 2, 2024. Without describing the events, list all "
+        "the unique locations where these events took place."
+    ) == ["March 2, 2024"]
+    assert question_names(
+        "Reflect on Ezra Edwards's experiences at Harbor Lighthouse. Describe all the key events they've "
+        "been involved in at this location."
+    ) == ["Ezra Edwards", "Harbor Lighthouse"]
+    assert question_names("Think about Ezra Edwards’s experiences.") == ["Ezra Edwards"]
+
+
+def test_an_official_question_finds_its_chapter() -> None:
+    answer = SessionMatchReader().read(
+        "Think about Ezra Edwards's experiences. Describe all the key events they've been involved in.",
+        MEMORIES,
+    )
+    assert answer != NO_INFORMATION and "Lantern Square" in answer and "Harbor Lighthouse" in answer
+
+
+def test_a_chronological_question_worded_with_latest_gets_every_event() -> None:
+    """The release asks "... from earliest to latest ...": an order question, not a latest-state one."""
+    reader = SessionMatchReader()
+    for question in (
+        "Provide a chronological list of all dates when Ezra Edwards was observed, from earliest to latest "
+        "in the story's timeline.",
+        "Enumerate all activities that Ezra Edwards has been involved in, ordered from earliest to latest "
+        "in the story's chronology.",
+    ):
+        answer = reader.read(question, MEMORIES)
+        assert len(answer.splitlines()) == 2 and answer.index("Lantern") < answer.index("Harbor"), question
+    for question in (
+        "What was Ezra Edwards doing the last time they were observed in the story's timeline?",
+        "What is the most recent location where Ezra Edwards was observed in the story's chronological "
+        "timeline?",
+    ):
+        latest = reader.read(question, MEMORIES)
+        assert "Harbor Lighthouse" in latest and "Lantern Square" not in latest, question

@@ -44,9 +44,22 @@ def test_first_name_alone_earns_half_and_counts_as_stated() -> None:
     match = match_answer(
         "Maren was there, and so was Ezra Moreau.", ["Maren Okafor", "Ezra Edwards"], PEOPLE, "entity"
     )
-    # "Ezra" is part of the stated "Ezra Moreau" but still hints at Ezra Edwards: upstream's 0.5.
-    assert match.scores == {"Maren Okafor": 0.5, "Ezra Edwards": 0.5}
-    assert match.stated == ["Ezra Moreau"] and match.n_pred == 3
+    # "Maren" alone hints at Maren Okafor: upstream's 0.5. "Ezra" here is part of another person's
+    # full name, "Ezra Moreau": it names him, not Ezra Edwards, so it earns Ezra Edwards nothing.
+    assert match.scores == {"Maren Okafor": 0.5, "Ezra Edwards": 0.0}
+    assert match.stated == ["Ezra Moreau"] and match.n_pred == 2
+    assert match_answer("Then Ezra came back.", ["Ezra Edwards"], PEOPLE, "entity").scores == {
+        "Ezra Edwards": 0.5
+    }
+
+
+def test_a_wrong_person_sharing_a_first_name_scores_nothing() -> None:
+    gold = ["Ezra Edwards"]
+    wrong = match_answer("Ezra Moreau attended.", gold, PEOPLE, "entity")
+    assert wrong.scores == {"Ezra Edwards": 0.0} and wrong.n_pred == 1
+    assert f1_scores(sum(wrong.scores.values()), wrong.n_pred, len(gold)) == (0.0, 0.0)
+    both = match_answer("Ezra Moreau and Ezra Edwards.", ["Ezra Edwards", "Ezra Moreau"], PEOPLE, "entity")
+    assert both.scores == {"Ezra Edwards": 1.0, "Ezra Moreau": 1.0} and both.n_pred == 2
 
 
 def test_no_information_states_nothing() -> None:

@@ -164,3 +164,41 @@ def test_real_slice_loads_with_the_release_counts() -> None:
             assert len(probe.inputs["segment_a"].split()) == segment_length
         test = load(REAL, segment_lengths=[segment_length], split="test")
         assert len(test.probes) == 9 * 100 * 4
+
+
+def test_a_pair_outside_its_distance_bin_is_refused(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    segments = folder / "segments_250-s20-n2.csv"
+    lines = segments.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[1].endswith(",59,86,62,1\n")  # d = 27, in (20, 62]
+    segments.write_text(lines[0] + lines[1].replace(",62,1\n", ",83,1\n"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"segments_250-s20-n2.csv:2: field 'distance_bin'.*\(62, 83\]"):
+        load(tmp_path)
+    segments.write_text(lines[0] + lines[1].replace(",62,1\n", ",70,1\n"), encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"csv:2: field 'distance_bin'.*not a bin of 250/s20.*62, 83, 125, 200"
+    ):
+        load(tmp_path)
+    segments.write_text(lines[0] + lines[1].replace(",59,86,", ",59,240,"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"csv:2: field 'seg2_pos'.*ends after the excerpt"):
+        load(tmp_path)
+
+
+def test_a_repeated_pair_is_named_by_file_and_line(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    segments = folder / "segments_250-s20-n2.csv"
+    lines = segments.read_text(encoding="utf-8").splitlines(keepends=True)
+    segments.write_text("".join(lines) + lines[1], encoding="utf-8")
+    with pytest.raises(
+        DataError, match=rf"segments_250-s20-n2.csv:{len(lines) + 1}: field 'distance_bin'.*line 2"
+    ):
+        load(tmp_path)
+
+
+def test_parquet_errors_name_the_row_counting_from_one() -> None:
+    frame = _frame()
+    frame.loc[0, "present_seg1_first"] = 7
+    with pytest.raises(DataError, match=r"x\.parquet:1: field 'present_seg1_first'"):
+        rows_from_frame(frame, "x.parquet", [250], [20])
+    with pytest.raises(DataError, match=r"x\.parquet:9: field 'distance_bin'.*line 1"):
+        rows_from_frame(pd.concat([_frame(), _frame().iloc[:1]], ignore_index=True), "x.parquet", [250], [20])
