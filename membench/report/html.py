@@ -18,6 +18,12 @@ from membench.report import svg
 from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
 from membench.runs import role_label
 
+#: a run page shows at most this many retrieved memories per probe, and items of any list in gold or
+#: judge details, and this many characters of any one text: a full-context run over a 200-chapter book
+#: would otherwise write hundreds of megabytes. Everything stays in records.jsonl; the page says so.
+MAX_ITEMS = 20
+MAX_CHARS = 600
+
 #: the page may load nothing: no script, image, font, frame or connection; only its inline style.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -34,13 +40,38 @@ def environment() -> Environment:
     )
     env.globals.update(fmt=fmt, svg=svg, csp=CSP, confidence=CONFIDENCE, significant=SIGNIFICANT)
     env.globals["role_label"] = role_label
+    env.globals.update(max_items=MAX_ITEMS, max_chars=MAX_CHARS)
     env.filters["pretty"] = pretty_json
+    env.filters["clip_text"] = clip_text
     return env
 
 
 def pretty_json(value: Any) -> str:
-    """Indented JSON with sorted keys: gold answers and judge details, shown as text (escaped later)."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    """Indented JSON with sorted keys: gold answers and judge details, shown as text (escaped later).
+
+    Long lists and texts are clipped (``clip``), with how much was left out said in place.
+    """
+    return json.dumps(clip(value), indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def clip_text(text: str, limit: int = MAX_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters in records.jsonl]"
+
+
+def clip(value: Any) -> Any:
+    """``value`` with every list cut to ``MAX_ITEMS`` items and every string to ``MAX_CHARS``."""
+    if isinstance(value, str):
+        return clip_text(value)
+    if isinstance(value, dict):
+        return {key: clip(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        shown = [clip(item) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            shown.append(f"… {len(value) - MAX_ITEMS} more")
+        return shown
+    return value
 
 
 def render_html(boards: Sequence[Board], settings: Settings, n_runs: int) -> str:

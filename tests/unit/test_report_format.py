@@ -65,3 +65,17 @@ def test_ci_plot_draws_whiskers_escapes_labels_and_marks_na() -> None:
     assert plot.count('class="whisker"') == 3, "one whisker and two caps, only where there is a CI"
     assert ">N/A</text>" in plot
     assert "http" not in plot
+
+
+def test_run_pages_clip_long_lists_and_texts_and_say_so() -> None:
+    from membench.report.html import MAX_CHARS, MAX_ITEMS, clip, clip_text, pretty_json
+
+    gold = {"answer": ["x"], "vocabulary": [f"v{i}" for i in range(MAX_ITEMS + 7)], "text": "w" * 5000}
+    shown = clip(gold)
+    assert shown["answer"] == ["x"]
+    assert shown["vocabulary"][:MAX_ITEMS] == gold["vocabulary"][:MAX_ITEMS]
+    assert shown["vocabulary"][-1] == "… 7 more" and len(shown["vocabulary"]) == MAX_ITEMS + 1
+    assert shown["text"].startswith("w" * MAX_CHARS)
+    assert shown["text"].endswith(f"[{5000 - MAX_CHARS} more characters in records.jsonl]")
+    assert clip_text("short") == "short"
+    assert "… 7 more" in pretty_json(gold)
