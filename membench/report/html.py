@@ -18,11 +18,13 @@ from membench.report import svg
 from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
 from membench.runs import role_label
 
-#: a run page shows at most this many retrieved memories per probe, and items of any list in gold or
-#: judge details, and this many characters of any one text: a full-context run over a 200-chapter book
-#: would otherwise write hundreds of megabytes. Everything stays in records.jsonl; the page says so.
+#: a run page shows at most MAX_MEMORIES retrieved memories per probe, MAX_ITEMS items of any list in
+#: gold or judge details, and MAX_CHARS characters of any one text: a full-context run over a
+#: 200-chapter book would otherwise write hundreds of megabytes. Everything stays in records.jsonl, and
+#: the page says how much it left out.
+MAX_MEMORIES = 10
 MAX_ITEMS = 20
-MAX_CHARS = 600
+MAX_CHARS = 400
 
 #: the page may load nothing: no script, image, font, frame or connection; only its inline style.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -40,7 +42,7 @@ def environment() -> Environment:
     )
     env.globals.update(fmt=fmt, svg=svg, csp=CSP, confidence=CONFIDENCE, significant=SIGNIFICANT)
     env.globals["role_label"] = role_label
-    env.globals.update(max_items=MAX_ITEMS, max_chars=MAX_CHARS)
+    env.globals.update(max_memories=MAX_MEMORIES)
     env.filters["pretty"] = pretty_json
     env.filters["clip_text"] = clip_text
     return env
