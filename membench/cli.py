@@ -20,8 +20,11 @@ def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
     return options
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are written")
+def _add_common(parser: argparse.ArgumentParser, results_dir: bool = True) -> None:
+    if results_dir:
+        parser.add_argument(
+            "--results-dir", type=Path, default=Path("results"), help="where runs are written"
+        )
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where datasets are built/kept")
     parser.add_argument(
         "--plugin",
@@ -156,7 +159,7 @@ def _add_compare_parsers(sub: Any) -> None:
     )
     score.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
     score.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for metric intervals")
-    _add_common(score)
+    _add_common(score, results_dir=False)  # the rescore is written beside RUN_DIR
 
 
 def _llm_spec(model: str | None, api_base: str | None) -> Any:
