@@ -345,12 +345,9 @@ def _paired_estimate(
 
 
 def _mde(se: float | None, n_clusters: int, alpha: float) -> float | None:
-    from scipy import stats as scipy_stats
+    from membench.stats import paired_mde
 
-    if not se or n_clusters < 2:
-        return None  # no variation to size the test from (a constant difference), or a single episode
-    df = n_clusters - 1
-    return float(scipy_stats.t.ppf(1.0 - alpha / 2.0, df) + scipy_stats.t.ppf(POWER, df)) * se
+    return paired_mde(se, n_clusters, alpha, POWER)
 
 
 def _favours(spec: MetricSpec, name_a: str, name_b: str, difference: float | None) -> str | None:

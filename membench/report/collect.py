@@ -94,6 +94,14 @@ class Delta:
     def significant(self) -> bool:
         return self.p_holm is not None and self.p_holm <= ALPHA
 
+    @property
+    def mde(self) -> float | None:
+        """Minimum detectable difference (80% power at ALPHA, before Holm) for this pair's size and
+        clustering."""
+        from membench.stats import paired_mde
+
+        return paired_mde(self.comparison.se, self.comparison.n_clusters, ALPHA)
+
 
 @dataclass(frozen=True)
 class Neighbours:
@@ -204,6 +212,9 @@ def protocol(settings: Settings) -> list[str]:
         f"Correction: Holm across the k-1 comparisons with the baseline, each metric its own family; "
         f"{SIGNIFICANT} marks p (Holm) <= {ALPHA}. McNemar p (exact, right/wrong metrics only) is shown "
         "uncorrected for reference and decides nothing: it treats probes as independent.",
+        f"MDE: the smallest true difference the paired test would detect with 80% power at {ALPHA} "
+        "(before Holm), from the episode-clustered standard error of the difference (t on episodes - 1 "
+        "degrees of freedom): what the run's size and clustering can see.",
         "Ties: systems are ordered by the main metric's point estimate; each pair of neighbours is compared "
         "with the same permutation test, Holm-corrected across the neighbour pairs. Neighbours the data "
         "cannot separate share a rank (=), listed by point estimate, then by name; so do neighbours whose "

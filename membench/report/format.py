@@ -42,6 +42,12 @@ def delta(spec: MetricSpec, raw: float | None) -> str:
     return sign + _number(spec, abs(shown)) + unit
 
 
+def magnitude(spec: MetricSpec, raw: float | None) -> str:
+    """An unsigned size of difference on the display scale (an MDE): ``5.6 pt``."""
+    shown = delta(spec, raw)
+    return shown if raw is None else shown[1:]
+
+
 def p_value(p: float | None) -> str:
     if p is None:
         return "–"

@@ -117,8 +117,8 @@ def _main_deltas(board: Board) -> list[str]:
     lines = [
         f"### Paired deltas against {md(board.baseline or '')}: {md(main.display)}",
         "",
-        "| System | Δ | CI | p (perm) | p (Holm) | McNemar p | Paired probes | Left out |",
-        "|---|---|---|---|---|---|---|---|",
+        "| System | Δ | CI | p (perm) | p (Holm) | McNemar p | MDE | Paired probes | Left out |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, delta in board.deltas[main.name].items():
         c = delta.comparison
@@ -127,7 +127,7 @@ def _main_deltas(board: Board) -> list[str]:
         lines.append(
             f"| {md(label)} | {_delta_cell(main, delta)} | {fmt.interval(main, c.ci)} | "
             f"{fmt.p_value(c.p_permutation)} | {fmt.p_value(delta.p_holm)} | {mcnemar} | "
-            f"{c.n_paired} | {left_out} |"
+            f"{fmt.magnitude(main, delta.mde)} | {c.n_paired} | {left_out} |"
         )
     return lines
 

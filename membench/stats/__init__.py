@@ -23,6 +23,7 @@ from membench.stats.power import (
     icc_anova,
     minimum_detectable_effect,
     paired_items_needed,
+    paired_mde,
 )
 
 __all__ = [
@@ -44,5 +45,6 @@ __all__ = [
     "krippendorff_alpha",
     "minimum_detectable_effect",
     "paired_items_needed",
+    "paired_mde",
     "raw_agreement",
 ]

@@ -150,3 +150,18 @@ def _paired_mde(n_eff: float, discordance: float, z_alpha: float, z_power: float
     return float(
         optimize.brentq(lambda d: _connor_n(d, discordance, z_alpha, z_power) - n_eff, smallest, discordance)
     )
+
+
+def paired_mde(se: float | None, n_clusters: int, alpha: float = 0.05, power: float = 0.8) -> float | None:
+    """The smallest true paired difference a two-sided test at ``alpha`` detects with ``power``.
+
+    (t_{1-alpha/2} + t_power) * SE, with SE the episode-clustered standard error of the difference and
+    t on G - 1 degrees of freedom for G episodes: what a comparison of this size and clustering can
+    see. None with a single episode or a difference that does not vary (no spread to size it from).
+    """
+    from scipy import stats as scipy_stats
+
+    if not se or n_clusters < 2:
+        return None
+    df = n_clusters - 1
+    return float(scipy_stats.t.ppf(1.0 - alpha / 2.0, df) + scipy_stats.t.ppf(power, df)) * se

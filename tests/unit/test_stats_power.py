@@ -89,3 +89,14 @@ def test_arguments_are_checked() -> None:
         minimum_detectable_effect(100, 10, icc=0.1, baseline_rate=1.0)
     with pytest.raises(ValueError, match="same length"):
         icc_anova([1.0, 2.0], ["a"])
+
+
+def test_paired_mde_is_t_quantiles_times_the_clustered_se() -> None:
+    from scipy import stats as scipy_stats
+
+    from membench.stats import paired_mde
+
+    expected = (scipy_stats.t.ppf(0.975, 9) + scipy_stats.t.ppf(0.8, 9)) * 0.02
+    assert paired_mde(0.02, 10) == pytest.approx(expected)
+    assert paired_mde(0.02, 10) == pytest.approx((2.262157 + 0.883404) * 0.02, rel=1e-5)
+    assert paired_mde(0.0, 10) is None and paired_mde(0.02, 1) is None
