@@ -75,6 +75,8 @@ class Task(ABC):
     #: the offline reader this task's answer probes need (a registered reader name).
     default_reader: ClassVar[str] = "extractive"
     default_options: ClassVar[Mapping[str, str]] = {}
+    #: options that decide built data only: left out of the identity when ``-T data=PATH`` is given.
+    builder_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Mapping[str, str], data_dir: Path) -> None:
         unknown = set(options) - set(self.default_options)
@@ -87,7 +89,25 @@ class Task(ABC):
         self.data_dir = data_dir
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "options": dict(sorted(self.options.items()))}
+        """What decides the data and the scoring: the options, minus what given data makes moot.
+
+        With ``-T data=PATH`` the options in ``builder_options`` decide nothing (the file does, and its
+        contents are in the dataset fingerprint), and the path is reduced to its file name, so the
+        same file at another place is the same run.
+        """
+        options = dict(self.options)
+        if options.get("data"):
+            for key in self.builder_options:
+                options.pop(key, None)
+            options["data"] = Path(options["data"]).name
+        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
+
+    def int_option(self, key: str) -> int:
+        """Option ``key`` as an integer, or a ConfigError naming it."""
+        try:
+            return int(self.options[key])
+        except ValueError as exc:
+            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
 
     @abstractmethod
     def load(self) -> Dataset:

@@ -20,8 +20,6 @@ from membench.task import Contribution, MetricSpec, Task
 from membench.types import Dataset, IngestRecord, Record
 from tasks.episodic.metrics import METRICS, episodic_contributions
 
-BUILDER_OPTIONS = ("books", "seed", "llm", "llm_api_base", "attempts")
-
 
 class EpisodicTask(Task):
     name = "episodic"
@@ -34,6 +32,7 @@ class EpisodicTask(Task):
     #: answers list every event that matches the question's names; the one-sentence extractive reader
     #: can neither list several events nor join cues written in different paragraphs.
     default_reader = "session-match"
+    builder_options = ("books", "seed", "llm", "llm_api_base", "attempts")
     default_options: ClassVar[dict[str, str]] = {
         "data": "",
         "books": DEFAULT_BOOKS,
@@ -42,21 +41,6 @@ class EpisodicTask(Task):
         "llm_api_base": "",
         "attempts": "3",
     }
-
-    def identity(self) -> dict[str, Any]:
-        """Builder knobs decide the data only when it is built; given data is known by its name."""
-        options = dict(self.options)
-        if options["data"]:
-            for key in BUILDER_OPTIONS:
-                options.pop(key)
-            options["data"] = Path(options["data"]).name
-        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
-
-    def _int_option(self, key: str) -> int:
-        try:
-            return int(self.options[key])
-        except ValueError as exc:
-            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
 
     def built_path(self) -> Path:
         """Named by every option that decides built data (attempts only matter to an LLM writer)."""
@@ -79,9 +63,9 @@ class EpisodicTask(Task):
         return build_episodic(
             self.built_path(),
             books=self.options["books"],
-            seed=self._int_option("seed"),
+            seed=self.int_option("seed"),
             llm=llm,
-            attempts=self._int_option("attempts"),
+            attempts=self.int_option("attempts"),
         )
 
     def load(self) -> Dataset:

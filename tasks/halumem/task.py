@@ -15,8 +15,6 @@ from membench.task import Contribution, MetricSpec, Task
 from membench.types import Dataset, IngestRecord, Probe, Record
 from tasks.halumem.metrics import METRICS, halumem_contributions
 
-BUILDER_OPTIONS = ("users", "sessions", "turns", "noise", "seed")
-
 
 class HaluMemTask(Task):
     name = "halumem"
@@ -25,6 +23,7 @@ class HaluMemTask(Task):
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = ("question_type", "memory_type")
     judge_names = ("rule", "lexical", "llm")
+    builder_options = ("users", "sessions", "turns", "noise", "seed")
     default_options: ClassVar[dict[str, str]] = {
         "data": "",
         "sha256": "",
@@ -35,21 +34,6 @@ class HaluMemTask(Task):
         "noise": "0",
         "seed": "0",
     }
-
-    def identity(self) -> dict[str, Any]:
-        """Builder knobs decide the data only when it is built; an official file is known by its hash."""
-        options = dict(self.options)
-        if options["data"]:
-            for key in BUILDER_OPTIONS:
-                options.pop(key)
-            options["data"] = Path(options["data"]).name
-        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
-
-    def _int_option(self, key: str) -> int:
-        try:
-            return int(self.options[key])
-        except ValueError as exc:
-            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
 
     def built_path(self) -> Path:
         o = self.options
@@ -63,12 +47,12 @@ class HaluMemTask(Task):
             raise ConfigError(f"task option variant must be medium or long, got '{self.options['variant']}'")
         return build_halumem(
             self.built_path(),
-            users=self._int_option("users"),
-            sessions=self._int_option("sessions"),
-            turns=self._int_option("turns"),
-            noise=self._int_option("noise"),
+            users=self.int_option("users"),
+            sessions=self.int_option("sessions"),
+            turns=self.int_option("turns"),
+            noise=self.int_option("noise"),
             variant=self.options["variant"],
-            seed=self._int_option("seed"),
+            seed=self.int_option("seed"),
         )
 
     def pull(self, dest_dir: Path, sha256: str | None = None) -> Path:

@@ -25,7 +25,6 @@ from membench.types import Dataset, IngestRecord, Record
 from tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
 
 #: options that decide built data only; an official release is known by its own files.
-BUILDER_OPTIONS = ("text", "n", "seed")
 
 
 class SortTask(Task):
@@ -37,6 +36,7 @@ class SortTask(Task):
     judge_names = ("rule",)
     scale_axis = "excerpt_length"
     default_reader = "order"
+    builder_options = ("text", "n", "seed")
     default_options: ClassVar[dict[str, str]] = {
         "data": "",
         "text": "",
@@ -50,21 +50,11 @@ class SortTask(Task):
     }
 
     def identity(self) -> dict[str, Any]:
-        """Builder knobs decide the data only when it is built; file contents are in the fingerprint."""
-        options = dict(self.options)
-        if options["data"]:
-            for key in BUILDER_OPTIONS:
-                options.pop(key)
-            options["data"] = Path(options["data"]).name
-        elif options["text"]:
-            options["text"] = Path(options["text"]).name
-        return {"name": self.name, "version": self.version, "options": dict(sorted(options.items()))}
-
-    def _int(self, key: str) -> int:
-        try:
-            return int(self.options[key])
-        except ValueError as exc:
-            raise ConfigError(f"task option {key} must be an integer, got '{self.options[key]}'") from exc
+        """As every task's, and a text to build from is known by its name (its bytes are in the data)."""
+        identity = super().identity()
+        if not self.options["data"] and self.options["text"]:
+            identity["options"]["text"] = Path(self.options["text"]).name
+        return identity
 
     def _lengths(self, key: str) -> list[int]:
         from data_builders.sort import parse_lengths
@@ -85,7 +75,7 @@ class SortTask(Task):
             tag = f"{text.stem}-{hashlib.sha256(text.read_bytes()).hexdigest()[:12]}"
         lengths = f"e{'_'.join(map(str, self._lengths('excerpt_lengths')))}"
         lengths += f"-s{'_'.join(map(str, self._lengths('segment_lengths')))}"
-        return self.data_dir / f"sort-{tag}-{lengths}-n{self._int('n')}-seed{self._int('seed')}"
+        return self.data_dir / f"sort-{tag}-{lengths}-n{self.int_option('n')}-seed{self.int_option('seed')}"
 
     def build(self) -> Path:
         from data_builders.sort import build_sort
@@ -95,8 +85,8 @@ class SortTask(Task):
             text=self._text_path(),
             excerpt_lengths=self._lengths("excerpt_lengths"),
             segment_lengths=self._lengths("segment_lengths"),
-            n=self._int("n"),
-            seed=self._int("seed"),
+            n=self.int_option("n"),
+            seed=self.int_option("seed"),
         )
 
     def load(self) -> Dataset:
@@ -115,8 +105,8 @@ class SortTask(Task):
             path,
             excerpt_lengths=self._lengths("excerpt_lengths"),
             segment_lengths=self._lengths("segment_lengths"),
-            chunk_words=self._int("chunk_words"),
-            top_k=self._int("top_k"),
+            chunk_words=self.int_option("chunk_words"),
+            top_k=self.int_option("top_k"),
             split=self.options["split"],
         )
         dataset.metadata["origin"] = origin
