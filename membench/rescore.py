@@ -22,7 +22,6 @@ cache, so judging the same predictions again costs no call.
 from __future__ import annotations
 
 import asyncio
-import platform
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench import __version__
 from membench.config import LLMSpec, RunConfig
 from membench.errors import ConfigError, DataError, IdentityMismatch
 from membench.identity import identity_differences, run_id_for, sha256_hex
@@ -46,7 +44,7 @@ from membench.records import (
     write_manifest,
 )
 from membench.registry import Registry
-from membench.runner import error_info, now
+from membench.runner import error_info, finished_probes, now, starting_manifest
 from membench.runs import LoadedRun, load_run
 from membench.types import Counts, Dataset, Episode, Manifest, Probe, Record, merge_usage
 
@@ -235,21 +233,10 @@ class _Rescorer:
         if not (self.run_dir / INGESTS).exists():
             ingests = [i.model_copy(update={"run_id": run_id}) for i in self.source.ingests]
             write_atomic(self.run_dir / INGESTS, "".join(i.model_dump_json() + "\n" for i in ingests))
-        prior = latest_records(read_records(self.run_dir))
-        done = {r.probe_id for r in prior if r.status == "scored" or not self.config.retry_errors}
+        done = finished_probes(self.run_dir, self.config.retry_errors)
         pending = [r for r in self.source.records if r.probe_id not in done]
         started = time.monotonic()
-        manifest = Manifest(
-            run_id=run_id,
-            identity=identity,
-            status="running",
-            created_at=previous.created_at if previous else now(),
-            updated_at=now(),
-            membench_version=__version__,
-            python_version=platform.python_version(),
-            resumes=(previous.resumes + 1) if previous else 0,
-            wall_time_s=previous.wall_time_s if previous else 0.0,
-        )
+        manifest = starting_manifest(run_id, identity, previous)
         write_manifest(self.run_dir, manifest)
         out = JsonlAppender(self.run_dir / RECORDS)
         status = "interrupted"

@@ -146,6 +146,28 @@ def prepare_run_dir(
     return run_dir, existing
 
 
+def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
+    """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors."""
+    prior = latest_records(read_records(run_dir))
+    return {r.probe_id for r in prior if r.status == "scored" or not retry_errors}
+
+
+def starting_manifest(run_id: str, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
+    """The manifest a run starts (or resumes) with: creation time, usage, resumes and wall time carried."""
+    return Manifest(
+        run_id=run_id,
+        identity=identity,
+        status="running",
+        created_at=previous.created_at if previous else now(),
+        updated_at=now(),
+        membench_version=__version__,
+        python_version=platform.python_version(),
+        usage=previous.usage if previous else {},
+        resumes=(previous.resumes + 1) if previous else 0,
+        wall_time_s=previous.wall_time_s if previous else 0.0,
+    )
+
+
 class Runner:
     def __init__(self, config: RunConfig, components: Components, plan: RunPlan, display: Display) -> None:
         self.config = config
@@ -158,26 +180,14 @@ class Runner:
 
     async def run(self, run_dir: Path, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
         run_id = run_id_for(identity)
-        prior = latest_records(read_records(run_dir))
-        done = {r.probe_id for r in prior if r.status == "scored" or not self.config.retry_errors}
+        done = finished_probes(run_dir, self.config.retry_errors)
         pending = {
             eid: [p for p in probes if p.probe_id not in done]
             for eid, probes in self.plan.probes_by_episode.items()
         }
         todo = [e for e in self.plan.episodes if pending[e.episode_id]]
         started = time.monotonic()
-        manifest = Manifest(
-            run_id=run_id,
-            identity=identity,
-            status="running",
-            created_at=previous.created_at if previous else now(),
-            updated_at=now(),
-            membench_version=__version__,
-            python_version=platform.python_version(),
-            usage=previous.usage if previous else {},
-            resumes=(previous.resumes + 1) if previous else 0,
-            wall_time_s=previous.wall_time_s if previous else 0.0,
-        )
+        manifest = starting_manifest(run_id, identity, previous)
         write_manifest(run_dir, manifest)
         records_out = JsonlAppender(run_dir / RECORDS)
         ingests_out = JsonlAppender(run_dir / INGESTS)
@@ -185,7 +195,7 @@ class Runner:
         for episode in todo:
             queue.put_nowait(episode)
         total_pending = sum(len(pending[e.episode_id]) for e in todo)
-        resumed = f" (resuming: {len(done)} probes already done)" if prior else ""
+        resumed = f" (resuming: {len(done)} probes already done)" if previous is not None else ""
         self.display.start(
             f"{identity['task']['name']} × {self.c.system_name}{resumed}", len(todo), total_pending
         )
