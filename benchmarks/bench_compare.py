@@ -21,75 +21,25 @@ import numpy as np
 
 from membench.cli import main
 from membench.compare import compare_runs
-from membench.identity import run_id_for
-from membench.records import write_atomic, write_manifest
 from membench.registry import Registry
 from membench.runs import load_run
-from membench.types import ErrorInfo, Manifest, Prediction, Record, Score
+from membench.testing.toy_runs import write_toy_run
 
 TOY = str(Path(__file__).parents[1] / "tests" / "fixtures" / "toy_plugin.py") + ":ToyTask"
-STAMP = "2026-11-30T00:00:00.000+00:00"
 
 
 def write_runs(root: Path, n_systems: int, n_probes: int, n_clusters: int, seed: int) -> list[Path]:
+    """Runs whose outcomes share an episode effect, each system a little more skilled than the last."""
     rng = np.random.default_rng(seed)
     episode = rng.integers(0, n_clusters, size=n_probes)
     easiness = rng.normal(0.0, 1.0, size=n_clusters)[episode] + rng.normal(0.0, 1.0, size=n_probes)
     dirs = []
     for system in range(n_systems):
-        name = f"system-{system}"
-        identity = {
-            "task": {"name": "toy", "version": "1", "options": {}},
-            "dataset": {"fingerprint": "toy-v1", "name": "toy"},
-            "system": {"name": name, "options": {}},
-            "reader": {"name": "extractive"},
-            "judge": {"name": "exact"},
-            "seed": 0,
-            "limit": None,
-        }
-        run_id = run_id_for(identity)
         chance = 1.0 / (1.0 + np.exp(-(easiness + 0.05 * system)))
         correct = rng.random(n_probes) < chance
         errored = rng.random(n_probes) < 0.002
-        lines = []
-        for i in range(n_probes):
-            ok = not errored[i]
-            value = float(correct[i])
-            lines.append(
-                Record(
-                    run_id=run_id,
-                    task="toy",
-                    task_version="1",
-                    system=name,
-                    episode_id=f"e{episode[i]}",
-                    probe_id=f"p{i}",
-                    after_session=0,
-                    kind="qa",
-                    input_hash="0" * 16,
-                    prediction=Prediction(answer="x") if ok else None,
-                    score=Score(
-                        judge="exact", label="correct" if value else "wrong", values={"correct": value}
-                    )
-                    if ok
-                    else None,
-                    error=None if ok else ErrorInfo(stage="system", type="TimeoutError", message="slow"),
-                    completed_at=STAMP,
-                ).model_dump_json()
-                + "\n"
-            )
-        run_dir = root / f"toy__{name}__{run_id}"
-        write_atomic(run_dir / "records.jsonl", "".join(lines))
-        manifest = Manifest(
-            run_id=run_id,
-            identity=identity,
-            status="complete",
-            created_at=STAMP,
-            updated_at=STAMP,
-            membench_version="bench",
-            python_version="3.11",
-        )
-        write_manifest(run_dir, manifest)
-        dirs.append(run_dir)
+        outcomes = {f"e{episode[i]}:p{i}": None if errored[i] else float(correct[i]) for i in range(n_probes)}
+        dirs.append(write_toy_run(root, f"system-{system}", outcomes))
     return dirs
 
 

@@ -14,75 +14,13 @@ from scipy import stats as scipy_stats
 from membench.compare import check_comparable, compare_runs, resolve_metrics, select_runs
 from membench.compare_format import render_markdown, to_json
 from membench.errors import ConfigError
-from membench.identity import run_id_for
-from membench.records import write_atomic, write_manifest
 from membench.registry import Registry
 from membench.runs import load_run
 from membench.stats import holm
 from membench.task import MetricSpec
-from membench.types import ErrorInfo, Manifest, Prediction, Record, Score
+from membench.testing.toy_runs import write_toy_run
 
 PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py") + ":ToyTask"
-STAMP = "2026-11-30T00:00:00.000+00:00"
-
-
-def write_run(
-    root: Path,
-    system: str,
-    outcomes: dict[str, float | None],
-    *,
-    fingerprint: str = "toy-v1",
-    task: str = "toy",
-    judge: str = "exact",
-) -> Path:
-    """A complete toy run: probe "e<i>:q<j>" -> 1.0 right, 0.0 wrong, None errored (by the system)."""
-    identity = {
-        "task": {"name": task, "version": "1", "options": {}},
-        "dataset": {"fingerprint": fingerprint, "name": "toy"},
-        "system": {"name": system, "options": {}},
-        "reader": {"name": "extractive"},
-        "judge": {"name": judge},
-        "seed": 0,
-        "limit": None,
-    }
-    run_id = run_id_for(identity)
-    run_dir = root / f"toy__{system}__{run_id}"
-    lines = []
-    for probe_id, value in outcomes.items():
-        episode = probe_id.split(":")[0]
-        scored = value is not None
-        record = Record(
-            run_id=run_id,
-            task=task,
-            task_version="1",
-            system=system,
-            episode_id=episode,
-            probe_id=probe_id,
-            after_session=0,
-            kind="qa",
-            input_hash="0" * 16,
-            prediction=Prediction(answer="x") if scored else None,
-            score=Score(judge=judge, label="correct" if value else "wrong", values={"correct": value})
-            if scored
-            else None,
-            error=None if scored else ErrorInfo(stage="system", type="ConnectionError", message="down"),
-            completed_at=STAMP,
-        )
-        lines.append(record.model_dump_json() + "\n")
-    write_atomic(run_dir / "records.jsonl", "".join(lines))
-    write_manifest(
-        run_dir,
-        Manifest(
-            run_id=run_id,
-            identity=identity,
-            status="complete",
-            created_at=STAMP,
-            updated_at=STAMP,
-            membench_version="test",
-            python_version="3.11",
-        ),
-    )
-    return run_dir
 
 
 def outcomes(skill: float, seed: int, episodes: int = 20, per_episode: int = 10) -> dict[str, float | None]:
@@ -101,10 +39,10 @@ def load(paths: list[Path], registry: Registry) -> list:  # type: ignore[type-ar
 
 def test_baseline_family_is_holm_corrected_on_both_p_values(tmp_path: Path, registry: Registry) -> None:
     dirs = [
-        write_run(tmp_path, "base", outcomes(0.5, 1)),
-        write_run(tmp_path, "good", outcomes(0.8, 2)),
-        write_run(tmp_path, "same", outcomes(0.5, 3)),
-        write_run(tmp_path, "bad", outcomes(0.3, 4)),
+        write_toy_run(tmp_path, "base", outcomes(0.5, 1)),
+        write_toy_run(tmp_path, "good", outcomes(0.8, 2)),
+        write_toy_run(tmp_path, "same", outcomes(0.5, 3)),
+        write_toy_run(tmp_path, "bad", outcomes(0.3, 4)),
     ]
     result = compare_runs(load(dirs, registry), baseline="base", n_boot=500)
     (family,) = result.families
@@ -122,7 +60,7 @@ def test_baseline_family_is_holm_corrected_on_both_p_values(tmp_path: Path, regi
 
 
 def test_all_pairs_family_and_paired_values(tmp_path: Path, registry: Registry) -> None:
-    dirs = [write_run(tmp_path, name, outcomes(0.6, i)) for i, name in enumerate(("a", "b", "c"))]
+    dirs = [write_toy_run(tmp_path, name, outcomes(0.6, i)) for i, name in enumerate(("a", "b", "c"))]
     result = compare_runs(load(dirs, registry), n_boot=300)
     (family,) = result.families
     assert [(p.member.comparison.name_a[0], p.member.comparison.name_b[0]) for p in family.pairs] == [
@@ -147,7 +85,7 @@ def test_missing_and_errored_probes_are_listed_not_dropped(tmp_path: Path, regis
     partial["e1:q1"] = None
     extra = {**outcomes(0.6, 2, episodes=4, per_episode=5), "e3:q9": 1.0}
     extra["e2:q2"] = None
-    dirs = [write_run(tmp_path, "a", partial), write_run(tmp_path, "b", extra)]
+    dirs = [write_toy_run(tmp_path, "a", partial), write_toy_run(tmp_path, "b", extra)]
     result = compare_runs(load(dirs, registry), n_boot=200)
     pair = result.families[0].pairs[0]
     assert pair.only_a == () and pair.only_b == ("e0/e0:q0", "e3/e3:q9")
@@ -162,7 +100,7 @@ def test_missing_and_errored_probes_are_listed_not_dropped(tmp_path: Path, regis
 
 
 def test_mde_is_the_t_based_power_formula_on_the_clustered_se(tmp_path: Path, registry: Registry) -> None:
-    dirs = [write_run(tmp_path, "a", outcomes(0.5, 1)), write_run(tmp_path, "b", outcomes(0.6, 2))]
+    dirs = [write_toy_run(tmp_path, "a", outcomes(0.5, 1)), write_toy_run(tmp_path, "b", outcomes(0.6, 2))]
     pair = compare_runs(load(dirs, registry), n_boot=0).families[0].pairs[0]
     c = pair.member.comparison
     factor = scipy_stats.t.ppf(0.975, 19) + scipy_stats.t.ppf(0.8, 19)
@@ -180,12 +118,12 @@ def test_lower_is_better_flips_the_favoured_side(tmp_path: Path) -> None:
 
 
 def test_different_data_or_task_is_refused_naming_both_dirs(tmp_path: Path, registry: Registry) -> None:
-    a = write_run(tmp_path, "a", outcomes(0.5, 1))
-    b = write_run(tmp_path, "b", outcomes(0.5, 2), fingerprint="other-data")
+    a = write_toy_run(tmp_path, "a", outcomes(0.5, 1))
+    b = write_toy_run(tmp_path, "b", outcomes(0.5, 2), fingerprint="other-data")
     with pytest.raises(ConfigError, match="different dataset fingerprints") as caught:
         check_comparable(load([a, b], registry))
     assert str(a) in str(caught.value) and str(b) in str(caught.value)
-    other_task = write_run(tmp_path, "c", outcomes(0.5, 3), task="halumem")
+    other_task = write_toy_run(tmp_path, "c", outcomes(0.5, 3), task="halumem")
     with pytest.raises(ConfigError, match="different tasks"):
         select_runs([a, other_task], registry=registry)
 
@@ -193,9 +131,9 @@ def test_different_data_or_task_is_refused_naming_both_dirs(tmp_path: Path, regi
 def test_baseline_and_metric_names_are_checked(tmp_path: Path, registry: Registry) -> None:
     runs = load(
         [
-            write_run(tmp_path, "a", outcomes(0.5, 1)),
-            write_run(tmp_path, "a", outcomes(0.5, 2), judge="other"),
-            write_run(tmp_path, "b", outcomes(0.5, 3)),
+            write_toy_run(tmp_path, "a", outcomes(0.5, 1)),
+            write_toy_run(tmp_path, "a", outcomes(0.5, 2), judge="other"),
+            write_toy_run(tmp_path, "b", outcomes(0.5, 3)),
         ],
         registry,
     )
@@ -213,8 +151,8 @@ def test_baseline_and_metric_names_are_checked(tmp_path: Path, registry: Registr
 
 
 def test_select_latest_complete_runs_by_system(tmp_path: Path, registry: Registry) -> None:
-    write_run(tmp_path / "runs", "a", outcomes(0.5, 1))
-    write_run(tmp_path / "runs", "b", outcomes(0.5, 2))
+    write_toy_run(tmp_path / "runs", "a", outcomes(0.5, 1))
+    write_toy_run(tmp_path / "runs", "b", outcomes(0.5, 2))
     runs = select_runs([], task="toy", systems=["b", "a"], results_dir=tmp_path, registry=registry)
     assert [r.system for r in runs] == ["b", "a"]
     with pytest.raises(ConfigError, match="no complete run of system 'c'"):
@@ -226,7 +164,7 @@ def test_select_latest_complete_runs_by_system(tmp_path: Path, registry: Registr
 def test_json_is_strict_json_and_names_the_correction(tmp_path: Path, registry: Registry) -> None:
     import json
 
-    dirs = [write_run(tmp_path, "a", outcomes(0.5, 1)), write_run(tmp_path, "b", {"e0:q0": 1.0})]
+    dirs = [write_toy_run(tmp_path, "a", outcomes(0.5, 1)), write_toy_run(tmp_path, "b", {"e0:q0": 1.0})]
     result = compare_runs(load(dirs, registry), all_metrics=True, n_boot=50)
     text = json.dumps(to_json(result), allow_nan=False)
     family = json.loads(text)["families"][0]
@@ -239,16 +177,16 @@ def test_json_is_strict_json_and_names_the_correction(tmp_path: Path, registry: 
 
 def test_markdown_escapes_names_and_probe_ids_from_runs(tmp_path: Path, registry: Registry) -> None:
     hostile = "e0:<img src=x onerror=alert(1)>|*q*"
-    a = write_run(tmp_path, "a<script>", {**outcomes(0.5, 1, episodes=3, per_episode=4), hostile: None})
-    b = write_run(tmp_path, "b", {**outcomes(0.5, 2, episodes=3, per_episode=4), hostile: 1.0})
+    a = write_toy_run(tmp_path, "a<script>", {**outcomes(0.5, 1, episodes=3, per_episode=4), hostile: None})
+    b = write_toy_run(tmp_path, "b", {**outcomes(0.5, 2, episodes=3, per_episode=4), hostile: 1.0})
     text = render_markdown(compare_runs(load([a, b], registry), n_boot=0))
     assert "a\\<script\\>" in text and "\\<img src=x onerror=alert(1)\\>\\|\\*q\\*" in text
     assert not re.search(r"(?<!\\)[<>]", text), "every angle bracket from the runs is escaped"
 
 
 def test_a_run_given_twice_is_refused_not_merged(tmp_path: Path, registry: Registry) -> None:
-    a = write_run(tmp_path, "a", outcomes(0.5, 1))
-    b = write_run(tmp_path, "b", outcomes(0.6, 2))
+    a = write_toy_run(tmp_path, "a", outcomes(0.5, 1))
+    b = write_toy_run(tmp_path, "b", outcomes(0.6, 2))
     copy = tmp_path / "copy" / a.name
     shutil.copytree(a, copy)
     for twice in ([a, a, b], [a, b, copy]):
@@ -259,11 +197,11 @@ def test_a_run_given_twice_is_refused_not_merged(tmp_path: Path, registry: Regis
 
 def test_select_runs_on_the_data_every_system_ran_on(tmp_path: Path, registry: Registry) -> None:
     """A system re-run on other data keeps its run on the old data; --systems picks shared data."""
-    write_run(tmp_path / "runs", "a", outcomes(0.5, 1), fingerprint="old")
-    write_run(tmp_path / "runs", "b", outcomes(0.5, 2), fingerprint="old")
-    write_run(tmp_path / "runs", "a", outcomes(0.5, 3), fingerprint="new")
+    write_toy_run(tmp_path / "runs", "a", outcomes(0.5, 1), fingerprint="old")
+    write_toy_run(tmp_path / "runs", "b", outcomes(0.5, 2), fingerprint="old")
+    write_toy_run(tmp_path / "runs", "a", outcomes(0.5, 3), fingerprint="new")
     runs = select_runs([], task="toy", systems=["a", "b"], results_dir=tmp_path, registry=registry)
     assert [(r.system, r.dataset_fingerprint) for r in runs] == [("a", "old"), ("b", "old")]
-    write_run(tmp_path / "runs", "c", outcomes(0.5, 4), fingerprint="new")
+    write_toy_run(tmp_path / "runs", "c", outcomes(0.5, 4), fingerprint="new")
     with pytest.raises(ConfigError, match="never ran on the same data"):
         select_runs([], task="toy", systems=["b", "c"], results_dir=tmp_path, registry=registry)
