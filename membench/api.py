@@ -11,9 +11,11 @@ from typing import Any
 from membench.config import LLMSpec, RunConfig
 from membench.display import Display, make_display
 from membench.errors import ConfigError
+from membench.judges.base import Judge
 from membench.registry import Registry
 from membench.runner import Components, Runner, RunPlan, plan_run, prepare_run_dir, run_identity
 from membench.systems.base import MemorySystem
+from membench.task import Task
 from membench.types import Manifest
 
 #: Environment every run sets before any adapter is imported: no telemetry, no hub, no cost-map fetch.
@@ -46,17 +48,40 @@ def default_cache_path() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "membench"
 
 
-def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
+def make_llm_client(
+    spec: LLMSpec, role: str, *, use_cache: bool, cache_path: Path | None, max_connections: int
+) -> Any:
+    """An LLMClient for one role, with the shared response cache unless caching is off."""
     from membench.llm.cache import ResponseCache
     from membench.llm.client import LLMClient
 
-    cache = None
-    if config.use_cache:
-        path = config.cache_path or default_cache_path() / "llm.sqlite"
-        cache = ResponseCache(path)
+    cache = ResponseCache(cache_path or default_cache_path() / "llm.sqlite") if use_cache else None
     return LLMClient(
-        spec.model, role=role, api_base=spec.api_base, cache=cache, max_connections=config.max_connections
+        spec.model, role=role, api_base=spec.api_base, cache=cache, max_connections=max_connections
     )
+
+
+def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
+    return make_llm_client(
+        spec,
+        role,
+        use_cache=config.use_cache,
+        cache_path=config.cache_path,
+        max_connections=config.max_connections,
+    )
+
+
+def build_judge(task: Task, registry: Registry, name: str, llm: Any | None) -> Judge:
+    """Judge ``name``: one of the task's own, else a registered one; ``llm`` is the judge's LLM client."""
+    if name == "llm" and llm is None:
+        raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
+    if name in task.judge_names:
+        return task.make_judge(name, llm)
+    try:
+        judge_cls = registry.get("judge", name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; task '{task.name}' judges: {', '.join(task.judge_names)}") from exc
+    return judge_cls(llm)
 
 
 def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[str, str]:
@@ -95,15 +120,10 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
 
     judge_name = config.judge or ("llm" if config.judge_llm else task.judge_names[0])
     judge_llm = None
-    if judge_name == "llm":
-        if config.judge_llm is None:
-            raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
+    if judge_name == "llm" and config.judge_llm is not None:
         judge_llm = _make_llm(config.judge_llm, "judge", config)
         clients.append(judge_llm)
-    if judge_name in task.judge_names:
-        judge = task.make_judge(judge_name, judge_llm)
-    else:
-        judge = registry.get("judge", judge_name)(judge_llm)
+    judge = build_judge(task, registry, judge_name, judge_llm)
 
     options = system_options(config, system_cls)
     system_llm = None

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench.config import LLMSpec, RunConfig
+from membench.config import LLMSpec
 from membench.errors import ConfigError, DataError, IdentityMismatch
 from membench.identity import identity_differences, run_id_for, sha256_hex
 from membench.records import (
@@ -129,28 +129,18 @@ def _load_dataset(config: RescoreConfig, source: LoadedRun, registry: Registry) 
 
 
 def _make_judge(config: RescoreConfig, task: Any, dataset: Dataset, registry: Registry) -> tuple[Judge, Any]:
-    from membench.api import _make_llm
+    from membench.api import build_judge, make_llm_client
 
     llm = None
     if config.judge_llm is not None:
-        run_config = RunConfig(
-            task=task.name,
-            system="-",
-            max_connections=config.max_connections,
+        llm = make_llm_client(
+            config.judge_llm,
+            "judge",
             use_cache=config.use_cache,
             cache_path=config.cache_path,
+            max_connections=config.max_connections,
         )
-        llm = _make_llm(config.judge_llm, "judge", run_config)
-    elif config.judge == "llm":
-        raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
-    if config.judge in task.judge_names:
-        judge = task.make_judge(config.judge, llm)
-    else:
-        try:
-            judge_cls = registry.get("judge", config.judge)
-        except ConfigError as exc:
-            raise ConfigError(f"{exc}; task '{task.name}' judges: {', '.join(task.judge_names)}") from exc
-        judge = judge_cls(llm)
+    judge = build_judge(task, registry, config.judge, llm)
     task.check_judge(judge, dataset)
     return judge, llm
 
