@@ -222,7 +222,7 @@ def compare_runs(
     confidence: float = 0.95,
 ) -> CompareResult:
     """Every requested metric compared across ``runs``, one Holm family per metric."""
-    from membench.stats import compare_family, holm
+    from membench.stats import compare_family, holm, paired_mde
 
     check_comparable(runs)
     task = runs[0].task
@@ -262,7 +262,7 @@ def compare_runs(
                     estimate_b=_paired_estimate(specs, spec.name, c.name_b, b, a, estimates, n_boot, seed),
                     p_permutation_adjusted=None if p_perm is None else float(p_perm),
                     reject_permutation=p_perm is not None and float(p_perm) <= alpha,
-                    mde=_mde(c.se, c.n_clusters, alpha),
+                    mde=paired_mde(c.se, c.n_clusters, alpha, POWER),
                     favours=_favours(spec, c.name_a, c.name_b, c.difference),
                     only_a=_names(a.keys - b.keys),
                     only_b=_names(b.keys - a.keys),
@@ -342,12 +342,6 @@ def _paired_estimate(
         result = estimate(rows, specs, n_boot=n_boot, seed=seed)
         cache[key] = next(e for e in result if e.metric == metric)
     return cache[key]
-
-
-def _mde(se: float | None, n_clusters: int, alpha: float) -> float | None:
-    from membench.stats import paired_mde
-
-    return paired_mde(se, n_clusters, alpha, POWER)
 
 
 def _favours(spec: MetricSpec, name_a: str, name_b: str, difference: float | None) -> str | None:
