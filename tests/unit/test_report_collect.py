@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from membench.errors import ConfigError
-from membench.registry import Registry, import_object
+from membench.registry import Registry
 from membench.report.collect import Settings, _baseline, _holm, _ranks, collect
 from membench.runs import load_run
+from membench.testing.toy_runs import write_toy_run
 
-COMPARE_TESTS = Path(__file__).parent / "test_compare.py"
-write_run = import_object(f"{COMPARE_TESTS}:write_run")
-PLUGIN = import_object(f"{COMPARE_TESTS}:PLUGIN")
+PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py") + ":ToyTask"
 
 
 def pairs(*separated: bool) -> Any:
@@ -63,7 +62,7 @@ def test_a_paired_difference_against_the_order_does_not_separate(tmp_path: Path)
             a[probe], b[probe] = (None, 0.0) if q < 2 else (float(q != 2), 1.0)
     registry = Registry([PLUGIN])
     runs = [
-        load_run(write_run(tmp_path, name, outcomes), registry) for name, outcomes in (("A", a), ("B", b))
+        load_run(write_toy_run(tmp_path, name, outcomes), registry) for name, outcomes in (("A", a), ("B", b))
     ]
     (board,) = collect(runs, Settings(n_boot=100))
     assert [e.run.system for e in board.entries] == ["A", "B"], "2/3 on its own probes beats 3/5"
@@ -77,9 +76,9 @@ def test_a_system_without_a_value_does_not_tie_with_one_that_has_it(tmp_path: Pa
     answered = {f"e{e}:q{q}": float(q % 2) for e in range(3) for q in range(4)}
     registry = Registry([PLUGIN])
     runs = [
-        load_run(write_run(tmp_path, "some", answered), registry),
-        load_run(write_run(tmp_path, "failed", dict.fromkeys(answered)), registry),
-        load_run(write_run(tmp_path, "empty", {}), registry),
+        load_run(write_toy_run(tmp_path, "some", answered), registry),
+        load_run(write_toy_run(tmp_path, "failed", dict.fromkeys(answered)), registry),
+        load_run(write_toy_run(tmp_path, "empty", {}), registry),
     ]
     (board,) = collect(runs, Settings(n_boot=50))
     assert [(e.run.system, e.rank, e.tied) for e in board.entries] == [
