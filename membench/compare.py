@@ -156,7 +156,7 @@ def check_comparable(runs: Sequence[LoadedRun]) -> None:
         seen[name] = run.run_dir
     first = runs[0]
     for other in runs[1:]:
-        for what, key in (("task", _task_key), ("dataset fingerprint", _fingerprint)):
+        for what, key in (("task", _task_key), ("dataset fingerprint", _dataset)):
             if key(first) != key(other):
                 raise ConfigError(
                     f"cannot compare runs of different {what}s: {first.run_dir} has {key(first)}, "
@@ -168,8 +168,8 @@ def _task_key(run: LoadedRun) -> str:
     return f"{run.task_name} v{run.manifest.identity['task'].get('version', '?')}"
 
 
-def _fingerprint(run: LoadedRun) -> str:
-    return str(run.manifest.identity.get("dataset", {}).get("fingerprint"))
+def _dataset(run: LoadedRun) -> str:
+    return run.dataset_fingerprint
 
 
 def run_names(runs: Sequence[LoadedRun]) -> list[str]:
@@ -273,7 +273,7 @@ def compare_runs(
         families.append(MetricFamily(spec, family, tuple(pairs)))
     return CompareResult(
         task=runs[0].task_name,
-        fingerprint=_fingerprint(runs[0]),
+        fingerprint=runs[0].dataset_fingerprint,
         runs=tuple(runs),
         names=tuple(names),
         baseline=base,

@@ -118,7 +118,7 @@ def _load_dataset(config: RescoreConfig, source: LoadedRun, registry: Registry) 
         {**task_identity.get("options", {}), **config.task_options}, config.data_dir / source.task_name
     )
     dataset = task.load()
-    expected = source.manifest.identity.get("dataset", {}).get("fingerprint")
+    expected = source.dataset_fingerprint
     if dataset.fingerprint != expected:
         raise ConfigError(
             f"{source.run_dir} was run on data with fingerprint {expected}, but the data loaded now "

@@ -230,8 +230,7 @@ def collect(runs: Sequence[LoadedRun], settings: Settings) -> list[Board]:
     """One board per (task, dataset fingerprint), in task-name order."""
     groups: dict[tuple[str, str], list[LoadedRun]] = {}
     for run in runs:
-        fingerprint = str(run.manifest.identity.get("dataset", {}).get("fingerprint", ""))
-        groups.setdefault((run.task_name, fingerprint), []).append(run)
+        groups.setdefault((run.task_name, run.dataset_fingerprint), []).append(run)
     return [_board(group, settings) for _, group in sorted(groups.items())]
 
 

@@ -43,7 +43,7 @@ class RunData:
 
 def load_run_data(run: LoadedRun, data_dir: Path) -> RunData:
     """The dataset ``run`` was evaluated on, read from ``data_dir/<task>``, or why it is not shown."""
-    expected = str(run.manifest.identity.get("dataset", {}).get("fingerprint", ""))
+    expected = run.dataset_fingerprint
     task_dir = data_dir / run.task_name
     if not task_dir.is_dir():
         return RunData(None, f"no data directory {task_dir} when this report was written", expected)
