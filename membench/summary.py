@@ -198,6 +198,14 @@ def print_outcome(outcome: RunOutcome) -> None:
             f"{usage.prompt_tokens}+{usage.completion_tokens} tokens, ${usage.cost_usd:.4f}"
         )
     console.print(f"results: {outcome.run_dir}  (records.jsonl, manifest.json, summary.json)")
+    # compare and report read a results directory (holding runs/) or a directory of runs.
+    runs_root = outcome.run_dir.parent
+    results_dir = runs_root.parent if runs_root.name == "runs" else runs_root
+    console.print(
+        f"next: run other systems on the same task (membench list systems), then "
+        f"membench compare --task {task.name} --systems {outcome.components.system_name},OTHER "
+        f"--results-dir {results_dir}, or membench report {results_dir} --out report"
+    )
 
 
 def print_dry_run(config: RunConfig, components: Components, plan: RunPlan, identity: dict[str, Any]) -> None:

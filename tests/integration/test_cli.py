@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,9 @@ from membench.cli import main
 
 
 def membench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "membench", *args], capture_output=True, text=True, timeout=120, cwd=cwd
-    )
+    env = {**os.environ, "COLUMNS": "400"}  # rich wraps printed lines at the terminal width
+    command = [sys.executable, "-m", "membench", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
 
 
 def test_help_imports_nothing_heavy() -> None:
@@ -93,3 +94,14 @@ def test_dry_run_counts_without_running(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "episodes: 2" in result.stdout and "expected LLM calls: reader 0, judge at least" in result.stdout
     assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_a_finished_run_says_where_it_is_and_what_to_do_next(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    common = ["--task", "halumem", "-T", "users=2", "--data-dir", str(tmp_path / "data")]
+    result = membench("run", "--system", "bm25", *common, "--results-dir", str(results), "--display", "plain")
+    assert result.returncode == 0, result.stderr
+    said = result.stdout
+    assert f"results: {results}/runs/halumem__bm25__" in said
+    assert f"--systems bm25,OTHER --results-dir {results}" in said
+    assert f"membench report {results} --out report" in said
