@@ -20,6 +20,17 @@ def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
     return options
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a usage error otherwise, exit code 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_common(parser: argparse.ArgumentParser, results_dir: bool = True) -> None:
     if results_dir:
         parser.add_argument(
@@ -75,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
     run.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
-    run.add_argument("--limit", type=int, help="run the same N episodes for every system (seeded)")
+    run.add_argument("--limit", type=_positive_int, help="run the same N episodes for every system (seeded)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--max-episodes", type=int, default=2, help="episodes in flight at once")
     run.add_argument("--max-connections", type=int, default=8, help="concurrent requests per LLM endpoint")
@@ -135,6 +146,11 @@ def _add_compare_parsers(sub: Any) -> None:
     )
     compare.add_argument("--all-metrics", action="store_true", help="compare every metric the task declares")
     compare.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    compare.add_argument(
+        "--allow-different",
+        metavar="FIELD,...",
+        help="pair runs that differ in these on purpose: reader, judge, task-options (comma-separated)",
+    )
     compare.add_argument("--n-boot", type=int, default=10000, help="cluster-bootstrap resamples")
     compare.add_argument("--seed", type=int, default=0)
     _add_common(compare)
@@ -252,12 +268,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from membench.registry import Registry
 
     systems = [s.strip() for s in (args.systems or "").split(",") if s.strip()]
+    allowed = tuple(f.strip() for f in (args.allow_different or "").split(",") if f.strip())
     runs = select_runs(
         args.run_dirs,
         task=args.task,
         systems=systems,
         results_dir=args.results_dir,
         registry=Registry(args.plugin),
+        allow_different=allowed,
     )
     result = compare_runs(
         runs,
@@ -266,6 +284,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         n_boot=args.n_boot,
         seed=args.seed,
+        allow_different=allowed,
     )
     if args.format == "json":
         print(dump_json(to_json(result)), end="")
@@ -301,7 +320,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from membench.report import Settings, write_report
 
     settings = Settings(n_boot=args.n_boot, seed=args.seed, baseline=args.baseline, data_dir=args.data_dir)
-    written = write_report(args.results_dir, args.out, settings, tuple(args.plugin))
+    written, boards = write_report(args.results_dir, args.out, settings, tuple(args.plugin))
+    for board in boards:
+        reader, judge = board.roles
+        print(f"board {board.key} (reader {reader}, judge {judge}):")
+        for entry in board.entries:
+            print(f"  {entry.label}: {entry.run.run_dir}")
+        for note in board.notes:
+            print(f"  {note}")
     print(f"wrote {len(written)} file(s) to {args.out}: leaderboard.md, leaderboard.html, runs/")
     return 0
 

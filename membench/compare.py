@@ -1,14 +1,15 @@
 """``membench compare``: paired differences between finished runs, with a declared correction family.
 
 Runs are compared probe by probe (``membench.stats.compare_family``), one family per metric: every run
-against the baseline when one is named, else all pairs, with Holm's correction over that family. Each
-comparison carries two p-values: the test's own (exact McNemar for right/wrong outcomes, else the
-cluster sign-flip permutation test) and the permutation one, which stays valid when one system's
-advantage varies from episode to episode (McNemar then rejects too often). Holm is applied to each
-column separately, and the significance mark says which of the two survive it.
+against the baseline when one is named, else all pairs. Decisions follow ``membench.stats.policy``: the
+cluster sign-flip permutation test, Holm-corrected across the family, decides the significance mark;
+exact McNemar's p is shown beside right/wrong metrics for reference and decides nothing (it treats the
+probes of one episode as independent). With too few episodes for any test to reject, the output says so.
 
-Runs of different tasks, or of different data (dataset fingerprints), are refused: their probe ids may
-coincide while the probes do not. Probes found in one run only, or errored in either, leave the
+Only comparable runs are paired: same task and dataset (fingerprints), and the same task options
+(k among them), reader and judge. Runs that differ are refused with the fields named; the reader,
+judge or task options may be let differ on purpose with ``allow_different`` (a reader ablation), and
+the output then says what differs. Probes found in one run only, or errored in either, leave the
 comparison and are listed by id, so nothing is dropped in silence.
 
 MDE: the smallest true difference the comparison would detect with 80% power at two-sided level alpha,
@@ -26,7 +27,16 @@ from typing import TYPE_CHECKING
 
 from membench.errors import ConfigError
 from membench.registry import Registry
-from membench.runs import LoadedRun, find_run_dirs, latest_complete, load_run
+from membench.runs import (
+    WAIVABLE_FIELDS,
+    LoadedRun,
+    board_key,
+    comparability_differences,
+    find_run_dirs,
+    latest_complete,
+    load_run,
+)
+from membench.stats.policy import ALPHA, CONFIDENCE, POWER, few_episodes_note
 from membench.task import MetricSpec
 
 if TYPE_CHECKING:
@@ -34,7 +44,6 @@ if TYPE_CHECKING:
 
     from membench.stats import FamilyComparison, FamilyMember, MetricEstimate
 
-POWER = 0.8
 #: a probe, named the way the report and the JSON list it: "episode_id/probe_id".
 ProbeName = str
 
@@ -46,8 +55,6 @@ class PairResult:
     member: FamilyMember
     estimate_a: MetricEstimate
     estimate_b: MetricEstimate
-    p_permutation_adjusted: float | None
-    reject_permutation: bool
     mde: float | None
     #: which run the point difference favours (higher_is_better respected); None when equal or undefined.
     favours: str | None
@@ -58,8 +65,8 @@ class PairResult:
 
     @property
     def mark(self) -> str:
-        """ "**": significant after Holm by both p-values; "*": by one of them only; "": by neither."""
-        return "*" * (int(self.member.reject) + int(self.reject_permutation))
+        """ "*" when the permutation test rejects after Holm over the family, else ""."""
+        return "*" if self.member.reject else ""
 
 
 @dataclass(frozen=True)
@@ -78,9 +85,17 @@ class MetricFamily:
             else "all pairs of runs"
         )
         return (
-            f"Holm over the family of {size} comparison(s) of {self.spec.display} ({scope}), "
-            f"applied separately to the test's p and to the permutation p; alpha = {self.family.alpha}"
+            f"Holm over the family of {size} comparison(s) of {self.spec.display} ({scope}) on the "
+            f"cluster permutation p; * = rejected at alpha {self.family.alpha}"
         )
+
+    @property
+    def note(self) -> str | None:
+        """The few-episodes sentence, when no comparison of this family can be significant."""
+        tested = [m.comparison for m in self.family.members if m.comparison.p_permutation is not None]
+        if not tested:
+            return None
+        return few_episodes_note(max(c.n_clusters for c in tested), len(tested), self.family.alpha)
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,8 @@ class CompareResult:
     n_boot: int
     seed: int
     confidence: float
+    #: fields the runs were allowed to differ in, each "field: values" (empty when fully comparable).
+    differing: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- which runs
@@ -106,6 +123,7 @@ def select_runs(
     systems: Sequence[str] = (),
     results_dir: Path = Path("results"),
     registry: Registry | None = None,
+    allow_different: tuple[str, ...] = (),
 ) -> list[LoadedRun]:
     """The runs named by directory, or the latest complete run per (system, mode) of ``task``."""
     if run_dirs and (task or systems):
@@ -119,33 +137,43 @@ def select_runs(
         raise ConfigError("name the runs to compare: RUN_DIR..., or --task T --systems a,b")
     if len(runs) < 2:
         raise ConfigError("a comparison needs at least two runs")
-    check_comparable(runs)
+    check_comparable(runs, allow_different)
     return runs
 
 
 def _on_shared_data(candidates: list[LoadedRun], systems: Sequence[str]) -> list[LoadedRun]:
-    """The runs of ``systems`` on the dataset all of them ran on (the most recently used, if several)."""
+    """The runs of ``systems`` in the comparable setting (data, options, reader, judge) all of them ran
+    in: the most recently used, if several."""
     for system in systems:
         if not any(r.system == system for r in candidates):
             raise ConfigError(f"no complete run of system '{system}' on this task")
-    by_data: dict[str, list[LoadedRun]] = {}
+    by_setting: dict[tuple[str, ...], list[LoadedRun]] = {}
     for run in candidates:
         if run.system in systems:
-            by_data.setdefault(run.dataset_fingerprint, []).append(run)
-    shared = [group for group in by_data.values() if {r.system for r in group} >= set(systems)]
+            by_setting.setdefault(board_key(run), []).append(run)
+    shared = [group for group in by_setting.values() if {r.system for r in group} >= set(systems)]
     if not shared:
         raise ConfigError(
-            f"systems {', '.join(systems)} never ran on the same data (dataset fingerprint); "
-            "name the run directories to compare"
+            f"systems {', '.join(systems)} never ran with the same data, task options, reader and judge; "
+            "name the run directories to compare (and --allow-different for what may differ)"
         )
     newest = max(shared, key=lambda group: max(r.manifest.updated_at for r in group))
     return [r for system in systems for r in newest if r.system == system]
 
 
-def check_comparable(runs: Sequence[LoadedRun]) -> None:
-    """Refuse runs of different tasks (or task versions) or of different data, naming both run dirs,
-    and a run given twice (or a copy of it): the two would share a name, and one would vanish from the
-    family, leaving Holm a smaller family than the one asked for."""
+def check_comparable(runs: Sequence[LoadedRun], allow_different: tuple[str, ...] = ()) -> list[str]:
+    """Refuse runs that cannot be paired, naming the runs and every field that differs; returns the
+    differences ``allow_different`` waived, for the output to state.
+
+    A run given twice (or a copy of it) is refused too: the two would share a name, and one would vanish
+    from the family, leaving Holm a smaller family than the one asked for.
+    """
+    unknown = [field for field in allow_different if field not in WAIVABLE_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"--allow-different takes {', '.join(WAIVABLE_FIELDS)}; not {', '.join(unknown)} "
+            "(runs of other tasks or data share no probes to pair)"
+        )
     seen: dict[str, Path] = {}
     for run, name in zip(runs, run_names(runs), strict=True):
         if name in seen:
@@ -154,22 +182,19 @@ def check_comparable(runs: Sequence[LoadedRun]) -> None:
                 f"(run id {run.manifest.run_id}); name it once"
             )
         seen[name] = run.run_dir
-    first = runs[0]
+    first, waived = runs[0], []
     for other in runs[1:]:
-        for what, key in (("task", _task_key), ("dataset fingerprint", _dataset)):
-            if key(first) != key(other):
-                raise ConfigError(
-                    f"cannot compare runs of different {what}s: {first.run_dir} has {key(first)}, "
-                    f"{other.run_dir} has {key(other)}"
-                )
-
-
-def _task_key(run: LoadedRun) -> str:
-    return f"{run.task_name} v{run.manifest.identity['task'].get('version', '?')}"
-
-
-def _dataset(run: LoadedRun) -> str:
-    return run.dataset_fingerprint
+        differences = comparability_differences(first, other, allow_different)
+        if differences:
+            raise ConfigError(
+                f"cannot pair {first.run_dir} with {other.run_dir}: they differ in "
+                + "; ".join(differences)
+                + ". Only runs with the same task, options, data, reader and judge are paired "
+                "(compare two judges with membench score; let the reader, judge or task options "
+                "differ on purpose with --allow-different)"
+            )
+        waived += [d for d in comparability_differences(first, other) if d not in waived]
+    return waived
 
 
 def run_names(runs: Sequence[LoadedRun]) -> list[str]:
@@ -218,13 +243,14 @@ def compare_runs(
     baseline: str | None = None,
     n_boot: int = 10000,
     seed: int = 0,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
+    alpha: float = ALPHA,
+    confidence: float = CONFIDENCE,
+    allow_different: tuple[str, ...] = (),
 ) -> CompareResult:
     """Every requested metric compared across ``runs``, one Holm family per metric."""
-    from membench.stats import compare_family, holm, paired_mde
+    from membench.stats import compare_family, paired_mde
 
-    check_comparable(runs)
+    differing = check_comparable(runs, allow_different)
     task = runs[0].task
     names = run_names(runs)
     base = resolve_baseline(runs, names, baseline) if baseline is not None else None
@@ -243,25 +269,16 @@ def compare_runs(
             seed=seed,
             confidence=confidence,
         )
-        tested = [i for i, m in enumerate(family.members) if m.comparison.p_permutation is not None]
-        adjusted_perm = dict(
-            zip(
-                tested, holm([family.members[i].comparison.p_permutation or 0.0 for i in tested]), strict=True
-            )
-        )
         estimates: dict[tuple[str, frozenset[str]], MetricEstimate] = {}
         pairs = []
-        for i, member in enumerate(family.members):
+        for member in family.members:
             c = member.comparison
             a, b = views[c.name_a], views[c.name_b]
-            p_perm = adjusted_perm.get(i)
             pairs.append(
                 PairResult(
                     member=member,
                     estimate_a=_paired_estimate(specs, spec.name, c.name_a, a, b, estimates, n_boot, seed),
                     estimate_b=_paired_estimate(specs, spec.name, c.name_b, b, a, estimates, n_boot, seed),
-                    p_permutation_adjusted=None if p_perm is None else float(p_perm),
-                    reject_permutation=p_perm is not None and float(p_perm) <= alpha,
                     mde=paired_mde(c.se, c.n_clusters, alpha, POWER),
                     favours=_favours(spec, c.name_a, c.name_b, c.difference),
                     only_a=_names(a.keys - b.keys),
@@ -281,6 +298,7 @@ def compare_runs(
         n_boot=n_boot,
         seed=seed,
         confidence=confidence,
+        differing=tuple(differing),
     )
 
 

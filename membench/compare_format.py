@@ -1,9 +1,10 @@
 """How ``membench compare`` shows its result: a rich table, Markdown, or JSON with raw numbers.
 
 All three carry the same facts per comparison (values with intervals, the difference with its interval,
-the test and both p-values raw and Holm-adjusted, the significance mark, the MDE, the paired count and
-the probes left out) and the sentence saying which correction was applied to which family. Text formats
-show values scaled for reading (percent, ms); JSON keeps the raw values with each metric's scale.
+the permutation p raw and Holm-adjusted, the significance mark it decides, McNemar's p for reference,
+the MDE, the paired count and the probes left out), the sentence saying which correction was applied to
+which family, and the few-episodes note where no test could reject. Text formats show values scaled for
+reading (``membench.numbers``); JSON keeps the raw values with each metric's scale.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from membench import numbers as fmt
 from membench.compare import CompareResult, MetricFamily, PairResult
-from membench.summary import _format_value
+from membench.stats.policy import MCNEMAR_LABEL, interval_method, interval_sentence
 from membench.task import MetricSpec
 
 #: how many left-out probe ids the text formats list per side (JSON lists them all).
 SHOWN_IDS = 10
 LEGEND = (
-    "B − A on the probes both runs scored; favours: the better side by the point estimate; CI: episodes "
-    "resampled (paired); p: the test's p-value; p perm: cluster sign-flip permutation; (Holm): adjusted over "
-    "the family; sig: ** significant by both adjusted p-values, * by one only; MDE: smallest difference "
-    "detectable with 80% power at level alpha, before Holm (a Holm-corrected test needs a larger one)"
+    "B − A on the probes both runs scored; favours: the better side by the point estimate; p perm: "
+    "cluster sign-flip permutation test over episodes, (Holm) adjusted over the family; sig: * when the "
+    f"adjusted permutation p <= alpha, the only test that decides; McNemar p: {MCNEMAR_LABEL}; MDE: "
+    "smallest difference detectable with 80% power at level alpha, before Holm (a Holm-corrected test "
+    "needs a larger one)"
 )
 HEADERS = (
     "A",
@@ -30,48 +33,21 @@ HEADERS = (
     "B value [CI]",
     "B − A [CI]",
     "favours",
-    "test",
-    "p (Holm)",
     "p perm (Holm)",
     "sig",
+    "McNemar p",
     "MDE",
     "paired (episodes)",
     "only in A / B",
     "errored in A / B",
 )
-LEFT_ALIGNED = ("A", "B", "test")
-
-
-def format_difference(value: float | None, spec: MetricSpec) -> str:
-    if value is None or not math.isfinite(value):
-        return "N/A"
-    if spec.unit == "%":
-        return f"{value * spec.scale:+.1f} pt"
-    shown = _format_value(abs(value), spec.scale, spec.unit)
-    return ("-" if value < 0 else "+") + shown
-
-
-def format_interval(ci: tuple[float, float] | None, spec: MetricSpec, signed: bool = False) -> str:
-    if ci is None:
-        return "—"
-    show = (
-        (lambda v: format_difference(v, spec))
-        if signed
-        else (lambda v: _format_value(v, spec.scale, spec.unit))
-    )
-    return f"[{show(ci[0])}, {show(ci[1])}]"
+LEFT_ALIGNED = ("A", "B")
 
 
 def _p(value: float | None) -> str:
     if value is None:
         return "—"
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
-def _mde(value: float | None, spec: MetricSpec) -> str:
-    if value is None:
-        return "—"
-    return format_difference(value, spec).lstrip("+")
 
 
 def _side(pair: PairResult) -> str:
@@ -84,19 +60,17 @@ def _side(pair: PairResult) -> str:
 
 def pair_cells(pair: PairResult, spec: MetricSpec) -> list[str]:
     c = pair.member.comparison
-    fmt = _format_value
     return [
         c.name_a,
         c.name_b,
-        f"{fmt(pair.estimate_a.value, spec.scale, spec.unit)} {format_interval(pair.estimate_a.ci, spec)}",
-        f"{fmt(pair.estimate_b.value, spec.scale, spec.unit)} {format_interval(pair.estimate_b.ci, spec)}",
-        f"{format_difference(c.difference, spec)} {format_interval(c.ci, spec, signed=True)}",
+        f"{fmt.value(spec, pair.estimate_a.value)} {fmt.interval(spec, pair.estimate_a.interval)}",
+        f"{fmt.value(spec, pair.estimate_b.value)} {fmt.interval(spec, pair.estimate_b.interval)}",
+        f"{fmt.delta(spec, c.difference)} {fmt.delta_interval(spec, c.interval)}",
         _side(pair),
-        c.test or "—",
-        f"{_p(c.p_value)} ({_p(pair.member.p_adjusted)})",
-        f"{_p(c.p_permutation)} ({_p(pair.p_permutation_adjusted)})",
+        f"{_p(c.p_permutation)} ({_p(pair.member.p_adjusted)})",
         pair.mark,
-        _mde(pair.mde, spec),
+        _p(c.p_mcnemar) if c.binary else "—",
+        fmt.magnitude(spec, pair.mde),
         f"{c.n_paired} ({c.n_clusters})",
         f"{len(pair.only_a)} / {len(pair.only_b)}",
         f"{len(pair.errored_a)} / {len(pair.errored_b)}",
@@ -129,11 +103,18 @@ def left_out_lines(family: MetricFamily) -> list[str]:
 
 def _header_lines(result: CompareResult) -> list[str]:
     runs = [f"{name}: {run.run_dir}" for name, run in zip(result.names, result.runs, strict=True)]
+    waived = [f"paired although they differ (--allow-different) in {d}" for d in result.differing]
     return [
         f"task {result.task}, dataset {result.fingerprint}; "
         f"{result.n_boot} bootstrap resamples, seed {result.seed}",
+        interval_sentence(),
         *runs,
+        *waived,
     ]
+
+
+def _family_notes(family: MetricFamily) -> list[str]:
+    return [family.note] if family.note else []
 
 
 # ---------------------------------------------------------------- formats
@@ -155,7 +136,7 @@ def print_table(result: CompareResult) -> None:
         for pair in family.pairs:
             table.add_row(*pair_cells(pair, family.spec))
         console.print(table)
-        for line in left_out_lines(family):
+        for line in [*_family_notes(family), *left_out_lines(family)]:
             console.print(line)
     console.print(LEGEND)
 
@@ -176,7 +157,7 @@ def render_markdown(result: CompareResult) -> str:
         lines.append("|" + "|".join("---" if h in LEFT_ALIGNED else "---:" for h in HEADERS) + "|")
         for pair in family.pairs:
             lines.append("| " + " | ".join(_md_cell(cell) for cell in pair_cells(pair, family.spec)) + " |")
-        left_out = left_out_lines(family)
+        left_out = [*_family_notes(family), *left_out_lines(family)]
         if left_out:
             lines.append("")
             lines.extend(f"- {_md_cell(line)}" for line in left_out)
@@ -195,21 +176,24 @@ def _pair_json(pair: PairResult) -> dict[str, Any]:
         "a": c.name_a,
         "b": c.name_b,
         "value_a": _number(pair.estimate_a.value),
-        "ci_a": pair.estimate_a.ci,
+        "ci_a": pair.estimate_a.interval,
         "value_b": _number(pair.estimate_b.value),
-        "ci_b": pair.estimate_b.ci,
+        "ci_b": pair.estimate_b.interval,
+        "interval": interval_method(c.n_clusters),
         "difference": _number(c.difference),
-        "difference_ci": c.ci,
+        "difference_ci": c.interval,
+        "difference_ci_bootstrap": c.ci,
+        "difference_ci_t": c.ci_t,
         "difference_se": _number(c.se),
         "favours": pair.favours,
         "test": c.test,
-        "p_value": c.p_value,
         "p_permutation": c.p_permutation,
         "p_holm": pair.member.p_adjusted,
-        "p_permutation_holm": pair.p_permutation_adjusted,
         "significant": pair.member.reject,
-        "significant_permutation": pair.reject_permutation,
+        "decided_by": c.test,
         "mark": pair.mark,
+        "p_mcnemar": c.p_mcnemar,
+        "p_mcnemar_note": MCNEMAR_LABEL if c.binary else None,
         "mde": _number(pair.mde),
         "discordant_a": c.discordant_a,
         "discordant_b": c.discordant_b,
@@ -234,6 +218,8 @@ def to_json(result: CompareResult) -> dict[str, Any]:
         "n_boot": result.n_boot,
         "seed": result.seed,
         "confidence": result.confidence,
+        "intervals": interval_sentence(),
+        "allowed_differences": list(result.differing),
         "families": [
             {
                 "metric": family.spec.name,
@@ -246,6 +232,7 @@ def to_json(result: CompareResult) -> dict[str, Any]:
                 "correction": family.family.correction,
                 "alpha": family.family.alpha,
                 "correction_applied_to": family.description,
+                "note": family.note,
                 "comparisons": [_pair_json(pair) for pair in family.pairs],
             }
             for family in result.families

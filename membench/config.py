@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from membench.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class LLMSpec:
@@ -41,3 +43,9 @@ class RunConfig:
     use_cache: bool = True
     cache_path: Path | None = None
     plugins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # An empty selection would write a run that is "complete" with nothing in it, which reports
+        # could then pick over a real one.
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"--limit must be at least 1 episode, got {self.limit}")

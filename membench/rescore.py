@@ -362,6 +362,8 @@ def _judge_name(run: LoadedRun) -> str:
 
 
 def agreement_json(agreement: Agreement) -> dict[str, Any]:
+    from membench.stats.policy import interval_method
+
     c = agreement.difference
     return {
         "judge_a": agreement.judge_a,
@@ -384,19 +386,20 @@ def agreement_json(agreement: Agreement) -> dict[str, Any]:
             "metric": agreement.metric,
             "judge_a": {
                 "value": agreement.estimate_a.value,
-                "ci": agreement.estimate_a.ci,
+                "ci": agreement.estimate_a.interval,
                 "n": agreement.estimate_a.n,
             },
             "judge_b": {
                 "value": agreement.estimate_b.value,
-                "ci": agreement.estimate_b.ci,
+                "ci": agreement.estimate_b.interval,
                 "n": agreement.estimate_b.n,
             },
             "difference": c.difference,
-            "difference_ci": c.ci,
+            "difference_ci": c.interval,
+            "interval": interval_method(c.n_clusters),
             "test": c.test,
-            "p_value": c.p_value,
             "p_permutation": c.p_permutation,
+            "p_mcnemar": c.p_mcnemar,
             "n_paired": c.n_paired,
         },
     }
@@ -406,8 +409,8 @@ def print_rescore(outcome: RescoreOutcome) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from membench.compare_format import format_difference, format_interval
-    from membench.summary import _format_value
+    from membench import numbers as fmt
+    from membench.stats.policy import few_episodes_note, interval_sentence
 
     console = Console(markup=False, highlight=False)
     agreement = outcome.agreement
@@ -439,14 +442,20 @@ def print_rescore(outcome: RescoreOutcome) -> None:
     spec = outcome.source.task.main_metric()
     c = agreement.difference
     for name, est in ((agreement.judge_a, agreement.estimate_a), (agreement.judge_b, agreement.estimate_b)):
-        value = _format_value(est.value, spec.scale, spec.unit)
-        console.print(f"{spec.display} under {name}: {value} {format_interval(est.ci, spec)} (n={est.n})")
+        console.print(
+            f"{spec.display} under {name}: {fmt.value(spec, est.value)} "
+            f"{fmt.interval(spec, est.interval)} (n={est.n})"
+        )
     if c.difference is not None:
         console.print(
             f"difference ({agreement.judge_b} - {agreement.judge_a}) on {c.n_paired} paired probes: "
-            f"{format_difference(c.difference, spec)} {format_interval(c.ci, spec, signed=True)}; "
-            f"{c.test} p = {c.p_value:.4f}"
+            f"{fmt.delta(spec, c.difference)} {fmt.delta_interval(spec, c.interval)}; "
+            f"{c.test} p = {fmt.p_value(c.p_permutation)}"
         )
+        note = few_episodes_note(c.n_clusters)
+        if note:
+            console.print(note)
+    console.print(interval_sentence())
     if outcome.llm_used:
         cache = outcome.manifest.cache
         console.print(f"LLM cache: {cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses")

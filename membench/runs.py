@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from membench.errors import ConfigError, DataError
+from membench.identity import canonical_json
 from membench.records import (
     MANIFEST,
     latest_ingests,
@@ -66,7 +67,13 @@ class LoadedRun:
 
     @property
     def complete(self) -> bool:
-        return self.manifest.status == "complete"
+        """Finished, with a record for every planned probe (an empty run is never complete)."""
+        counts = self.manifest.counts
+        return (
+            self.manifest.status == "complete"
+            and counts.probes_planned > 0
+            and len(self.records) >= counts.probes_planned
+        )
 
     def contributions(self) -> pd.DataFrame:
         """The statistics' input: every metric contribution of the latest records."""
@@ -147,21 +154,61 @@ def find_run_dirs(results_dir: Path) -> list[Path]:
     )
 
 
-def latest_complete(runs: list[LoadedRun]) -> list[LoadedRun]:
-    """The most recently updated complete run per (task, dataset, system, mode), in that order.
+#: the parts of a run's identity that must be equal for two runs to be paired, and how each is named.
+COMPARABLE_FIELDS = ("task", "task-options", "dataset", "reader", "judge")
+#: the fields ``compare --allow-different`` may let differ (a task or dataset mismatch pairs nothing).
+WAIVABLE_FIELDS = ("task-options", "reader", "judge")
 
-    The dataset is part of the key: a system re-run on other data must not vanish from the board of
-    the data it ran on before (reports make one board per task and dataset).
+
+def comparable_values(run: LoadedRun) -> dict[str, str]:
+    """What decides whether ``run`` can be paired with another: each of ``COMPARABLE_FIELDS`` as text.
+
+    Task options include k (``top_k``) and every scoring option; the reader and judge include their
+    models and prompt versions. Runs that differ in any of these answer or score the same probes
+    differently, so their difference is not the systems' difference.
     """
-    best: dict[tuple[str, str, str, str], LoadedRun] = {}
+    task = run.manifest.identity.get("task", {})
+    return {
+        "task": f"{task.get('name', '?')} v{task.get('version', '?')}",
+        "task-options": canonical_json(task.get("options", {})),
+        "dataset": run.dataset_fingerprint,
+        "reader": canonical_json(run.manifest.identity.get("reader", {})),
+        "judge": canonical_json(run.manifest.identity.get("judge", {})),
+    }
+
+
+def comparability_differences(a: LoadedRun, b: LoadedRun, waived: tuple[str, ...] = ()) -> list[str]:
+    """The fields (not waived) in which two runs differ, each as "field: a-value vs b-value"."""
+    values_a, values_b = comparable_values(a), comparable_values(b)
+    return [
+        f"{field}: {values_a[field]} vs {values_b[field]}"
+        for field in COMPARABLE_FIELDS
+        if field not in waived and values_a[field] != values_b[field]
+    ]
+
+
+def board_key(run: LoadedRun) -> tuple[str, ...]:
+    """Runs with equal keys can be paired: one leaderboard board per key."""
+    return tuple(comparable_values(run).values())
+
+
+def latest_complete(runs: list[LoadedRun]) -> list[LoadedRun]:
+    """The chosen complete run per (comparable setting, system, mode), in that order.
+
+    The whole comparable setting (task, options, dataset, reader, judge) is part of the key: a system
+    re-run on other data, or judged otherwise, must not vanish from the board it was on before. Among
+    complete runs of one key, the one covering the most probes wins (a ``--limit`` run never shadows a
+    full one), then the most recently updated.
+    """
+    best: dict[tuple[str, ...], LoadedRun] = {}
     for run in runs:
         if not run.complete:
             continue
-        key = (run.task_name, run.dataset_fingerprint, run.system, run.mode)
-        if key not in best or _updated(run) > _updated(best[key]):
+        key = (*board_key(run), run.system, run.mode)
+        if key not in best or _preference(run) > _preference(best[key]):
             best[key] = run
     return [best[key] for key in sorted(best)]
 
 
-def _updated(run: LoadedRun) -> datetime:
-    return datetime.fromisoformat(run.manifest.updated_at)
+def _preference(run: LoadedRun) -> tuple[int, datetime]:
+    return (run.manifest.counts.probes_planned, datetime.fromisoformat(run.manifest.updated_at))

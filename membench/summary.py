@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from membench import numbers as fmt
 from membench.records import (
     dump_json,
     latest_ingests,
@@ -13,6 +14,13 @@ from membench.records import (
     read_ingests,
     read_records,
     write_atomic,
+)
+from membench.stats.policy import (
+    CONFIDENCE,
+    INTERVAL_NAMES,
+    few_episodes_note,
+    interval_method,
+    interval_sentence,
 )
 from membench.task import Task
 from membench.text import level_order
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     from membench.api import RunOutcome
     from membench.config import RunConfig
     from membench.runner import Components, RunPlan
+    from membench.stats import MetricEstimate
 
 SUMMARY = "summary.json"
 
@@ -36,8 +45,13 @@ def contributions_frame(task: Task, run_dir: Path) -> pd.DataFrame:
     return frame_of(task.contributions(records, ingests))
 
 
-def estimate_dict(est: Any) -> dict[str, Any]:
-    """A MetricEstimate as plain JSON-able values (summary.json, the printed table)."""
+def estimate_dict(est: MetricEstimate) -> dict[str, Any]:
+    """A MetricEstimate as plain JSON-able values (summary.json, the printed table).
+
+    ``ci_low``/``ci_high`` are the interval ``stats.policy`` picks for the number of episodes, named by
+    ``interval``; both candidate intervals are kept beside it.
+    """
+    shown = est.interval
     return {
         "metric": est.metric,
         "value": est.value,
@@ -45,8 +59,11 @@ def estimate_dict(est: Any) -> dict[str, Any]:
         "n_errors": est.n_errors,
         "n_clusters": est.n_clusters,
         "se": est.se,
-        "ci_low": est.ci[0] if est.ci else None,
-        "ci_high": est.ci[1] if est.ci else None,
+        "ci_low": shown[0] if shown else None,
+        "ci_high": shown[1] if shown else None,
+        "interval": est.interval_method,
+        "ci_bootstrap": list(est.ci) if est.ci else None,
+        "ci_t": list(est.ci_t) if est.ci_t else None,
         "confidence": est.confidence,
         "by": est.by,
         "level": est.level,
@@ -69,24 +86,22 @@ def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -
     return summary
 
 
-def _format_value(value: float | None, scale: float, unit: str) -> str:
-    if value is None:
-        return "N/A"
-    shown = value * scale
-    if unit == "%":
-        return f"{shown:.1f}%"
-    if unit == "s":
-        return f"{shown * 1000:.1f} ms" if shown < 1 else f"{shown:.2f} s"
-    return f"{shown:.4g}{unit}"
-
-
-def _format_ci(est: dict[str, Any], scale: float, unit: str) -> str:
+def _shown_interval(est: dict[str, Any]) -> tuple[float, float] | None:
     if est.get("ci_low") is None or est.get("ci_high") is None:
-        return "—"
-    return f"[{_format_value(est['ci_low'], scale, unit)}, {_format_value(est['ci_high'], scale, unit)}]"
+        return None
+    return est["ci_low"], est["ci_high"]
 
 
 ALL_SUFFIX = "_all"
+
+
+def interval_lines(task: Task, summary: dict[str, Any]) -> list[str]:
+    """Which interval the table shows, and the few-episodes note when no comparison could reject."""
+    main = next(e for e in summary["metrics"] if e["metric"] == task.main_metric().name)
+    episodes = int(main["n_clusters"])
+    lines = [f"CI: {INTERVAL_NAMES[interval_method(episodes)]} ({episodes} episodes; {interval_sentence()})"]
+    note = few_episodes_note(episodes)
+    return [*lines, note] if note else lines
 
 
 def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -103,9 +118,9 @@ def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append(
             (
                 spec.display + (" ★" if spec.main else ""),
-                _format_value(est["value"], spec.scale, spec.unit),
-                _format_ci(est, spec.scale, spec.unit),
-                _format_value(twin["value"], spec.scale, spec.unit) if twin else "",
+                fmt.value(spec, est["value"]),
+                fmt.interval(spec, _shown_interval(est)),
+                fmt.value(spec, twin["value"]) if twin else "",
                 str(est["n"]),
                 str(est["n_clusters"]),
                 str(est["n_errors"]),
@@ -130,11 +145,7 @@ def breakdown_tables(task: Task, summary: dict[str, Any]) -> list[tuple[str, lis
             for metric in metrics:
                 est = cells.get((level, metric))
                 spec = specs[metric]
-                row.append(
-                    ""
-                    if est is None
-                    else f"{_format_value(est['value'], spec.scale, spec.unit)} (n={est['n']})"
-                )
+                row.append("" if est is None else f"{fmt.value(spec, est['value'])} (n={est['n']})")
             rows.append(row)
         tables.append((label, [specs[m].display for m in metrics], rows))
     return tables
@@ -149,7 +160,7 @@ def print_outcome(outcome: RunOutcome) -> None:
     manifest = outcome.manifest
     console = Console(markup=False, highlight=False)
     table = Table(title=f"{task.name} × {outcome.components.system_name}")
-    columns = ("metric", "value", "95% CI (cluster bootstrap)", "(all)", "n", "episodes", "errors")
+    columns = ("metric", "value", f"{CONFIDENCE:.0%} CI", "(all)", "n", "episodes", "errors")
     for column in columns:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for row in metric_rows(task, summary):
@@ -163,10 +174,9 @@ def print_outcome(outcome: RunOutcome) -> None:
         for cells in rows:
             sub.add_row(*cells)
         console.print(sub)
-    console.print(
-        "value: errored items excluded; (all): the paper's denominators, errors counted as 0; "
-        "CI: episodes resampled"
-    )
+    console.print("value: errored items excluded; (all): the paper's denominators, errors counted as 0")
+    for line in interval_lines(task, summary):
+        console.print(line)
     dataset = outcome.plan.dataset
     console.print(f"data: {dataset.source} [{dataset.metadata.get('origin', 'loaded')}]")
     console.print(f"system: {outcome.components.system_description or outcome.components.system_name}")

@@ -26,7 +26,9 @@ class MetricSpec:
     ``derive`` is set for metrics computed from other metrics' values (listed in ``inputs``);
     every other metric aggregates its contributions: ``ratio`` is Σnum / Σden, ``sum`` is Σnum
     (counts such as the number of extracted memories). ``scale`` multiplies the value for display
-    (100 for percentages, 1 for seconds and counts).
+    (100 for percentages, 1 for seconds and counts). ``bounds`` is the range a derived metric's value
+    cannot leave (F1: (0, 1)); intervals are clipped to it. A ratio needs none: when each contribution
+    lies within [0, den] its value is known to lie in [0, 1].
     """
 
     name: str
@@ -40,6 +42,7 @@ class MetricSpec:
     inputs: tuple[str, ...] = ()
     derive: Callable[[Mapping[str, float]], float] | None = None
     note: str = ""
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

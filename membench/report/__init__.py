@@ -20,8 +20,9 @@ __all__ = ["Board", "Settings", "collect", "write_report"]
 
 def write_report(
     results_dir: Path, out_dir: Path, settings: Settings, plugins: tuple[str, ...] = ()
-) -> list[Path]:
-    """Render the report of the latest complete runs under ``results_dir`` into ``out_dir``."""
+) -> tuple[list[Path], list[Board]]:
+    """Render the report of the chosen complete runs under ``results_dir`` into ``out_dir``; returns
+    the files written and the boards (which say which run each system came from)."""
     from membench.report.html import render_html
     from membench.report.markdown import render_markdown
     from membench.report.pages import render_run_page
@@ -42,4 +43,4 @@ def write_report(
             files[out_dir / "runs" / f"{entry.run_name}.html"] = render_run_page(board, entry)
     for path, text in files.items():
         write_atomic(path, text)
-    return list(files)
+    return list(files), boards

@@ -3,17 +3,19 @@
 Everything a reader of the leaderboard sees is decided here, once, so the Markdown and the HTML cannot
 disagree. The statistical protocol (research note §4):
 
-- each system's metrics: value, episode-clustered bootstrap interval, n, errors (``stats.estimate``);
+- each system's metrics: value, the interval ``stats.policy`` picks for the number of episodes (t on
+  episodes below 50, cluster bootstrap from there), n, errors (``stats.estimate``);
 - paired deltas against one baseline, per metric: each metric is its own family of k-1 comparisons,
-  tested by the cluster sign-flip permutation test (exact up to 16 episodes) and Holm-corrected. Exact
-  McNemar p-values are shown beside right/wrong metrics but decide nothing: they treat probes as
-  independent, and probes of one episode share a memory state;
+  decided as ``stats.policy`` decides everything: the cluster sign-flip permutation test (exact up to
+  16 episodes), Holm-corrected. Exact McNemar p-values are shown beside right/wrong metrics but decide
+  nothing: they treat probes as independent, and probes of one episode share a memory state;
 - the ranking: systems ordered by the main metric's point estimate; neighbours in that order are
   compared (the same permutation test, Holm across the neighbour pairs), and a neighbour the data cannot
   separate shares its rank: a tier is a maximal chain of unseparated neighbours;
 - breakdowns are descriptive (estimates per label value, no tests, so no correction).
 
-Runs are paired only within a board: same task and the same dataset fingerprint.
+Runs are paired only within a board: same task, task options (k among them), dataset fingerprint,
+reader and judge (``runs.board_key``). Runs that differ in any of these go on separate boards.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ from pathlib import Path
 import pandas as pd
 
 from membench.errors import ConfigError
+from membench.identity import sha256_hex
 from membench.report.data import RunData, load_run_data
-from membench.runs import LoadedRun, role_label
-from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate, holm
+from membench.runs import LoadedRun, board_key, role_label
+from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate
+from membench.stats.policy import ALPHA, CONFIDENCE, decide, few_episodes_note, interval_sentence
 from membench.task import MetricSpec
 from membench.text import level_order
 from membench.types import Usage
 
-ALPHA = 0.05
-CONFIDENCE = 0.95
 #: the mark a delta gets when it is significant after Holm.
 SIGNIFICANT = "*"
 #: the system reports compare against when ``--baseline`` is not given and it ran: remembering nothing.
@@ -89,10 +91,7 @@ class Delta:
 
     comparison: Comparison
     p_holm: float | None
-
-    @property
-    def significant(self) -> bool:
-        return self.p_holm is not None and self.p_holm <= ALPHA
+    significant: bool
 
     @property
     def mde(self) -> float | None:
@@ -117,15 +116,12 @@ class Neighbours:
     lower: str
     comparison: Comparison
     p_holm: float | None
+    significant: bool
     #: the paired difference (lower - upper) does not favour the lower system.
     agrees: bool = True
     #: the upper system has a value of the main metric and the lower one has none (every probe errored,
     #: or none was run): it ranks below, untested, rather than tying with a system that has a value.
     lower_undefined: bool = False
-
-    @property
-    def significant(self) -> bool:
-        return self.p_holm is not None and self.p_holm <= ALPHA
 
     @property
     def separated(self) -> bool:
@@ -178,8 +174,10 @@ class Board:
 
     @property
     def key(self) -> str:
-        """An id for anchors and file names: the task, and the dataset when one task has several."""
-        return f"{self.task}-{self.data.fingerprint[:8]}"
+        """An id for anchors and file names: the task, its dataset, and a hash of the rest of the
+        comparable setting (options, reader, judge), since one dataset can have several boards."""
+        setting = sha256_hex(board_key(self.entries[0].run))[:6]
+        return f"{self.task}-{self.data.fingerprint[:8]}-{setting}"
 
     @property
     def episodes(self) -> int:
@@ -192,20 +190,29 @@ class Board:
 
     @property
     def roles(self) -> tuple[str, str]:
-        """The reader and judge, or "per run" when the runs on the board differ."""
-        readers = {role_label(e.run.manifest.identity, "reader") for e in self.entries}
-        judges = {role_label(e.run.manifest.identity, "judge") for e in self.entries}
-        return (
-            readers.pop() if len(readers) == 1 else "differs per run (see the System column)",
-            judges.pop() if len(judges) == 1 else "differs per run (see the System column)",
-        )
+        """The reader and judge every run on the board shares (runs that differ are on other boards)."""
+        identity = self.entries[0].run.manifest.identity
+        return role_label(identity, "reader"), role_label(identity, "judge")
+
+    @property
+    def task_options(self) -> str:
+        """The task options every run on the board shares, as ``key=value`` text."""
+        options = self.entries[0].run.manifest.identity.get("task", {}).get("options", {})
+        return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "defaults"
+
+    @property
+    def notes(self) -> list[str]:
+        """The few-episodes sentence where the board's families are too small to ever reject."""
+        family = max(len(self.entries) - 1, 1)
+        note = few_episodes_note(self.episodes, family, ALPHA, self.settings.n_perm)
+        return [note] if note else []
 
 
 def protocol(settings: Settings) -> list[str]:
     """The statistical protocol in plain sentences, shown at the top of both leaderboards."""
     return [
-        f"Intervals are {CONFIDENCE:.0%} cluster-bootstrap percentile intervals: {settings.n_boot} resamples "
-        f"of episodes (the clusters: probes of one episode share a memory state), seed {settings.seed}.",
+        f"Intervals: {interval_sentence()}. Episodes are the clusters (probes of one episode share a "
+        f"memory state); the bootstrap draws {settings.n_boot} resamples of episodes, seed {settings.seed}.",
         "Deltas are paired (same probes, aligned by id) against the board's baseline. p (perm) is the "
         "cluster sign-flip permutation test (exact up to 16 episodes, else "
         f"{settings.n_perm} random patterns).",
@@ -227,10 +234,10 @@ def protocol(settings: Settings) -> list[str]:
 
 
 def collect(runs: Sequence[LoadedRun], settings: Settings) -> list[Board]:
-    """One board per (task, dataset fingerprint), in task-name order."""
-    groups: dict[tuple[str, str], list[LoadedRun]] = {}
+    """One board per comparable setting (task, options, dataset, reader, judge), in task-name order."""
+    groups: dict[tuple[str, ...], list[LoadedRun]] = {}
     for run in runs:
-        groups.setdefault((run.task_name, run.dataset_fingerprint), []).append(run)
+        groups.setdefault(board_key(run), []).append(run)
     return [_board(group, settings) for _, group in sorted(groups.items())]
 
 
@@ -298,18 +305,19 @@ def _neighbours(
         )
         for upper, lower in pairs
     ]
-    adjusted = _holm([c.p_permutation for c in comparisons])
+    decisions = decide([c.p_permutation for c in comparisons], ALPHA)
     return [
         Neighbours(
             upper.label,
             lower.label,
             c,
-            p,
+            d.p_adjusted,
+            d.reject,
             _agrees(main, c.difference),
             estimates[upper.label][main.name].value is not None
             and estimates[lower.label][main.name].value is None,
         )
-        for (upper, lower), c, p in zip(pairs, comparisons, adjusted, strict=True)
+        for (upper, lower), c, d in zip(pairs, comparisons, decisions, strict=True)
     ]
 
 
@@ -382,22 +390,15 @@ def _deltas(
             spec.name,
             baseline=baseline,
             n_boot=settings.n_boot,
+            alpha=ALPHA,
             n_perm=settings.n_perm,
             seed=settings.seed,
             confidence=CONFIDENCE,
         )
-        comparisons = [member.comparison for member in family.members]
-        adjusted = _holm([c.p_permutation for c in comparisons])
-        out[spec.name] = {c.name_b: Delta(c, p) for c, p in zip(comparisons, adjusted, strict=True)}
+        out[spec.name] = {
+            m.comparison.name_b: Delta(m.comparison, m.p_adjusted, m.reject) for m in family.members
+        }
     return out
-
-
-def _holm(pvalues: list[float | None]) -> list[float | None]:
-    """Holm over the p-values that exist; a comparison without one (metric undefined) stays untested."""
-    tested = [i for i, p in enumerate(pvalues) if p is not None]
-    adjusted = holm([pvalues[i] or 0.0 for i in tested]).tolist() if tested else []
-    by_index = dict(zip(tested, adjusted, strict=True))
-    return [by_index.get(i) for i in range(len(pvalues))]
 
 
 def _breakdowns(

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from membench.report import format as fmt
+from membench import numbers as fmt
 from membench.report import svg
 from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
 from membench.runs import role_label

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from membench.report import format as fmt
+from membench import numbers as fmt
 from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
 from membench.task import MetricSpec
 
@@ -25,8 +25,9 @@ def render_markdown(boards: Sequence[Board], settings: Settings, n_runs: int) ->
     lines = [
         "# membench leaderboard",
         "",
-        f"The latest complete run per (task, system, mode): {n_runs} run(s) on {len(boards)} board(s). "
-        "A board holds the runs of one task on one dataset (same fingerprint): only those are paired.",
+        f"The complete run covering the most probes (then the latest) per system and mode: {n_runs} "
+        f"run(s) on {len(boards)} board(s). A board holds the runs of one task with the same options, "
+        "dataset (fingerprint), reader and judge: only those are paired.",
         "",
         *_protocol(settings),
     ]
@@ -49,8 +50,9 @@ def _board(board: Board) -> list[str]:
         lines += [md(board.description), ""]
     lines += [
         f"- Data: {md(board.data.origin)}",
-        f"- Reader: {md(reader)} · Judge: {md(judge)}",
+        f"- Reader: {md(reader)} · Judge: {md(judge)} · Task options: {md(board.task_options)}",
         f"- Episodes (clusters) behind the main metric: {board.episodes}",
+        *(f"- {md(note)}" for note in board.notes),
         f"- Baseline: {md(board.baseline or 'none')} ({md(board.baseline_note)})",
         "",
         *_ranking(board),
@@ -80,7 +82,7 @@ def _ranking(board: Board) -> list[str]:
         est = entry.estimates[main.name]
         lines.append(
             f"| {_rank(entry)} | {md(entry.label)} | {fmt.value(main, est.value)} | "
-            f"{fmt.interval(main, est.ci)} | {est.n} | {entry.n_errored}/{entry.n_probes} | "
+            f"{fmt.interval(main, est.interval)} | {est.n} | {entry.n_errored}/{entry.n_probes} | "
             f"{fmt.usd(entry.cost_usd, entry.llm_calls)} | {fmt.seconds(entry.ingest_s)} | "
             f"{fmt.seconds(entry.query_s)} | [{md(entry.run_name)}](runs/{entry.run_name}.html) |"
         )
@@ -106,8 +108,8 @@ def _neighbours(board: Board) -> list[str]:
         c = pair.comparison
         lines.append(
             f"| {md(pair.upper)} | {md(pair.lower)} | {fmt.delta(main, c.difference)} | "
-            f"{fmt.interval(main, c.ci)} | {fmt.p_value(c.p_permutation)} | {fmt.p_value(pair.p_holm)} | "
-            f"{pair.verdict} |"
+            f"{fmt.interval(main, c.interval)} | {fmt.p_value(c.p_permutation)} | "
+            f"{fmt.p_value(pair.p_holm)} | {pair.verdict} |"
         )
     return lines
 
@@ -123,9 +125,9 @@ def _main_deltas(board: Board) -> list[str]:
     for label, delta in board.deltas[main.name].items():
         c = delta.comparison
         left_out = f"{c.n_only_a} baseline only, {c.n_only_b} system only, {c.n_errored_either} errored"
-        mcnemar = fmt.p_value(c.p_value) if c.binary else "–"
+        mcnemar = fmt.p_value(c.p_mcnemar) if c.binary else "–"
         lines.append(
-            f"| {md(label)} | {_delta_cell(main, delta)} | {fmt.interval(main, c.ci)} | "
+            f"| {md(label)} | {_delta_cell(main, delta)} | {fmt.interval(main, c.interval)} | "
             f"{fmt.p_value(c.p_permutation)} | {fmt.p_value(delta.p_holm)} | {mcnemar} | "
             f"{fmt.magnitude(main, delta.mde)} | {c.n_paired} | {left_out} |"
         )
@@ -150,7 +152,7 @@ def _all_metrics(board: Board) -> list[str]:
             est = entry.estimates[spec.name]
             shown = fmt.value(spec, est.value)
             if est.value is not None:
-                shown += f" {fmt.interval(spec, est.ci)}; n={est.n}"
+                shown += f" {fmt.interval(spec, est.interval)}; n={est.n}"
             if est.n_errors:
                 shown += f"; {est.n_errors} errored"
             cells.append(shown)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from membench.report import format as fmt
+from membench import numbers as fmt
 from membench.stats import MetricEstimate
 from membench.task import MetricSpec
 
@@ -81,12 +81,12 @@ def ci_plot(spec: MetricSpec, rows: Sequence[tuple[str, MetricEstimate]]) -> Mar
         if est.value is None:
             parts.append(f'<text x="{LABEL_WIDTH + 4}" y="{y + 4}" class="na">N/A</text>')
             continue
-        if est.ci is not None:
-            low, high = (axis(b * spec.scale) for b in est.ci)
+        if est.interval is not None:
+            low, high = (axis(b * spec.scale) for b in est.interval)
             parts.append(f'<line x1="{low}" x2="{high}" y1="{y}" y2="{y}" class="whisker"/>')
             for x in (low, high):
                 parts.append(f'<line x1="{x}" x2="{x}" y1="{y - 5}" y2="{y + 5}" class="whisker"/>')
-        tip = f"{label}: {fmt.value(spec, est.value)} {fmt.interval(spec, est.ci)}"
+        tip = f"{label}: {fmt.value(spec, est.value)} {fmt.interval(spec, est.interval)}"
         parts.append(
             f'<circle cx="{axis(est.value * spec.scale)}" cy="{y}" r="5" fill="{colour(i)}">'
             f"<title>{escape(tip)}</title></circle>"
@@ -121,10 +121,10 @@ def scale_plot(
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour(i)}" stroke-width="2"/>')
         for x, v, e in defined:
             px = x_axis(x)
-            if e.ci is not None:
-                low, high = (y_axis(b * spec.scale) for b in e.ci)
+            if e.interval is not None:
+                low, high = (y_axis(b * spec.scale) for b in e.interval)
                 parts.append(f'<line x1="{px}" x2="{px}" y1="{low}" y2="{high}" stroke="{colour(i)}"/>')
-            tip = f"{label}, {axis_name} {x:g}: {fmt.value(spec, e.value)} {fmt.interval(spec, e.ci)}"
+            tip = f"{label}, {axis_name} {x:g}: {fmt.value(spec, e.value)} {fmt.interval(spec, e.interval)}"
             parts.append(
                 f'<circle cx="{px}" cy="{y_axis(v * spec.scale)}" r="4" fill="{colour(i)}">'
                 f"<title>{escape(tip)}</title></circle>"
@@ -140,7 +140,7 @@ def _extent(spec: MetricSpec, est: MetricEstimate) -> list[float]:
     """The value and interval bounds of an estimate on the display scale (none when it is N/A)."""
     if est.value is None:
         return []
-    return [b * spec.scale for b in (est.value, *(est.ci or ()))]
+    return [b * spec.scale for b in (est.value, *(est.interval or ()))]
 
 
 def _open(height: float, title: str) -> str:

@@ -21,6 +21,7 @@ from scipy import stats as scipy_stats
 from membench.errors import ConfigError
 from membench.stats.frame import COLUMNS, WEIGHT, prepare, probe_keys
 from membench.stats.metrics import MetricSet, Sums, sandwich_se
+from membench.stats.policy import IntervalMethod, choose_interval, interval_method
 from membench.stats.resample import bootstrap_counts, check_confidence, percentile_interval
 from membench.task import MetricSpec
 
@@ -32,7 +33,9 @@ class MetricEstimate:
     ``n`` counts the probes that enter the value (denominator > 0; any non-errored row for sums),
     ``n_errors`` the probes with an errored contribution (excluded, or counted as 0 by "_all"
     metrics), ``n_clusters`` the episodes that enter the value. ``ci`` is the cluster-bootstrap
-    percentile interval; ``ci_t`` is value ± t(n_clusters - 1)·se.
+    percentile interval; ``ci_t`` is value ± t(n_clusters - 1)·se, clipped to the metric's ``bounds``
+    (or to [0, 1] for a ratio whose every contribution lies in [0, den]). ``interval`` is the one to
+    show (``stats.policy``).
     """
 
     metric: str
@@ -47,6 +50,15 @@ class MetricEstimate:
     confidence: float
     by: str | None = None
     level: str | None = None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The interval with proper coverage at this many episodes: t below the threshold, else bootstrap."""
+        return choose_interval(self.ci, self.ci_t, self.n_clusters)
+
+    @property
+    def interval_method(self) -> IntervalMethod:
+        return interval_method(self.n_clusters)
 
     @property
     def design_effect(self) -> float | None:
@@ -139,7 +151,7 @@ def _estimate_cell(
             se=se,
             se_naive=_naive_se(metrics, name, used, point),
             ci=percentile_interval(replicates[name], confidence) if replicates else None,
-            ci_t=_t_interval(value, se, n_used_clusters - 1, confidence),
+            ci_t=t_interval(value, se, n_used_clusters - 1, confidence, _bounds(metrics, name, used)),
             confidence=confidence,
             by=by,
             level=level,
@@ -172,10 +184,28 @@ def _naive_se(
     return sandwich_se(metrics.influence(name, per_probe, point))
 
 
-def _t_interval(
-    value: float | None, se: float | None, df: int, confidence: float
+def _bounds(metrics: MetricSet, name: str, used: pd.DataFrame) -> tuple[float, float] | None:
+    """The range the metric's value cannot leave: declared, or [0, 1] for a ratio of contributions
+    that each lie within [0, den] (a share)."""
+    spec = metrics.spec(name)
+    if spec.bounds is not None or spec.derive is not None or spec.aggregate != "ratio":
+        return spec.bounds
+    num, den = used["num"].to_numpy(), used["den"].to_numpy()
+    return (0.0, 1.0) if bool(np.all(num >= 0) and np.all(num <= den)) else None
+
+
+def t_interval(
+    value: float | None,
+    se: float | None,
+    df: int,
+    confidence: float,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float] | None:
+    """value ± t_df·se, clipped to ``bounds`` where the quantity cannot leave them."""
     if value is None or se is None or df < 1:
         return None
     half = float(scipy_stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
-    return value - half, value + half
+    low, high = value - half, value + half
+    if bounds is not None:
+        low, high = max(bounds[0], low), min(bounds[1], high)
+    return low, high

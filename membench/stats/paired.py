@@ -4,17 +4,17 @@ Two systems answering the same probes are compared probe by probe, which removes
 difficulty. Probes are aligned by (episode_id, probe_id); probes present in only one run, or errored in
 either, are left out of the test and *counted* in the result, never dropped in silence.
 
-Tests. Right/wrong outcomes (every paired probe has den 1 and num 0 or 1) get the exact McNemar test:
-a binomial test on the discordant pairs. Every metric also gets a cluster-level sign-flip permutation
-test: under "no difference" the two systems' labels are exchangeable within an episode, so the
-episode's A and B contributions are swapped in every pattern (all 2^G when G <= 16, else ``n_perm``
-random ones) and the metric difference is recomputed. Swapping the sums, rather than flipping a mean
-difference, keeps the test exact for ratios whose denominators differ between systems (precision over
-each system's own memories) and for derived metrics.
+The test that decides (``stats.policy``) is a cluster-level sign-flip permutation test: under "no
+difference" the two systems' labels are exchangeable within an episode, so the episode's A and B
+contributions are swapped in every pattern (all 2^G when G <= 16, else ``n_perm`` random ones) and the
+metric difference is recomputed. Swapping the sums, rather than flipping a mean difference, keeps the
+test exact for ratios whose denominators differ between systems (precision over each system's own
+memories) and for derived metrics.
 
-McNemar assumes independent pairs: when one system's advantage varies from episode to episode it
-rejects too often (about 15% at a nominal 5% in tests/unit/test_stats_simulation.py), while the cluster
-test keeps its level. Both p-values are in the result, so a report can show the cluster-robust one.
+Right/wrong outcomes (every paired probe has den 1 and num 0 or 1) also get the exact McNemar test, a
+binomial test on the discordant pairs, with the discordant odds ratio. It is kept for reference only:
+McNemar assumes independent pairs, and when one system's advantage varies from episode to episode it
+rejects too often (about 15% at a nominal 5% in tests/unit/test_stats_simulation.py).
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
 from membench.errors import ConfigError
-from membench.stats.corrections import benjamini_hochberg, holm
+from membench.stats.estimate import t_interval
 from membench.stats.frame import WEIGHT, prepare, probe_keys
 from membench.stats.metrics import MetricSet, Sums, sandwich_se
+from membench.stats.policy import Correction, choose_interval, decide
 from membench.stats.resample import (
     EXACT_MAX_CLUSTERS,
     bootstrap_counts,
@@ -41,17 +41,17 @@ from membench.stats.resample import (
 )
 from membench.task import MetricSpec
 
-Correction = Literal["holm", "benjamini-hochberg"]
-
 
 @dataclass(frozen=True)
 class Comparison:
     """Run B against run A on one metric. ``difference`` is value_b - value_a on the paired probes.
 
-    ``p_value`` comes from ``test``: "exact McNemar" when ``binary``, else the cluster sign-flip
-    permutation test, whose p-value is always in ``p_permutation`` (it accounts for clustering; McNemar
-    treats discordant pairs as independent). ``discordant_a`` counts probes A got right and B wrong,
-    ``discordant_b`` the reverse; ``odds_ratio`` is discordant_b / discordant_a with an exact interval.
+    ``p_permutation`` is the cluster sign-flip permutation p (``test`` names it): the one decisions
+    use. ``ci`` is the paired cluster-bootstrap interval, ``ci_t`` the t interval on episodes;
+    ``interval`` is the one to show (``stats.policy``). When ``binary`` (right/wrong outcomes),
+    ``p_mcnemar`` is exact McNemar's p, shown for reference only; ``discordant_a`` counts probes A got
+    right and B wrong, ``discordant_b`` the reverse; ``odds_ratio`` is discordant_b / discordant_a with
+    an exact interval.
     """
 
     metric: str
@@ -67,20 +67,26 @@ class Comparison:
     difference: float | None
     se: float | None
     ci: tuple[float, float] | None
+    ci_t: tuple[float, float] | None
     confidence: float
     test: str | None
-    p_value: float | None
     p_permutation: float | None
     binary: bool
+    p_mcnemar: float | None = None
     discordant_a: int | None = None
     discordant_b: int | None = None
     odds_ratio: float | None = None
     odds_ratio_ci: tuple[float, float] | None = None
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The interval of the difference with proper coverage at this many episodes."""
+        return choose_interval(self.ci, self.ci_t, self.n_clusters)
+
 
 @dataclass(frozen=True)
 class FamilyMember:
-    """One comparison of a family, with its corrected p-value; ``reject`` is p_adjusted <= alpha."""
+    """One comparison of a family, with its corrected permutation p; ``reject``: p_adjusted <= alpha."""
 
     comparison: Comparison
     p_adjusted: float | None
@@ -91,7 +97,7 @@ class FamilyMember:
 class FamilyComparison:
     """Several runs compared on one metric (each against ``baseline``, or all pairs when it is None).
 
-    ``correction`` names the adjustment applied across the comparisons that have a p-value.
+    ``correction`` names the adjustment applied across the comparisons that have a permutation p.
     """
 
     metric: str
@@ -169,14 +175,9 @@ def compare_family(
         _compare_tables(tables[a], tables[b], metrics, metric, (a, b), n_boot, n_perm, seed, confidence)
         for a, b in pairs
     ]
-    tested = [i for i, c in enumerate(comparisons) if c.p_value is not None]
-    adjust = holm if correction == "holm" else benjamini_hochberg
-    adjusted = dict(
-        zip(tested, adjust([comparisons[i].p_value or 0.0 for i in tested]).tolist(), strict=True)
-    )
+    decisions = decide([c.p_permutation for c in comparisons], alpha, correction)
     members = tuple(
-        FamilyMember(c, adjusted.get(i), i in adjusted and adjusted[i] <= alpha)
-        for i, c in enumerate(comparisons)
+        FamilyMember(c, d.p_adjusted, d.reject) for c, d in zip(comparisons, decisions, strict=True)
     )
     return FamilyComparison(metric, baseline, correction, alpha, members)
 
@@ -226,6 +227,7 @@ def _compare_tables(
     influence_a = metrics.influence(metric, sums_a, point_a)
     influence_b = metrics.influence(metric, sums_b, point_b)
     se = None if influence_a is None or influence_b is None else sandwich_se(influence_b - influence_a)
+    ci_t = t_interval(difference, se, n_clusters - 1, confidence, _difference_bounds(metrics, metric, a, b))
     ci = None
     if difference is not None and n_boot > 0:
         ci = percentile_interval(
@@ -251,9 +253,9 @@ def _compare_tables(
         difference=difference,
         se=se,
         ci=ci,
+        ci_t=ci_t,
         confidence=confidence,
         test=permutation_test,
-        p_value=p_permutation,
         p_permutation=p_permutation,
         binary=False,
     )
@@ -266,6 +268,21 @@ def _compare_tables(
     if np.all(weights == 1) and np.isin(np.concatenate([outcome_a, outcome_b]), (0.0, 1.0)).all():
         return _with_mcnemar(comparison, outcome_a, outcome_b)
     return comparison
+
+
+def _difference_bounds(
+    metrics: MetricSet, metric: str, a: _ProbeTable, b: _ProbeTable
+) -> tuple[float, float] | None:
+    """The range B - A cannot leave: from the metric's declared bounds, or ±1 for a share (a ratio whose
+    every probe's num lies within [0, den] in both runs)."""
+    spec = metrics.spec(metric)
+    if spec.bounds is not None:
+        low, high = spec.bounds
+        return low - high, high - low
+    if spec.derive is not None or spec.aggregate != "ratio":
+        return None
+    shares = all(bool(np.all(t.num >= 0) and np.all(t.num <= t.weight)) for t in (a, b))
+    return (-1.0, 1.0) if shares else None
 
 
 def _cluster_sums(
@@ -328,13 +345,13 @@ def _sign_flip_p(
 
 
 def _with_mcnemar(comparison: Comparison, outcome_a: np.ndarray, outcome_b: np.ndarray) -> Comparison:
-    """The comparison of right/wrong outcomes, tested by exact McNemar, with the discordant odds ratio."""
+    """The comparison of right/wrong outcomes with exact McNemar's p and the discordant odds ratio."""
     only_a = int(np.sum((outcome_a == 1) & (outcome_b == 0)))
     only_b = int(np.sum((outcome_a == 0) & (outcome_b == 1)))
     discordant = only_a + only_b
-    binary = replace(comparison, test="exact McNemar", binary=True, discordant_a=only_a, discordant_b=only_b)
+    binary = replace(comparison, binary=True, discordant_a=only_a, discordant_b=only_b)
     if discordant == 0:
-        return replace(binary, p_value=1.0)
+        return replace(binary, p_mcnemar=1.0)
     # The share of discordant pairs B wins, π, has an exact (Clopper-Pearson) interval; OR = π / (1 - π).
     # Beta quantiles give it in closed form (binomtest's proportion_ci finds the same by root search).
     tail = (1.0 - comparison.confidence) / 2.0
@@ -342,7 +359,7 @@ def _with_mcnemar(comparison: Comparison, outcome_a: np.ndarray, outcome_b: np.n
     high = float(scipy_stats.beta.ppf(1.0 - tail, only_b + 1, only_a)) if only_a else 1.0
     return replace(
         binary,
-        p_value=float(scipy_stats.binomtest(only_b, discordant, 0.5).pvalue),
+        p_mcnemar=float(scipy_stats.binomtest(only_b, discordant, 0.5).pvalue),
         odds_ratio=_odds(only_b / discordant),
         odds_ratio_ci=(_odds(low), _odds(high)),
     )

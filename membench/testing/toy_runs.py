@@ -12,7 +12,7 @@ from pathlib import Path
 
 from membench.identity import run_id_for
 from membench.records import write_atomic, write_manifest
-from membench.types import ErrorInfo, Manifest, Prediction, Record, Score
+from membench.types import Counts, ErrorInfo, Manifest, Prediction, Record, Score
 
 STAMP = "2026-11-30T00:00:00.000+00:00"
 
@@ -25,11 +25,12 @@ def write_toy_run(
     fingerprint: str = "toy-v1",
     task: str = "toy",
     judge: str = "exact",
+    task_options: Mapping[str, str] | None = None,
 ) -> Path:
     """A complete run under ``root``: probe ``"<episode>:<probe>"`` -> 1.0 right, 0.0 wrong, None errored
     (by the system). Returns the run directory."""
     identity = {
-        "task": {"name": task, "version": "1", "options": {}},
+        "task": {"name": task, "version": "1", "options": dict(task_options or {})},
         "dataset": {"fingerprint": fingerprint, "name": "toy"},
         "system": {"name": system, "options": {}},
         "reader": {"name": "extractive"},
@@ -69,6 +70,13 @@ def write_toy_run(
         updated_at=STAMP,
         membench_version="toy",
         python_version="3.11",
+        counts=Counts(
+            episodes_planned=len({p.split(":")[0] for p in outcomes}),
+            episodes_done=len({p.split(":")[0] for p in outcomes}),
+            probes_planned=len(outcomes),
+            probes_scored=sum(1 for v in outcomes.values() if v is not None),
+            probes_errored=sum(1 for v in outcomes.values() if v is None),
+        ),
     )
     write_manifest(run_dir, manifest)
     return run_dir

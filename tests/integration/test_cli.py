@@ -105,3 +105,13 @@ def test_a_finished_run_says_where_it_is_and_what_to_do_next(tmp_path: Path) -> 
     assert f"results: {results}/runs/halumem__bm25__" in said
     assert f"--systems bm25,OTHER --results-dir {results}" in said
     assert f"membench report {results} --out report" in said
+    # Two episodes: the summary names its interval and says no comparison of this run could reject.
+    assert "CI: t interval on episodes (2 episodes;" in said
+    assert "with 2 episode(s), the smallest possible permutation p is 0.5" in said
+
+
+def test_an_empty_limit_is_a_usage_error(tmp_path: Path) -> None:
+    for limit in ("0", "-1", "two"):
+        result = membench("run", "--task", "halumem", "--system", "bm25", "--limit", limit)
+        assert result.returncode == 2, (limit, result.stderr)
+        assert "--limit" in result.stderr and result.stdout == ""

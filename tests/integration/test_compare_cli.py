@@ -43,7 +43,7 @@ def test_table_with_a_baseline_names_the_family_and_the_correction(
     assert "QA correct (qa_correct; higher is better)" in out
     assert "Holm over the family of 2 comparison(s) of QA correct" in out
     assert "every run vs baseline no-memory (extractive · rule)" in out
-    assert "exact McNemar" in out and "MDE" in out
+    assert "McNemar p" in out and "treats probes as independent" in out and "MDE" in out
     for system in ("bm25", "no-memory", "full-context"):
         assert str(halumem_runs[f"{system}-2"]) in out
 
@@ -60,11 +60,16 @@ def test_json_all_pairs_over_every_metric(
     qa = families["qa_correct"]
     assert qa["family"] == "all pairs" and len(qa["comparisons"]) == 3
     holm = sorted(c["p_holm"] for c in qa["comparisons"])
-    raw = sorted(c["p_value"] for c in qa["comparisons"])
+    raw = sorted(c["p_permutation"] for c in qa["comparisons"])
     assert holm[0] == pytest.approx(min(1.0, 3 * raw[0])), "the smallest p is multiplied by the family size"
     latency = families["search_time_s"]["comparisons"][0]
     assert latency["test"] == "cluster sign-flip permutation (exact)", "a non-binary metric is not McNemar's"
-    assert latency["p_value"] == latency["p_permutation"]
+    assert latency["p_mcnemar"] is None and latency["p_mcnemar_note"] is None
+    for comparison in qa["comparisons"]:
+        # Right/wrong: McNemar is shown, labelled; the decision is the permutation test's.
+        assert comparison["decided_by"].startswith("cluster sign-flip permutation")
+        assert "treats probes as independent" in comparison["p_mcnemar_note"]
+        assert comparison["significant"] == (comparison["p_holm"] <= 0.05)
 
 
 def test_markdown_and_metric_selection(
@@ -88,7 +93,7 @@ def test_runs_on_different_data_are_refused(
     a, b = halumem_runs["bm25-2"], halumem_runs["bm25-3"]
     assert main(["compare", str(a), str(b)]) == 2
     err = capsys.readouterr().err
-    assert "different dataset fingerprints" in err and str(a) in err and str(b) in err
+    assert "they differ in" in err and "dataset: " in err and str(a) in err and str(b) in err
 
 
 def test_errored_probes_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ def load(paths: list[Path], registry: Registry) -> list:  # type: ignore[type-ar
     return [load_run(p, registry) for p in paths]
 
 
-def test_baseline_family_is_holm_corrected_on_both_p_values(tmp_path: Path, registry: Registry) -> None:
+def test_baseline_family_is_holm_corrected_on_the_permutation_p(tmp_path: Path, registry: Registry) -> None:
     dirs = [
         write_toy_run(tmp_path, "base", outcomes(0.5, 1)),
         write_toy_run(tmp_path, "good", outcomes(0.8, 2)),
@@ -48,13 +48,14 @@ def test_baseline_family_is_holm_corrected_on_both_p_values(tmp_path: Path, regi
     (family,) = result.families
     assert family.spec.name == "accuracy" and result.baseline == "base (extractive · exact)"
     assert len(family.pairs) == 3 and all(p.member.comparison.name_a == result.baseline for p in family.pairs)
-    raw = [p.member.comparison.p_value for p in family.pairs]
     perm = [p.member.comparison.p_permutation for p in family.pairs]
-    assert [p.member.p_adjusted for p in family.pairs] == pytest.approx(list(holm(raw)))
-    assert [p.p_permutation_adjusted for p in family.pairs] == pytest.approx(list(holm(perm)))
-    assert all(p.member.comparison.test == "exact McNemar" for p in family.pairs)
+    assert [p.member.p_adjusted for p in family.pairs] == pytest.approx(list(holm(perm)))
+    assert all(p.member.reject == (p.member.p_adjusted <= 0.05) for p in family.pairs)  # type: ignore[operator]
+    assert all(p.member.comparison.test.startswith("cluster sign-flip") for p in family.pairs)  # type: ignore[union-attr]
+    # McNemar is computed for right/wrong outcomes, and shown, but decides nothing.
+    assert all(p.member.comparison.binary and p.member.comparison.p_mcnemar is not None for p in family.pairs)
     good = next(p for p in family.pairs if p.member.comparison.name_b.startswith("good"))
-    assert good.mark == "**" and good.favours == good.member.comparison.name_b
+    assert good.mark == "*" and good.favours == good.member.comparison.name_b
     assert "Holm over the family of 3 comparison(s)" in family.description
     assert "every run vs baseline base" in family.description
 
@@ -120,12 +121,15 @@ def test_lower_is_better_flips_the_favoured_side(tmp_path: Path) -> None:
 def test_different_data_or_task_is_refused_naming_both_dirs(tmp_path: Path, registry: Registry) -> None:
     a = write_toy_run(tmp_path, "a", outcomes(0.5, 1))
     b = write_toy_run(tmp_path, "b", outcomes(0.5, 2), fingerprint="other-data")
-    with pytest.raises(ConfigError, match="different dataset fingerprints") as caught:
+    with pytest.raises(ConfigError, match="they differ in dataset: toy-v1 vs other-data") as caught:
         check_comparable(load([a, b], registry))
     assert str(a) in str(caught.value) and str(b) in str(caught.value)
     other_task = write_toy_run(tmp_path, "c", outcomes(0.5, 3), task="halumem")
-    with pytest.raises(ConfigError, match="different tasks"):
+    with pytest.raises(ConfigError, match="differ in task: toy v1 vs halumem v1"):
         select_runs([a, other_task], registry=registry)
+    # Neither can be waived: runs of other data or another task share no probes to pair.
+    with pytest.raises(ConfigError, match="--allow-different takes"):
+        check_comparable(load([a, b], registry), ("dataset",))
 
 
 def test_baseline_and_metric_names_are_checked(tmp_path: Path, registry: Registry) -> None:
@@ -137,12 +141,13 @@ def test_baseline_and_metric_names_are_checked(tmp_path: Path, registry: Registr
         ],
         registry,
     )
+    judges = ("judge",)
     with pytest.raises(ConfigError, match="matches several runs"):
-        compare_runs(runs, baseline="a", n_boot=0)
-    result = compare_runs(runs, baseline="a (extractive · other)", n_boot=0)
+        compare_runs(runs, baseline="a", n_boot=0, allow_different=judges)
+    result = compare_runs(runs, baseline="a (extractive · other)", n_boot=0, allow_different=judges)
     assert result.baseline == "a (extractive · other)"
     with pytest.raises(ConfigError, match="matches none"):
-        compare_runs(runs, baseline="zzz", n_boot=0)
+        compare_runs(runs, baseline="zzz", n_boot=0, allow_different=judges)
     specs = runs[0].task.metrics
     assert [s.name for s in resolve_metrics(specs, [], False)] == ["accuracy"]
     assert [s.name for s in resolve_metrics(specs, [], True)] == ["accuracy", "accuracy_all"]
@@ -203,5 +208,45 @@ def test_select_runs_on_the_data_every_system_ran_on(tmp_path: Path, registry: R
     runs = select_runs([], task="toy", systems=["a", "b"], results_dir=tmp_path, registry=registry)
     assert [(r.system, r.dataset_fingerprint) for r in runs] == [("a", "old"), ("b", "old")]
     write_toy_run(tmp_path / "runs", "c", outcomes(0.5, 4), fingerprint="new")
-    with pytest.raises(ConfigError, match="never ran on the same data"):
+    with pytest.raises(ConfigError, match="never ran with the same data"):
         select_runs([], task="toy", systems=["b", "c"], results_dir=tmp_path, registry=registry)
+
+
+def test_five_episodes_with_a_sixty_point_gap_decide_nothing_and_say_why(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """With 5 episodes the smallest permutation p is 2/32 > 0.05: no gap, however large, is significant.
+    McNemar, which treats the 100 probes as independent, would call it overwhelming."""
+    weak = {f"e{e}:q{q}": float(q < 4) for e in range(5) for q in range(20)}  # 20% right
+    strong = {f"e{e}:q{q}": float(q < 16) for e in range(5) for q in range(20)}  # 80% right
+    dirs = [write_toy_run(tmp_path, "weak", weak), write_toy_run(tmp_path, "strong", strong)]
+    result = compare_runs(load(dirs, registry), n_boot=200)
+    (family,) = result.families
+    (pair,) = family.pairs
+    c = pair.member.comparison
+    assert c.difference == pytest.approx(0.6) and c.n_clusters == 5
+    assert c.p_permutation == pytest.approx(2 / 32) and c.p_mcnemar is not None and c.p_mcnemar < 1e-10
+    assert not pair.member.reject and pair.mark == ""
+    assert family.note is not None and "with 5 episode(s)" in family.note
+    text = render_markdown(result)
+    assert "no difference can be significant" in text and "t interval on episodes" in text
+    decision = to_json(result)["families"][0]["comparisons"][0]
+    assert decision["significant"] is False and decision["decided_by"].startswith("cluster sign-flip")
+    assert decision["p_holm"] == pytest.approx(2 / 32) and decision["mark"] == ""
+    assert decision["interval"] == "t"
+
+
+def test_runs_judged_differently_or_with_other_task_options_are_refused_naming_the_fields(
+    tmp_path: Path, registry: Registry
+) -> None:
+    base = write_toy_run(tmp_path, "a", outcomes(0.5, 1))
+    judged = write_toy_run(tmp_path, "b", outcomes(0.5, 2), judge="lexical")
+    other_k = write_toy_run(tmp_path, "c", outcomes(0.5, 3), task_options={"sessions": "1"})
+    with pytest.raises(ConfigError, match=r'differ in judge: \{"name":"exact"\} vs \{"name":"lexical"\}'):
+        compare_runs(load([base, judged], registry), n_boot=0)
+    with pytest.raises(ConfigError, match=r'differ in task-options: \{\} vs \{"sessions":"1"\}'):
+        select_runs([base, other_k], registry=registry)
+    # Asked for explicitly, the pairing happens and the output says what differs.
+    result = compare_runs(load([base, judged], registry), n_boot=0, allow_different=("judge",))
+    assert result.differing == ('judge: {"name":"exact"} vs {"name":"lexical"}',)
+    assert "paired although they differ (--allow-different) in judge" in render_markdown(result)

@@ -10,7 +10,7 @@ import pytest
 
 from membench.errors import ConfigError
 from membench.registry import Registry
-from membench.report.collect import Settings, _baseline, _holm, _ranks, collect
+from membench.report.collect import Settings, _baseline, _ranks, collect
 from membench.runs import load_run
 from membench.testing.toy_runs import write_toy_run
 
@@ -31,11 +31,6 @@ def test_unseparated_neighbours_share_the_rank_of_the_first() -> None:
     assert _ranks(pairs(False, True, False)) == [(1, True), (1, True), (3, True), (3, True)]
     # A chain of ties is one tier, even if its ends might be separable: the rule is stated in the report.
     assert _ranks(pairs(False, False, True)) == [(1, True), (1, True), (1, True), (4, False)]
-
-
-def test_holm_skips_untested_comparisons() -> None:
-    assert _holm([0.01, None, 0.04]) == [0.02, None, 0.04]
-    assert _holm([None, None]) == [None, None]
 
 
 def test_baseline_by_label_by_system_by_default_and_ambiguous() -> None:
@@ -87,3 +82,22 @@ def test_a_system_without_a_value_does_not_tie_with_one_that_has_it(tmp_path: Pa
         ("failed", 2, True),
     ]
     assert [p.verdict for p in board.neighbours] == ["yes: the lower has no value", "no: tied"]
+
+
+def test_runs_judged_differently_go_on_separate_boards(tmp_path: Path) -> None:
+    answered = {f"e{e}:q{q}": float(q % 2) for e in range(3) for q in range(4)}
+    registry = Registry([PLUGIN])
+    runs = [
+        load_run(write_toy_run(tmp_path, "a", answered), registry),
+        load_run(write_toy_run(tmp_path, "b", answered), registry),
+        load_run(write_toy_run(tmp_path, "b", answered, judge="lexical"), registry),
+    ]
+    boards = collect(runs, Settings(n_boot=50))
+    assert sorted((b.roles[1], [e.run.system for e in b.entries]) for b in boards) == [
+        ("exact", ["a", "b"]),
+        ("lexical", ["b"]),
+    ]
+    assert len({b.key for b in boards}) == 2
+    # 3 episodes: no paired difference could be significant, and the board says so.
+    exact = next(b for b in boards if b.roles[1] == "exact")
+    assert any("with 3 episode(s)" in note for note in exact.notes)

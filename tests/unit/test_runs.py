@@ -70,3 +70,40 @@ def test_numeric_category_levels_sort_by_value() -> None:
 
     assert sorted(["125", "62", "1000", "250"], key=level_order) == ["62", "125", "250", "1000"]
     assert sorted(["b", "10", "a", "9"], key=level_order) == ["9", "10", "a", "b"]
+
+
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py") + ":ToyTask"
+
+
+def test_an_empty_or_partial_run_is_never_chosen_over_a_full_one(tmp_path: Path) -> None:
+    """A ``--limit`` run is newer but covers fewer probes; an empty "complete" run covers none."""
+    import json
+
+    from membench.registry import Registry
+    from membench.runs import latest_complete, load_run
+    from membench.testing.toy_runs import write_toy_run
+
+    registry = Registry([TOY])
+    full = write_toy_run(tmp_path / "full", "a", {f"e{e}:q0": 1.0 for e in range(10)})
+    part = write_toy_run(tmp_path / "part", "a", {f"e{e}:q0": 0.0 for e in range(2)})
+    empty = write_toy_run(tmp_path / "empty", "a", {})
+    for later, stamp in ((part, "2026-12-01T00:00:00+00:00"), (empty, "2026-12-02T00:00:00+00:00")):
+        manifest = json.loads((later / "manifest.json").read_text())
+        manifest["updated_at"] = stamp
+        (later / "manifest.json").write_text(json.dumps(manifest))
+    runs = [load_run(d, registry) for d in (full, part, empty)]
+    assert [r.complete for r in runs] == [True, True, False]
+    assert [r.run_dir for r in latest_complete(runs)] == [full]
+    # A run whose status says complete but which lacks records for planned probes is not complete.
+    (part / "records.jsonl").write_text((part / "records.jsonl").read_text().splitlines(keepends=True)[0])
+    assert not load_run(part, registry).complete
+
+
+def test_a_limit_below_one_is_refused_before_any_work() -> None:
+    import pytest
+
+    from membench.config import RunConfig
+    from membench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--limit must be at least 1"):
+        RunConfig(task="halumem", system="bm25", limit=0)

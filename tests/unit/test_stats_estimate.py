@@ -65,9 +65,12 @@ def test_ratio_value_and_clustered_se_match_a_hand_computation() -> None:
     assert result.se_naive == pytest.approx(math.sqrt(1.5 / 7 / 8))
     assert result.design_effect == pytest.approx((1.5 * 0.013671875) / (1.5 / 7 / 8))
     assert (result.n, result.n_errors, result.n_clusters) == (8, 0, 3)
-    # value ± t(2 df) · se
+    # value ± t(2 df) · se, clipped at 1: an accuracy (every num within [0, den]) cannot exceed it.
     half = scipy_stats.t.ppf(0.975, 2) * result.se
-    assert result.ci_t == pytest.approx((0.75 - half, 0.75 + half))
+    assert 0.75 + half > 1
+    assert result.ci_t == pytest.approx((0.75 - half, 1.0))
+    # With 3 episodes the t interval is the one shown.
+    assert result.interval == result.ci_t and result.interval_method == "t"
     assert result.ci is None  # n_boot=0 skips the bootstrap
 
 

@@ -46,15 +46,15 @@ def binary_pair(seed: int, n_clusters: int = 12, size: int = 10) -> tuple[pd.Dat
     return run("acc", episodes, a), run("acc", episodes, b)
 
 
-def test_binary_outcomes_get_exact_mcnemar_matching_binomtest() -> None:
+def test_binary_outcomes_get_exact_mcnemar_for_reference_while_the_permutation_test_decides() -> None:
     a, b = binary_pair(seed=1)
     result = compare(a, b, SPECS, "acc", n_boot=500)
     outcome_a, outcome_b = a["num"].to_numpy(), b["num"].to_numpy()
     only_a = int(np.sum((outcome_a == 1) & (outcome_b == 0)))
     only_b = int(np.sum((outcome_a == 0) & (outcome_b == 1)))
-    assert result.binary and result.test == "exact McNemar"
+    assert result.binary and result.test == "cluster sign-flip permutation (exact)"
     assert (result.discordant_a, result.discordant_b) == (only_a, only_b)
-    assert result.p_value == pytest.approx(scipy_stats.binomtest(only_b, only_a + only_b, 0.5).pvalue)
+    assert result.p_mcnemar == pytest.approx(scipy_stats.binomtest(only_b, only_a + only_b, 0.5).pvalue)
     assert result.value_a is not None and result.value_b is not None and result.difference is not None
     assert result.difference == pytest.approx((only_b - only_a) / len(a))
     assert result.value_b - result.value_a == pytest.approx(result.difference)
@@ -70,7 +70,7 @@ def test_binary_outcomes_get_exact_mcnemar_matching_binomtest() -> None:
 def test_identical_runs_have_no_discordant_pairs() -> None:
     a, _ = binary_pair(seed=2)
     result = compare(a, a, SPECS, "acc", n_boot=100)
-    assert (result.discordant_a, result.discordant_b, result.p_value) == (0, 0, 1.0)
+    assert (result.discordant_a, result.discordant_b, result.p_mcnemar) == (0, 0, 1.0)
     assert result.odds_ratio is None and result.difference == 0.0
     assert result.p_permutation == 1.0
 
@@ -94,8 +94,8 @@ def test_sign_flip_permutation_is_exact_and_matches_scipy_for_scores() -> None:
         n_resamples=np.inf,
         alternative="two-sided",
     )
-    assert result.p_value == pytest.approx(reference.pvalue)
-    assert result.p_value == result.p_permutation
+    assert result.p_permutation == pytest.approx(reference.pvalue)
+    assert result.p_mcnemar is None
     assert result.difference == pytest.approx((b.sum() - a.sum()) / len(a))
 
 
@@ -122,7 +122,7 @@ def test_permutation_swaps_whole_ratios_when_denominators_differ() -> None:
         new_b = np.where(s, ya, yb).sum() / np.where(s, xa, xb).sum()
         extreme += abs(new_b - new_a) >= abs(observed) - 1e-12
     assert result.difference == pytest.approx(observed)
-    assert result.p_value == pytest.approx(extreme / 64)
+    assert result.p_permutation == pytest.approx(extreme / 64)
     assert not result.binary  # den is not 1
 
 
@@ -133,7 +133,7 @@ def test_swaps_that_leave_a_metric_undefined_count_as_extreme() -> None:
     result = compare(a, b, SPECS, "prec")
     assert result.difference == pytest.approx(0.5)
     # Patterns: none (0.5), both (-0.5), e1 only (A undefined), e2 only (B undefined): all as extreme.
-    assert result.p_value == 1.0
+    assert result.p_permutation == 1.0
 
 
 def test_random_sign_flips_beyond_sixteen_clusters() -> None:
@@ -142,9 +142,9 @@ def test_random_sign_flips_beyond_sixteen_clusters() -> None:
     b = [0.9] * len(episodes)
     result = compare(run("score", episodes, a), run("score", episodes, b), SPECS, "score", n_perm=999)
     assert result.test == "cluster sign-flip permutation (999 random)"
-    assert result.p_value == pytest.approx(1 / 1000)  # only the observed arrangement is that extreme
+    assert result.p_permutation == pytest.approx(1 / 1000)  # only the observed arrangement is that extreme
     skipped = compare(run("score", episodes, a), run("score", episodes, b), SPECS, "score", n_perm=0)
-    assert skipped.p_value is None and skipped.test is None
+    assert skipped.p_permutation is None and skipped.test is None
 
 
 def test_paired_se_is_the_clustered_se_of_the_differences() -> None:
@@ -179,7 +179,8 @@ def test_no_common_probes_gives_an_empty_comparison() -> None:
     b = run("acc", ["e1", "e1"], [1, 1]).assign(probe_id=["x", "y"])
     result = compare(a, b, SPECS, "acc")
     assert (result.n_paired, result.n_only_a, result.n_only_b) == (0, 2, 2)
-    assert result.difference is None and result.p_value is None and result.ci is None and not result.binary
+    assert result.difference is None and result.p_permutation is None and result.ci is None
+    assert not result.binary
 
 
 def test_derived_metric_comparison_recomputes_from_both_inputs() -> None:
@@ -201,8 +202,8 @@ def test_family_against_a_baseline_applies_holm() -> None:
         ("base", "x"),
         ("base", "y"),
     ]
-    raw = [m.comparison.p_value or 0.0 for m in family.members]
-    assert all(m.comparison.p_value is not None for m in family.members)
+    raw = [m.comparison.p_permutation or 0.0 for m in family.members]
+    assert all(m.comparison.p_permutation is not None for m in family.members)
     assert [m.p_adjusted for m in family.members] == pytest.approx(holm(raw).tolist())
     assert [m.reject for m in family.members] == [p <= 0.05 for p in holm(raw)]
     single = compare(runs["base"], runs["x"], SPECS, "acc", name_a="base", name_b="x", n_boot=200)
@@ -219,7 +220,7 @@ def test_family_of_all_pairs_with_benjamini_hochberg() -> None:
         ("a", "c"),
         ("b", "c"),
     ]
-    raw = np.array([m.comparison.p_value for m in family.members])
+    raw = np.array([m.comparison.p_permutation for m in family.members])
     assert [m.p_adjusted for m in family.members] == pytest.approx(
         scipy_stats.false_discovery_control(raw, method="bh").tolist()
     )
@@ -231,7 +232,7 @@ def test_untestable_comparisons_stay_out_of_the_correction() -> None:
     family = compare_family({"a": a, "b": b, "s": stranger}, SPECS, "acc", baseline="a", n_boot=0)
     tested, untested = family.members
     assert untested.p_adjusted is None and not untested.reject
-    assert tested.p_adjusted == pytest.approx(tested.comparison.p_value)  # a family of one
+    assert tested.p_adjusted == pytest.approx(tested.comparison.p_permutation)  # a family of one
 
 
 def test_family_arguments_are_checked() -> None:

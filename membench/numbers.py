@@ -1,4 +1,5 @@
-"""How numbers read in reports: one set of rules so the Markdown and the HTML never disagree.
+"""How numbers read in every output: one set of rules, so the run summary, ``compare``, ``score`` and
+the report (Markdown and HTML) never show the same number two ways.
 
 Values, intervals and deltas are shown on the metric's display scale (``MetricSpec.scale`` and
 ``unit``); a difference of percentages is in points ("pt"), never in percent, which would be ambiguous.
@@ -40,6 +41,13 @@ def delta(spec: MetricSpec, raw: float | None) -> str:
         return sign + seconds(abs(shown))
     unit = " pt" if spec.unit == "%" else _unit(spec)
     return sign + _number(spec, abs(shown)) + unit
+
+
+def delta_interval(spec: MetricSpec, ci: tuple[float, float] | None) -> str:
+    """An interval of a difference, each bound signed: ``[+1.2 pt, +8.0 pt]``."""
+    if ci is None:
+        return "–"
+    return f"[{delta(spec, ci[0])}, {delta(spec, ci[1])}]"
 
 
 def magnitude(spec: MetricSpec, raw: float | None) -> str:

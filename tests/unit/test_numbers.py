@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from membench.report import format as fmt
+from membench import numbers as fmt
 from membench.report.markdown import md
 from membench.report.svg import _Axis, ci_plot
 from membench.stats import MetricEstimate
@@ -15,7 +15,8 @@ TOKENS = MetricSpec("tok", "Tokens", scale=1.0, unit="tokens")
 
 
 def est(value: float | None, ci: tuple[float, float] | None = None) -> MetricEstimate:
-    return MetricEstimate("acc", value, 10, 0, 2, None, None, ci, None, 0.95)
+    """An estimate over 2 episodes: the t interval is the one shown (``stats.policy``)."""
+    return MetricEstimate("acc", value, 10, 0, 2, None, None, None, ci, 0.95)
 
 
 def test_values_carry_their_unit_and_undefined_is_na() -> None:
