@@ -59,6 +59,7 @@ bench: $(STAMP_MEM0)
 	$(BIN)/python benchmarks/bench_stats.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_mem0.py
+	$(BIN)/python benchmarks/sim_policy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
