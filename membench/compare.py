@@ -35,6 +35,7 @@ from membench.runs import (
     find_run_dirs,
     latest_complete,
     load_run,
+    match_run,
 )
 from membench.stats.policy import ALPHA, CONFIDENCE, POWER, few_episodes_note
 from membench.task import MetricSpec
@@ -207,17 +208,11 @@ def run_names(runs: Sequence[LoadedRun]) -> list[str]:
 
 
 def resolve_baseline(runs: Sequence[LoadedRun], names: Sequence[str], baseline: str) -> str:
-    """The run name ``baseline`` designates: a run's name or label, or a system name with one run."""
-    matches = [
-        name
-        for run, name in zip(runs, names, strict=True)
-        if baseline in (name, run.label, run.system, run.manifest.run_id)
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
+    """The run name ``baseline`` designates (``runs.match_run``); naming none of the runs is an error."""
+    match = match_run(baseline, list(zip(names, runs, strict=True)))
+    if match is None:
         raise ConfigError(f"baseline '{baseline}' matches none of the runs: {'; '.join(names)}")
-    raise ConfigError(f"baseline '{baseline}' matches several runs, name one by label: {'; '.join(matches)}")
+    return match
 
 
 def resolve_metrics(specs: Sequence[MetricSpec], wanted: Sequence[str], every: bool) -> list[MetricSpec]:

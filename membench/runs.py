@@ -7,7 +7,7 @@ loading data or touching the memory system.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -140,6 +140,20 @@ def _system_defaults(registry: Registry, manifest: Manifest) -> Mapping[str, str
     except ConfigError:
         return None
     return dict(system_cls.default_options)
+
+
+def match_run(wanted: str, named: Sequence[tuple[str, LoadedRun]]) -> str | None:
+    """The name of the one run ``wanted`` designates among (name, run) pairs, or None when none does.
+
+    The one rule ``compare --baseline`` and ``report --baseline`` share: an exact name or label wins;
+    otherwise a system name or run id that exactly one run has. Several matches are an error naming them.
+    """
+    exact = [name for name, run in named if wanted in (name, run.label)]
+    loose = [name for name, run in named if wanted in (run.system, run.manifest.run_id)]
+    matches = exact or loose
+    if len(matches) > 1:
+        raise ConfigError(f"'{wanted}' matches several runs, name one by label: {'; '.join(matches)}")
+    return matches[0] if matches else None
 
 
 def find_run_dirs(results_dir: Path) -> list[Path]:

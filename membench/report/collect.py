@@ -30,7 +30,7 @@ import pandas as pd
 from membench.errors import ConfigError
 from membench.identity import sha256_hex
 from membench.report.data import RunData, load_run_data
-from membench.runs import LoadedRun, board_key, role_label
+from membench.runs import LoadedRun, board_key, match_run, role_label
 from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate
 from membench.stats.policy import ALPHA, CONFIDENCE, decide, few_episodes_note, interval_sentence
 from membench.task import MetricSpec
@@ -363,15 +363,9 @@ def _baseline(ordered: list[LoadedRun], wanted: str | None) -> tuple[str | None,
     if len(ordered) < 2:
         return None, "one system only: nothing to compare"
     if wanted is not None:
-        exact = [r for r in ordered if r.label == wanted]
-        by_system = [r for r in ordered if r.system == wanted]
-        if exact:
-            return exact[0].label, "chosen with --baseline"
-        if len(by_system) == 1:
-            return by_system[0].label, "chosen with --baseline"
-        if len(by_system) > 1:
-            labels = "; ".join(r.label for r in by_system)
-            raise ConfigError(f"--baseline {wanted} matches several runs ({labels}); give the full label")
+        chosen = match_run(wanted, [(r.label, r) for r in ordered])
+        if chosen is not None:
+            return chosen, "chosen with --baseline"
     fallback = [r for r in ordered if r.system == DEFAULT_BASELINE]
     why = f"--baseline {wanted} did not run on this task, so " if wanted else ""
     if fallback:

@@ -22,7 +22,9 @@ def pairs(*separated: bool) -> Any:
 
 
 def run(system: str, mode: str = "extractive · rule") -> Any:
-    return SimpleNamespace(system=system, label=f"{system} ({mode})")
+    return SimpleNamespace(
+        system=system, label=f"{system} ({mode})", manifest=SimpleNamespace(run_id=f"id-{system}-{mode}")
+    )
 
 
 def test_unseparated_neighbours_share_the_rank_of_the_first() -> None:
