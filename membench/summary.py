@@ -15,13 +15,7 @@ from membench.records import (
     read_records,
     write_atomic,
 )
-from membench.stats.policy import (
-    CONFIDENCE,
-    INTERVAL_NAMES,
-    few_episodes_note,
-    interval_method,
-    interval_sentence,
-)
+from membench.stats.policy import CONFIDENCE, few_episodes_note, interval_note
 from membench.task import Task
 from membench.text import level_order
 
@@ -99,9 +93,8 @@ def interval_lines(task: Task, summary: dict[str, Any]) -> list[str]:
     """Which interval the table shows, and the few-episodes note when no comparison could reject."""
     main = next(e for e in summary["metrics"] if e["metric"] == task.main_metric().name)
     episodes = int(main["n_clusters"])
-    lines = [f"CI: {INTERVAL_NAMES[interval_method(episodes)]} ({episodes} episodes; {interval_sentence()})"]
     note = few_episodes_note(episodes)
-    return [*lines, note] if note else lines
+    return [f"CI: {interval_note(episodes)}", *([note] if note else [])]
 
 
 def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:

@@ -57,6 +57,16 @@ def choose_interval(
     return t if interval_method(n_clusters) == "t" else bootstrap
 
 
+def interval_note(n_clusters: int) -> str:
+    """Which interval an output with ``n_clusters`` episodes shows, and why, in a short line."""
+    if interval_method(n_clusters) == "t":
+        return (
+            f"{INTERVAL_NAMES['t']} ({n_clusters} episodes: below {MIN_BOOTSTRAP_EPISODES}, "
+            "the bootstrap under-covers)"
+        )
+    return f"{INTERVAL_NAMES['bootstrap']} ({n_clusters} episodes)"
+
+
 def interval_sentence() -> str:
     """How every output explains its intervals, in one sentence."""
     return (

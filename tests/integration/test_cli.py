@@ -106,7 +106,7 @@ def test_a_finished_run_says_where_it_is_and_what_to_do_next(tmp_path: Path) -> 
     assert f"--systems bm25,OTHER --results-dir {results}" in said
     assert f"membench report {results} --out report" in said
     # Two episodes: the summary names its interval and says no comparison of this run could reject.
-    assert "CI: t interval on episodes (2 episodes;" in said
+    assert "CI: t interval on episodes (2 episodes: below 50, the bootstrap under-covers)" in said
     assert "with 2 episode(s), the smallest possible permutation p is 0.5" in said
 
 
