@@ -8,18 +8,23 @@ made by a deterministic procedure over public-domain books, so they can be remad
 - four distance bins per L_E over the start-to-start distance d of the two segments, lower < d <= upper,
   the first lower edge being L_S so segments never overlap (``distance_bins``);
 - excerpts and segments start at sentence starts: the word after a token holding ``.``, ``?``, ``!``
-  or ``;``, where "Mr.", "Mrs." and "Dr." end no sentence;
+  or ``;``, where "Mr.", "Mrs." and "Dr." (in any case) end no sentence; a segment starts below
+  L_E - L_S;
+- in each bin the first segment is drawn uniformly among the starts that have a partner in the bin,
+  then the partner uniformly among those (``draw_pair``); a pair exactly on the upper edge fails the
+  excerpt, as the release's distance assertion does, so no released pair has d = upper;
 - every excerpt gets one pair in each of the four bins (the same excerpts serve all bins), and an
   excerpt that cannot is dropped;
 - which segment is shown as "A" is counterbalanced per bin, so always answering "A" scores 50%.
 
 Where this builder differs from the released script, and why: excerpt starts are stratified uniform
 draws over the text (one per equal stretch) instead of i.i.d. draws re-drawn until a KS test passes,
-which gives the same uniform coverage without a retry loop; the pair in a bin is drawn uniformly among
-all valid pairs instead of re-drawn until a second KS test passes; counterbalancing is exact (n/2 each
-way, a shuffled half-and-half list) where the release's final down-sampling leaves 49.4-50.6%. The
-random generator is Python's, seeded with book id + L_E + L_S + ``seed`` (the release seeds numpy with
-book id + L_E + L_S), so the items are Book-SORT-like, never Book-SORT's own.
+which gives the same uniform coverage without a retry loop; the release's final KS test of segment
+starts (which stops its script when it fails) is not run, the pair draw being the release's own;
+counterbalancing is exact (n/2 each way, a shuffled half-and-half list) where the release's final
+down-sampling leaves 49.4-50.6%. The random generator is Python's, seeded with book id + L_E + L_S +
+``seed`` (the release seeds numpy with book id + L_E + L_S), so the items are Book-SORT-like, never
+Book-SORT's own; their distances follow the release's distribution in every bin.
 
 Output is the release's CSV form, three files per condition (``books_``, ``excerpts_`` and
 ``segments_{L_E}-s{L_S}-n{n}.csv``, with the pandas index column and the ``*...*`` wrapping of texts),
@@ -56,7 +61,8 @@ EXTRA_EXCERPTS = 50
 #: words in the generated default book (Book-SORT's books have 9k to 163k words).
 GENERATED_BOOK_WORDS = 60_000
 GENERATED_BOOK_IDX = 0
-NOT_SENTENCE_ENDS = frozenset({"Mr.", "Mrs.", "Dr."})
+#: compared lower-cased, as the release does, so "MR." and "dr." end no sentence either.
+NOT_SENTENCE_ENDS = frozenset({"mr.", "mrs.", "dr."})
 INDEX_FILE = "build.json"
 
 BOOK_COLUMNS = ("", "book_idx", "book_title", "num_words")
@@ -105,7 +111,7 @@ def distance_bins(excerpt_length: int, segment_length: int) -> list[tuple[int, i
 
 def ends_sentence(token: str) -> bool:
     """Whether the word after ``token`` starts a sentence (the release's rule, titles excepted)."""
-    return token not in NOT_SENTENCE_ENDS and any(mark in token for mark in ".?!;")
+    return token.lower() not in NOT_SENTENCE_ENDS and any(mark in token for mark in ".?!;")
 
 
 def sentence_starts(words: Sequence[str]) -> list[int]:
@@ -129,25 +135,31 @@ def _draw_excerpts(
     return drawn
 
 
-def _draw_pair(
-    local: list[int], lower: int, upper: int, last_start: int, rng: random.Random
-) -> tuple[int, int] | None:
-    """A uniform draw among pairs (a, b) of sentence starts with lower < b - a <= upper, b <= last_start."""
-    usable = [a for a in local if a <= last_start]
-    spans = []
-    for a in usable:
-        first = bisect.bisect_right(usable, a + lower)
-        last = bisect.bisect_right(usable, min(a + upper, last_start))
-        spans.append((first, max(0, last - first)))
-    total = sum(count for _, count in spans)
-    if total == 0:
+def _partners(starts: Sequence[int], a: int, lower: int, upper: int) -> tuple[range, range]:
+    """Indices into ``starts`` of the b with lower < |b - a| <= upper: those before ``a``, those after."""
+    before = range(bisect.bisect_left(starts, a - upper), bisect.bisect_left(starts, a - lower))
+    after = range(bisect.bisect_right(starts, a + lower), bisect.bisect_right(starts, a + upper))
+    return before, after
+
+
+def draw_pair(starts: Sequence[int], lower: int, upper: int, rng: random.Random) -> tuple[int, int] | None:
+    """(earlier, later) segment starts for the bin (lower, upper], drawn as the release draws them.
+
+    ``starts`` are an excerpt's segment starts, ascending. The first segment is uniform among the
+    starts with a partner in the bin (the release re-draws a start without one), the partner uniform
+    among its partners on either side. Drawing by start rather than by pair weighs a pair by how few
+    partners its ends have, which is what shapes the release's distances within a bin. A pair exactly
+    ``upper`` apart fails, as the release's assertion fails the excerpt; so does a bin without pairs.
+    """
+    firsts = [a for a in starts if any(_partners(starts, a, lower, upper))]
+    if not firsts:
         return None
-    pick = rng.randrange(total)
-    for a, (first, count) in zip(usable, spans, strict=True):
-        if pick < count:
-            return a, usable[first + pick]
-        pick -= count
-    raise AssertionError("unreachable: pick < total")
+    a = rng.choice(firsts)
+    before, after = _partners(starts, a, lower, upper)
+    b = starts[rng.choice([*before, *after])]
+    if abs(b - a) == upper:
+        return None
+    return min(a, b), max(a, b)
 
 
 def sample_condition(
@@ -162,9 +174,10 @@ def sample_condition(
     candidates = _draw_excerpts(book, starts, excerpt_length, n + EXTRA_EXCERPTS, rng)
     complete: list[tuple[int, list[tuple[int, int]]]] = []
     for start in candidates:
-        lo, hi = bisect.bisect_left(starts, start), bisect.bisect_left(starts, start + excerpt_length)
+        lo = bisect.bisect_left(starts, start)
+        hi = bisect.bisect_left(starts, start + excerpt_length - segment_length)  # starts below L_E - L_S
         local = [s - start for s in starts[lo:hi]]
-        pairs = [_draw_pair(local, low, up, excerpt_length - segment_length, rng) for low, up in bins]
+        pairs = [draw_pair(local, low, up, rng) for low, up in bins]
         if all(pair is not None for pair in pairs):
             complete.append((start, [p for p in pairs if p is not None]))
     if len(complete) < n:

@@ -49,14 +49,17 @@ def verdict(
     scores: dict[str, float],
     n_pred: int,
     order: Sequence[str],
-    exact_extra_ok: bool,
+    stated_in_full: bool,
 ) -> Score:
-    """The Score both judges return, from item scores, the number of stated items and their order."""
+    """The Score both judges return, from item scores, the number of stated items and their order.
+
+    ``stated_in_full``: no ground-truth item earned a half score, which an exact set also needs.
+    """
     total = sum(scores.values())
     f1, harsh = f1_scores(total, n_pred, len(gold))
     values = {"f1": f1, "f1_harsh": harsh, "n_pred": float(n_pred), "n_gt": float(len(gold))}
     if probe.gold["get"] == "chronological" and len(gold) >= 2:
-        exact, tau = chronology(order, gold) if exact_extra_ok else (False, None)
+        exact, tau = chronology(order, gold) if stated_in_full else (False, None)
         values["exact_set"] = float(exact)
         if tau is not None:
             values["tau"] = tau
@@ -81,7 +84,7 @@ class MatchJudge(Judge):
         gold, trait, _ = _gold(probe)
         match = match_answer(prediction.answer or "", gold, probe.gold["vocabulary"], trait)
         return verdict(
-            probe, self.name, gold, match.scores, match.n_pred, match.stated, exact_extra_ok=not match.partial
+            probe, self.name, gold, match.scores, match.n_pred, match.stated, stated_in_full=not match.partial
         )
 
 
@@ -136,9 +139,9 @@ class LLMJudge(Judge):
                     {"role": "user", "content": self._reminder.render(problem=problem)},
                 ]
                 continue
-            # Exact set: every item stated in full and nothing else stated (no half scores, no extras).
-            exact_ok = all(scores[item] in (0.0, 1.0) for item in gold) and len(identified) == len(gold)
-            score = verdict(probe, self.name, gold, scores, len(identified), order, exact_extra_ok=exact_ok)
+            # Extra identified items do not break an exact set (upstream drops them); half scores do.
+            in_full = all(scores[item] in (0.0, 1.0) for item in gold)
+            score = verdict(probe, self.name, gold, scores, len(identified), order, stated_in_full=in_full)
             return score.model_copy(update={"usage": {"judge": usage}})
         return Score(judge=self.name, status="error", explanation=problem, usage={"judge": usage})
 

@@ -9,8 +9,9 @@
 - ``hallucination_rate``: share of 0-bin questions (every kind) whose answer states any item, i.e.
   1 - F1 on the bin upstream uses as its hallucination check;
 - ``latest``: count-weighted mean lenient F1 of "latest" questions in bins 2, 3-5 and 6+;
-- ``exact_set``: share of chronological questions with two or more items answered with exactly the
-  right set; ``kendall_tau``: mean tau over those; ``exact_set_tau`` = ExactSet x tau (Σtau over
+- ``exact_set``: share of chronological questions with two or more items whose answer states every
+  ground-truth item (items matching none dropped first, as upstream's ``compute_kendall_summarise``
+  does); ``kendall_tau``: mean tau over those; ``exact_set_tau`` = ExactSet x tau (Σtau over
   exact answers / all such questions);
 - ``chronological_awareness`` = (latest + max(0, exact_set_tau)) / 2, upstream's formula.
 
@@ -42,12 +43,12 @@ METRICS: tuple[MetricSpec, ...] = (
                note="0-match questions whose answer states any item"),
     MetricSpec("latest", "Latest state", group="chronological", note="lenient F1, bins 2 and up"),
     MetricSpec("exact_set", "Exact set", group="chronological",
-               note="chronological questions (2+ items) answered with exactly the right set"),
+               note="chronological questions (2+ items) whose answer states every item; extras dropped"),
     MetricSpec("kendall_tau", "Kendall tau", group="chronological", scale=1.0, unit="",
                note="mean tau over exact-set answers"),
     MetricSpec("exact_set_tau", "Exact set x tau", group="chronological", scale=1.0, unit=""),
     MetricSpec("chronological_awareness", "Chronological Awareness", group="chronological",
-               inputs=("latest", "exact_set_tau"), derive=_awareness,
+               inputs=("latest", "exact_set_tau"), derive=_awareness, bounds=(0.0, 1.0),
                note="(latest + max(0, exact set x tau)) / 2, as published"),
 )  # fmt: skip
 

@@ -14,7 +14,9 @@ deduplicated ground truth; n_pred = items the answer states; if n_pred > n_gt > 
 P = S/n_pred, R = S/n_gt; both sets empty scores 1, exactly one empty scores 0. The "harsh" F1 skips
 the cap. An answer that opens with "no information" (or similar) states nothing, as upstream's judge
 is told. Chronological order: the ground-truth items in the order the answer first states them, Kendall
-tau against the story order, counted only when the answer states exactly the ground-truth set.
+tau against the story order, counted only when the answer states every ground-truth item. Stated items
+that match none are dropped before that set test, as upstream's ``compute_kendall_summarise`` drops
+predictions its judge mapped to no ground-truth index.
 """
 
 from __future__ import annotations
@@ -131,9 +133,13 @@ def kendall_tau(order: Sequence[int]) -> float | None:
 
 
 def chronology(stated: Sequence[str], gold: Sequence[str]) -> tuple[bool, float | None]:
-    """(exact set, tau): tau is computed only when the answer states exactly the ground-truth set."""
-    exact = len(gold) >= 2 and set(stated) == set(gold) and len(stated) == len(set(gold))
-    if not exact:
+    """(exact set, tau) of a list of two or more ground-truth items, as upstream summarises them.
+
+    Stated items outside the ground truth are dropped first, then the set is exact when every
+    ground-truth item remains; tau, over the order they are stated in, is computed only then.
+    """
+    index = {item: i for i, item in enumerate(dict.fromkeys(gold))}
+    matched = list(dict.fromkeys(item for item in stated if item in index))
+    if len(index) < 2 or len(matched) < len(index):
         return False, None
-    index = {item: i for i, item in enumerate(gold)}
-    return True, kendall_tau([index[item] for item in stated])
+    return True, kendall_tau([index[item] for item in matched])

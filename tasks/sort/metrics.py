@@ -1,18 +1,22 @@
 """SORT's metrics as contributions: accuracy with its breakdowns, abstentions, invalid answers, bias.
 
-- ``accuracy`` (main) = correct / scored pairs. Abstentions and invalid answers count as not correct,
-  as the release counts an unparsable answer as wrong; their shares are shown beside it, so a reader
-  that declines often is seen to decline, not to err. Chance is 50% (A/B counterbalanced).
+- ``accuracy_guess`` (main) = (correct + ½·abstentions) / scored pairs: every abstention counts as a
+  coin flip. The paper's model must answer A or B, so its chance level is 50%; this puts the headline
+  on that scale: a reader that knows nothing and says so (the no-memory floor) scores 50%, as the
+  paper's no-context models do, not 0%. Invalid answers count as wrong, as the release counts an
+  unparsable answer.
+- ``accuracy`` = correct / scored pairs (strict): abstentions and invalid answers count as not
+  correct. Shown beside the headline with the abstain share, so a reader that declines often is seen
+  to decline rather than to guess well.
 - ``accuracy_answered`` = correct / pairs answered A or B: how good the answers given are.
-- ``accuracy_guess`` = (correct + ½·abstentions) / scored pairs: what accuracy would be if every
-  abstention were a coin flip. It puts a reader that abstains (the no-memory floor) at the paper's
-  chance level, so floors compare with the published no-context numbers.
 - ``abstain`` and ``invalid``: shares of scored pairs.
 - ``answer_a`` = "A" answers / pairs answered A or B: position bias (the release's ``percentageA``);
   50% is unbiased, whatever the accuracy.
 - ``binomial_p``: one-sided exact binomial test of correct answers against 50% over all scored pairs,
-  as in the release's analysis. It treats pairs as independent; the four pairs of an excerpt share a
-  memory state, so read it beside the clustered interval of ``accuracy``, which does not.
+  as in the release's analysis. It counts only answers that are right (strict accuracy): the
+  headline's coin flips are never made, so they are no evidence either way. It treats pairs as
+  independent; the four pairs of an excerpt share a memory state, so read it beside the clustered
+  interval of the headline, which does not.
 
 A record that errored (system, reader or judge) contributes den 0 with ``error=True``: counted, shown,
 never scored. Every contribution carries the breakdown labels, so each metric splits by excerpt length,
@@ -45,12 +49,12 @@ def _binomial_p(values: Mapping[str, float]) -> float:
 
 
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("accuracy", "Accuracy", main=True, group="order",
-               note="correct / scored pairs; abstain and invalid count as not correct; chance 50%"),
+    MetricSpec("accuracy_guess", "Accuracy (abstain = coin flip)", main=True, group="order",
+               note="(correct + abstentions/2) / scored pairs: the paper's scale, chance 50%"),
+    MetricSpec("accuracy", "Accuracy (strict)", group="order",
+               note="correct / scored pairs; abstain and invalid count as not correct"),
     MetricSpec("accuracy_answered", "Accuracy (answered)", group="order",
                note="correct / pairs answered A or B"),
-    MetricSpec("accuracy_guess", "Accuracy (abstain = guess)", group="order",
-               note="(correct + abstentions/2) / scored pairs: abstentions as coin flips"),
     MetricSpec("abstain", "Abstained", higher_is_better=False, group="answers",
                note="share of scored pairs the reader declined (answer 'Unknown')"),
     MetricSpec("invalid", "Invalid answers", higher_is_better=False, group="answers",
@@ -59,10 +63,11 @@ METRICS: tuple[MetricSpec, ...] = (
                note="share of A among A/B answers: position bias, 50% = none"),
     MetricSpec("scored", "Pairs scored", group="answers", aggregate="sum", scale=1.0, unit="",
                note="a count, not a score"),
-    MetricSpec("binomial_p", "Binomial p (accuracy > 50%)", higher_is_better=False, group="order",
-               scale=1.0, unit="", inputs=("accuracy", "scored"), derive=_binomial_p,
-               note="one-sided exact binomial test over pairs (independence assumed; the accuracy CI "
-                    "is clustered by excerpt); its interval is the p-value's spread under resampling"),
+    MetricSpec("binomial_p", "Binomial p (strict accuracy > 50%)", higher_is_better=False, group="order",
+               scale=1.0, unit="", inputs=("accuracy", "scored"), derive=_binomial_p, bounds=(0.0, 1.0),
+               note="one-sided exact binomial test of strict correct answers over pairs (independence "
+                    "assumed; the accuracy intervals are clustered by excerpt); its interval is the "
+                    "p-value's spread under resampling"),
 )  # fmt: skip
 
 

@@ -62,16 +62,17 @@ def test_every_baseline_runs_end_to_end_with_the_order_reader(system: str, tmp_p
     m = metrics_of(tmp_path, system)
     assert m["invalid"] == 0.0 and m["scored"] == 32
     if system == "no-memory":
-        # Nothing retrieved: the reader abstains every time, shown as such, and the guess-adjusted
-        # accuracy sits at the paper's no-context chance level.
+        # Nothing retrieved: the reader abstains every time, shown as such, and the headline (abstentions
+        # as coin flips) sits at the paper's no-context chance level; strict accuracy is 0.
         assert m["abstain"] == 1.0 and m["accuracy"] == 0.0 and m["accuracy_guess"] == 0.5
         assert m["answer_a"] is None
     elif system in ("full-context", "bm25"):
         # Verbatim chunks with positions: every pair is located and ordered.
-        assert m["accuracy"] == 1.0 and m["abstain"] == 0.0 and m["answer_a"] == 0.5
+        assert m["accuracy_guess"] == m["accuracy"] == 1.0 and m["abstain"] == 0.0 and m["answer_a"] == 0.5
     else:
         # Top-k by similarity may miss a segment's chunk (an abstention), but what is answered is right.
         assert m["accuracy_answered"] == 1.0 and (m["accuracy"] or 0.0) >= 0.75
+        assert m["accuracy_guess"] == pytest.approx((m["accuracy"] or 0.0) + 0.5 * (m["abstain"] or 0.0))
 
 
 def test_llm_reader_answers_are_parsed_strictly(tmp_path: Path) -> None:

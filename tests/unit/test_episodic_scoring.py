@@ -11,6 +11,7 @@ import pytest
 
 from membench.errors import OutputParseError
 from membench.llm.client import LLMClient
+from membench.testing import FakeLLM
 from membench.testing.openai_server import FakeOpenAIServer
 from membench.types import Episode, Prediction, Probe, Record, Score
 from tasks.episodic.judges import LLMJudge, MatchJudge, parse_reply
@@ -97,7 +98,15 @@ def test_tau_is_gated_on_the_exact_set() -> None:
         pytest.approx(1 / 3),
     )
     assert chronology(["March 2, 2024", "May 1, 2024"], gold) == (False, None)
-    assert chronology([*gold, "June 1, 2024"], gold) == (False, None)
+
+
+def test_items_outside_the_ground_truth_are_dropped_before_the_set_test() -> None:
+    """Upstream's compute_kendall_summarise drops unmatched predictions (index -1), then asks for all."""
+    gold = ["March 2, 2024", "May 1, 2024", "September 13, 2025"]
+    assert chronology([*gold, "June 1, 2024"], gold) == (True, 1.0)
+    extras = ["June 1, 2024", "September 13, 2025", "July 4, 2024", "March 2, 2024", "May 1, 2024"]
+    assert chronology(extras, gold) == (True, pytest.approx(-1 / 3)), "order [2, 0, 1]: tau -1/3"
+    assert chronology(["March 2, 2024", "June 1, 2024", "July 4, 2024"], gold) == (False, None)
 
 
 def _probe(items: list[str], get: str = "all", trait: str = "location", bin_: str = "1") -> Probe:
@@ -127,22 +136,38 @@ def test_match_judge_labels_and_values() -> None:
     reversed_ = _score(judge, chrono, "September 13, 2025 and then March 2, 2024")
     assert reversed_.values["exact_set"] == 1.0 and reversed_.values["tau"] == -1.0
     assert "tau" not in _score(judge, chrono, "March 2, 2024").values
-
-
-def _reply(request: dict[str, Any]) -> str:
-    return json.dumps(
-        {"identified": ["Lantern Square"], "matches": [{"item": "Lantern Square", "score": 1}], "order": []}
-    )
+    extra = _score(judge, chrono, "March 2, 2024, then May 1, 2024, then September 13, 2025")
+    assert extra.values["n_pred"] == 3 and extra.values["f1_harsh"] == pytest.approx(0.8)
+    assert extra.values["exact_set"] == 1.0 and extra.values["tau"] == 1.0, "the extra date is dropped"
 
 
 def test_llm_judge_scores_from_the_rubric(tmp_path: Path) -> None:
-    with FakeOpenAIServer(_reply) as server:
+    fake = FakeLLM(episodic=1)
+    with fake.serve() as server:
         judge = LLMJudge(LLMClient("openai/fake-model", role="judge", api_base=server.base_url))
         score = _score(judge, _probe(["Lantern Square"]), "It was at Lantern Square.")
         prompt = server.requests[0].body["messages"][0]["content"]
     assert score.status == "scored" and score.values["f1"] == 1.0 and score.label == "correct"
     assert "- Lantern Square" in prompt and "It was at Lantern Square." in prompt
     assert judge.identity()["template"] == "episodic-judge-v1"
+    assert [p.kind for p in fake.prompts] == ["episodic"]
+
+
+def _chronological_reply(request: dict[str, Any]) -> str:
+    """An answer listing both dates and a third the ground truth lacks, in reverse story order."""
+    matches = [{"item": "March 2, 2024", "score": 1}, {"item": "September 13, 2025", "score": 1}]
+    order = ["September 13, 2025", "March 2, 2024"]
+    return json.dumps({"identified": ["September 13, 2025", "May 1, 2024", "March 2, 2024"],
+                       "matches": matches, "order": order})  # fmt: skip
+
+
+def test_llm_judge_drops_extra_items_before_the_set_test() -> None:
+    chrono = _probe(["March 2, 2024", "September 13, 2025"], get="chronological", trait="date", bin_="2")
+    with FakeOpenAIServer(_chronological_reply) as server:
+        judge = LLMJudge(LLMClient("openai/fake-model", role="judge", api_base=server.base_url))
+        score = _score(judge, chrono, "September 13, 2025; May 1, 2024; March 2, 2024")
+    assert score.values["n_pred"] == 3 and score.values["f1_harsh"] == pytest.approx(0.8)
+    assert score.values["exact_set"] == 1.0 and score.values["tau"] == -1.0
 
 
 def test_llm_judge_asks_once_more_then_errors() -> None:

@@ -1,16 +1,19 @@
-"""The SORT builder: same seed same bytes, and every published rule on what it writes."""
+"""The SORT builder: same seed same bytes, every published rule on what it writes, the release's draws."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from scipy.stats import ks_2samp
 
 from data_builders.sort import (
     Book,
+    Pair,
+    book_from_text,
     build_sort,
     distance_bins,
     ends_sentence,
@@ -21,7 +24,11 @@ from data_builders.sort import (
 from data_builders.sort_text import generate_text
 from membench.cli import main as cli_main
 from membench.errors import ConfigError, DataError
-from tasks.sort.loader import unwrap
+from tasks.sort.loader import rows_from_csv, unwrap
+
+REAL = Path(__file__).parents[2] / "../shared/datasets/booksort"
+#: a 1% family-wise level over the 8 bins of the slice's two conditions (Bonferroni).
+KS_LEVEL = 0.01 / 8
 
 
 def test_bin_edges_are_the_published_ones() -> None:
@@ -39,10 +46,11 @@ def test_bin_edges_are_the_published_ones() -> None:
 
 def test_sentence_rule_skips_titles() -> None:
     words = ["He", "met", "Mr.", "Hale", "there.", "Did", "he?", "Yes;", "gladly!", "Dr.", "Quill"]
-    words += ["and", "Mrs.", "Orr", "left."]
+    words += ["and", "Mrs.", "Orr", "left.", "MR.", "LOWE", "and", "dr.", "Finch", "came."]
     starts = sentence_starts(words)
-    assert [words[i] for i in starts] == ["He", "Did", "Yes;", "gladly!", "Dr."]
+    assert [words[i] for i in starts] == ["He", "Did", "Yes;", "gladly!", "Dr.", "MR."]
     assert not ends_sentence("Mr.") and not ends_sentence("Dr.") and ends_sentence("it.”")
+    assert not ends_sentence("MRS.") and not ends_sentence("dr."), "titles in any case, as the release"
 
 
 def test_generated_text_is_deterministic_and_ends_a_sentence() -> None:
@@ -87,13 +95,84 @@ def test_built_items_honour_every_rule(tmp_path: Path, excerpt_length: int, segm
         for row in rows:
             words = unwrap(excerpts[int(row["excerpt_idx"])]["excerpt_text"]).split()
             a, b = int(row["seg1_pos"]), int(row["seg2_pos"])
-            assert low < b - a <= up
-            assert b + segment_length <= excerpt_length
+            assert low < b - a < up, "the release has no pair on a bin's upper edge"
+            assert b < excerpt_length - segment_length, "segments start below L_E - L_S"
             local_starts = set(sentence_starts(words))
             assert a in local_starts and b in local_starts, "segments start at sentence starts"
             assert unwrap(row["segment_1"]).split() == words[a : a + segment_length]
             assert unwrap(row["segment_2"]).split() == words[b : b + segment_length]
     assert row["segment_1"].startswith("*") and excerpt["excerpt_text"].endswith("*\n\n"), "release form"
+
+
+def _one_excerpt_book(starts: list[int]) -> Book:
+    """250 words with sentence starts exactly at ``starts``: every candidate excerpt is the whole book,
+    so the pairs of a condition are independent draws of the pair rule on one excerpt."""
+    words = ["word"] * 250
+    for start in starts[1:]:
+        words[start - 1] = "end."
+    book = Book(7, "One excerpt", words)
+    assert sentence_starts(book.words) == starts
+    return book
+
+
+def _by_bin(pairs: list[Pair]) -> dict[int, Counter[tuple[int, int]]]:
+    counts: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
+    for p in pairs:
+        counts[p.distance_bin][(p.seg1_pos, p.seg2_pos)] += 1
+    return counts
+
+
+def test_pairs_are_drawn_first_segment_then_partner_below_the_last_start() -> None:
+    """The release draws a first segment uniformly, then a partner: a pair weighs 1/deg(a) + 1/deg(b).
+
+    In bin (20, 62] the starts 0, 25, 50, 100 have 2, 2, 3 and 1 partners, so the pairs (0, 25),
+    (0, 50), (25, 50), (50, 100) come 1/4, 5/24, 5/24 and 1/3 of the time (a draw over pairs: 1/4 each).
+    Start 230 = L_E - L_S is no segment start, so (125, 200] only pairs 229 with 50 or 100.
+    """
+    n = 4000
+    _, pairs = sample_condition(_one_excerpt_book([0, 25, 50, 100, 229, 230]), 250, 20, n, seed=0)
+    counts = _by_bin(pairs)
+    expected = {(0, 25): 1 / 4, (0, 50): 5 / 24, (25, 50): 5 / 24, (50, 100): 1 / 3}
+    assert set(counts[62]) == set(expected)
+    for pair, share in expected.items():
+        assert counts[62][pair] / n == pytest.approx(share, abs=0.03), pair
+    assert counts[83] == {(25, 100): n} and counts[125] == {(0, 100): n}
+    assert set(counts[200]) == {(50, 229), (100, 229)}
+    assert counts[200][(50, 229)] / n == pytest.approx(1 / 2, abs=0.03)
+
+
+def test_a_pair_on_the_upper_edge_fails_its_excerpt() -> None:
+    """d = upper is drawn as any partner, then rejected with its excerpt, as the release's assertion does:
+    here (100, 225) is 125 apart and (25, 225) 200, so no kept excerpt holds either."""
+    _, pairs = sample_condition(_one_excerpt_book([0, 25, 50, 100, 225, 229]), 250, 20, 10, seed=0)
+    counts = _by_bin(pairs)
+    assert counts[125] == {(0, 100): 10}
+    assert set(counts[200]) <= {(50, 225), (50, 229), (100, 229)}
+    assert all(p.seg2_pos - p.seg1_pos < p.distance_bin for p in pairs)
+
+
+def test_distances_follow_the_real_slice_in_every_bin() -> None:
+    """The builder on the slice's own books (250 words, both segment lengths, 110 excerpts per book as
+    released, three seeds) draws distances distributed as the release's: a two-sample KS test per bin."""
+    if not REAL.is_dir():
+        pytest.skip(f"real Book-SORT slice not present at {REAL}")
+    failures = []
+    for segment_length in (20, 50):
+        rows, _ = rows_from_csv(REAL / "BookSORT", 250, segment_length)
+        real: dict[int, list[int]] = defaultdict(list)
+        for row in rows:
+            real[row.distance_bin].append(row.seg2_pos - row.seg1_pos)
+        built: dict[int, list[int]] = defaultdict(list)
+        for book_idx in sorted({row.book_idx for row in rows}):
+            book = book_from_text(REAL / "full_text" / f"{book_idx}-0.txt", 0)
+            for seed in range(3):
+                for p in sample_condition(book, 250, segment_length, 110, seed)[1]:
+                    built[p.distance_bin].append(p.seg2_pos - p.seg1_pos)
+        for upper, distances in sorted(real.items()):
+            p_value = ks_2samp(distances, built[upper]).pvalue
+            if p_value <= KS_LEVEL:
+                failures.append(f"250/s{segment_length} bin {upper}: KS p = {p_value:.2g}")
+    assert not failures, failures
 
 
 def test_same_seed_same_bytes_other_seed_other_items(tmp_path: Path) -> None:

@@ -91,8 +91,18 @@ def test_metrics_keep_abstentions_invalid_answers_and_errors_apart() -> None:
     assert set(frame.columns) >= {"excerpt_length", "segment_length", "distance_bin", "presented_first"}
 
 
+def test_the_headline_is_on_the_papers_scale_where_chance_is_half() -> None:
+    """The paper's model must answer A or B, so chance is 50%: a reader that always abstains (no memory)
+    reads 50% on the headline, with strict accuracy 0% and the abstain share 100% beside it."""
+    (main,) = [spec for spec in METRICS if spec.main]
+    assert main.name == "accuracy_guess"
+    v = values([record(i, "Unknown", gold="AB"[i % 2], episode=f"e{i // 4}") for i in range(8)])
+    assert v[main.name] == 0.5 and v["accuracy"] == 0.0 and v["abstain"] == 1.0
+    assert v["binomial_p"] == 1.0, "the test counts strict correct answers: abstentions are no evidence"
+
+
 def test_always_answering_a_is_chance_on_counterbalanced_pairs() -> None:
     records = [record(i, "A", gold="AB"[i % 2], episode=f"e{i // 4}") for i in range(40)]
     v = values(records)
-    assert v["accuracy"] == 0.5 and v["answer_a"] == 1.0
+    assert v["accuracy_guess"] == v["accuracy"] == 0.5 and v["answer_a"] == 1.0
     assert v["binomial_p"] == pytest.approx(binomtest(20, 40, 0.5, alternative="greater").pvalue)
