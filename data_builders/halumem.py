@@ -12,7 +12,9 @@ a rule judge can check exactly; the official tools ignore the extra field.
 
 Guarantees the tests rely on: the same arguments give byte-identical files; every non-distractor
 point's required phrases occur in a user turn of its session; a distractor's false value occurs in
-no user turn of its user; an update's stale value was stated by the user in an earlier session.
+no user turn of its user; an update's stale value was stated by the user in an earlier session, in
+the turn that stated its original memory, and that turn names one of the update's subject phrases
+(so a rule judge can tell a stored stale statement from an unrelated mention of the old value).
 
     python -m data_builders.halumem --out data/halumem.jsonl --users 3 --sessions 6
 """
@@ -34,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from membench.errors import ConfigError
+
+#: Bump whenever a change alters what is written for some options: it names the built file, so data
+#: written by an older builder is rebuilt instead of silently reused.
+BUILDER_VERSION = "2"
 
 # ---------------------------------------------------------------- vocabulary
 # Values never contain one another as whole-word phrases, and none of the fixed sentences below uses
@@ -207,7 +213,7 @@ QUESTION_DIFFICULTY = {
 SECONDARY_IMPORTANCE = (0.25, 0.5, 0.75)
 #: phrases that say what a slot's memory is about (a related memory carrying a wrong value has them).
 SUBJECTS = {
-    "city": ["lives in", "live in", "living in", "moved to", "based in"],
+    "city": ["lives in", "live in", "living in", "moved to", "moved from", "based in"],
     "job": ["works as", "work as", "works at", "job"],
     "hobby": ["enjoys", "hobby", "free time"],
     "food": ["favourite food", "favorite food"],
@@ -451,7 +457,7 @@ class _Story:
             f"Location: {city}; Hobby: {hobby}; Favourite food: {food}"
         )
         hello = rng.choice(
-            ("Hi! I'm {}, and I live in {}.", "Hello there. Quick introduction: I'm {} from {}.")
+            ("Hi! I'm {}, and I live in {}.", "Hello there. Quick introduction: I'm {}, based in {}.")
         )
         free_time = rng.choice(
             ("In my free time I'm really into {}.", "Whenever I get some free time, I spend it on {}.")

@@ -119,3 +119,22 @@ def update_details(probe: Probe) -> list[Detail]:
     """The update score's single detail: which point it judged, and its memory type."""
     point: Point = probe.gold["point"]
     return [{"point_id": point["point_id"], "memory_type": point["memory_type"]}]
+
+
+def update_label(states_new: bool, keeps_stale: bool) -> str:
+    """HaluMem's update rubric as the offline judges apply it, from two findings on the retrieved memories.
+
+    ``states_new``: a memory states the updated value in full. ``keeps_stale``: another memory states
+    a superseded value as it was (not within a memory that also states the new one, which is the
+    update itself: "moved from Porto to Lisbon"). The rubric's "correct" needs every new information
+    point *and* the original memory replaced or marked outdated, so the new value beside an unmarked
+    old one is a failure that is neither a hallucination (the new memory has no error) nor an
+    omission (nothing is missing): "other". Without the new value the update is missing whatever else
+    was retrieved (the rubric's omission: no related new memory, or one lacking key information); the
+    old value alone is the system not having updated, which is what HaluMem's omission rate counts.
+    Hallucination (a new memory with a wrong detail) needs a judgement the offline judges cannot make
+    from key phrases; the LLM judge makes it.
+    """
+    if not states_new:
+        return "omission"
+    return "other" if keeps_stale else "correct"

@@ -3,9 +3,12 @@
 Official HaluMem data has no machine-checkable keys and this project reaches no LLM, so the only
 offline way to score it is to compare words. Texts become content tokens (``matching.content_tokens``:
 normalised, stopwords dropped, plurals folded); the persona's own name is dropped too, because gold
-points name the user ("Martin Mark moved ...") where systems write "User moved ...". Overlap cannot
-see negation or paraphrase, so every verdict is labelled approximate; use it to rank systems
-roughly, and the rule judge (built data) or the LLM judge (official data) for numbers to report.
+points name the user ("Martin Mark moved ...") where systems write "User moved ...". A memory is
+read through ``matching.memory_text`` first, as by the rule judge, so a speaker label ("assistant:
+...") adds no unsupported token: equal content, equal verdict, whatever the adapter's format.
+Overlap cannot see negation or paraphrase, so every verdict is labelled approximate; use it to rank
+systems roughly, and the rule judge (built data) or the LLM judge (official data) for numbers to
+report.
 
 Thresholds (module constants, part of the judge's identity):
 
@@ -16,9 +19,11 @@ Accuracy a of an extracted memory: the share of its tokens found in the user's t
     Assistant turns do not count as support: HaluMem's distractors are the assistant's unconfirmed
     claims. ``included`` when the memory's overlap coefficient with some true gold point is ≥
     ``SAME_SLOT`` (0.5), i.e. it talks about a gold point's subject.
-Update: the best retrieved memory covers ≥ ``FULL`` of the updated point's tokens → correct; else a
-    memory with coverage ≥ ``PARTIAL`` (related) that carries a token of the superseded memories
-    absent from the new one → hallucination; else omission.
+Update (``judge_base.update_label``, the rubric the rule judge follows): a memory covering ≥ ``FULL``
+    of the updated point's tokens states the new value; a memory covering less but ≥ ``PARTIAL``
+    (related) that carries a token of the superseded memories absent from the new one keeps a stale
+    value. New and none stale → correct; new beside stale → other; no new value (stale or not) →
+    omission.
 QA: boundary questions (the gold answer abstains: "Unknown; not provided") → correct iff the answer
     abstains, else hallucination. Otherwise an abstaining answer → omission; token F1 with the gold
     answer ≥ ``ANSWER_MATCH`` (0.5) → correct; ≥ ``ANSWER_RELATED`` (0.2) → omission (partly right);
@@ -38,8 +43,9 @@ from tasks.halumem.judge_base import (
     session_of,
     true_points,
     update_details,
+    update_label,
 )
-from tasks.halumem.matching import abstains, content_tokens, coverage, overlap, token_f1
+from tasks.halumem.matching import abstains, content_tokens, coverage, memory_text, overlap, token_f1
 
 FULL = 0.8
 PARTIAL = 0.4
@@ -54,7 +60,7 @@ _EXPLAIN = "lexical judge (approximate)"
 class LexicalJudge(HaluMemJudge):
     name = "lexical"
     exact = False
-    version = "1"
+    version = "2"
 
     def identity(self) -> dict[str, Any]:
         thresholds = {
@@ -70,7 +76,7 @@ class LexicalJudge(HaluMemJudge):
 
     async def score_extraction(self, probe: Probe, prediction: Prediction, episode: Episode) -> Score:
         name = _persona_tokens(episode)
-        memories = [content_tokens(memory.text, name) for memory in prediction.memories]
+        memories = [content_tokens(memory_text(memory.text), name) for memory in prediction.memories]
         details = []
         for point in gold_points(probe):
             best = max((coverage(content_tokens(point["content"], name), m) for m in memories), default=0.0)
@@ -91,15 +97,13 @@ class LexicalJudge(HaluMemJudge):
         name = _persona_tokens(episode)
         new = content_tokens(point["content"], name)
         stale = {t for old in point["original_memories"] for t in content_tokens(old, name)} - set(new)
-        best, label = 0.0, "omission"
+        best, keeps_stale = 0.0, False
         for memory in prediction.memories:
-            tokens = content_tokens(memory.text, name)
+            tokens = content_tokens(memory_text(memory.text), name)
             share = coverage(new, tokens)
             best = max(best, share)
-            if share >= PARTIAL and stale & set(tokens):
-                label = "hallucination"
-        if best >= FULL:
-            label = "correct"
+            keeps_stale = keeps_stale or (PARTIAL <= share < FULL and bool(stale & set(tokens)))
+        label = update_label(best >= FULL, keeps_stale)
         explanation = f"{_EXPLAIN}: best memory covers {best:.2f} of the updated point's tokens"
         return Score(judge=self.name, label=label, details=update_details(probe), explanation=explanation)
 

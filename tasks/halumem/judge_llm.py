@@ -52,7 +52,7 @@ PROMPTS_DIR = Path(__file__).parent / "prompts"
 TEMPLATES: Mapping[str, str] = {
     "integrity": "halumem-integrity-v1",
     "accuracy": "halumem-accuracy-v1",
-    "update": "halumem-update-v1",
+    "update": "halumem-update-v2",
     "qa": "halumem-qa-v1",
     "reminder": "halumem-reminder-v1",
 }
@@ -150,7 +150,7 @@ class _Outcome:
 class LLMJudge(HaluMemJudge):
     name = "llm"
     exact = False
-    version = "1"
+    version = "2"
 
     def __init__(
         self,

@@ -9,6 +9,11 @@ the offline default and the reference the approximate judges are compared agains
 Official HaluMem data has no keys; the judge refuses it (``RuleJudge.check_dataset`` up front, or
 the first probe without keys) rather than guess.
 
+Every memory is read through ``matching.memory_text`` before any rule applies: speaker labels at
+line starts ("user: ...", "[time] assistant: ...", one per line in bm25's rounds), whitespace, case
+and quotes are dropped, so a system storing "user: I moved to Lisbon" and one storing "I moved to
+Lisbon" get the same verdicts (turn-storing baselines and mem0 offline store the same turns).
+
 Verdict rules (HaluMem's rubric, made mechanical):
 
 Integrity g of a gold point (distractors included: FMR reads their g):
@@ -23,17 +28,25 @@ Accuracy a of an extracted memory, against the session's gold points:
     - otherwise, it contains a required phrase of a true point: included, a = 2. A memory that holds
       part of a compound point is incomplete, not wrong; completeness is what recall measures;
     - otherwise it matches no gold key, so it is not a gold slot (``included`` false). The keys cannot
-      verify a paraphrase, so: a = 2 if its normalised text occurs verbatim in the session transcript
-      (a system that stores raw turns is plainly supported), else a = 1 ("unverifiable": neither
-      credited as supported nor condemned as hallucinated). An empty memory states nothing: a = 0.
+      verify a paraphrase, so: a = 2 if its text occurs verbatim in the session's turns, joined
+      without speaker labels (a system that stores raw turns is plainly supported), else a = 1
+      ("unverifiable": neither credited as supported nor condemned as hallucinated). An empty
+      memory states nothing: a = 0.
     Only Target Precision (included memories) is therefore exact; Memory Accuracy depends on the
     rule above for memories outside the gold slots.
 
-Update (retrieved memories against the updated point):
-    correct if a memory contains every required phrase; hallucination if none does but a memory
-    names the subject together with a stale (superseded) value; omission otherwise. The keys name
-    no "other" wrong values, so a related memory lacking the new value counts as omission, as in
-    HaluMem's rubric ("a related memory missing key information"). "other" is never given.
+Update (retrieved memories against the updated point), ``judge_base.update_label``:
+    a memory is *new* if it contains every required phrase; it is *stale* if it is not new and names
+    the subject together with a stale (superseded) phrase, i.e. it still states the old value as it
+    was. A new memory may name the old value: the builder's update turns do so only to retire it
+    ("moved from Porto to Lisbon", "not ramen any more"), which is the "marked as outdated" of the
+    rubric. Then: correct iff a memory is new and none is stale (the rubric also wants the original
+    memory replaced or marked outdated); other if a memory is new but another is stale (both values
+    side by side: neither a hallucinated nor an omitted update, so the rubric's "other"); omission
+    when none is new, whether a memory still states only the old value (the system did not update)
+    or a related memory lacks the new value ("a related memory missing key information"). A system
+    that keeps history without marking what it superseded, such as one storing raw turns, therefore
+    scores "other", not "correct".
 
 QA:
     boundary questions (``unknown``): correct iff the answer abstains (see ``matching.abstains``),
@@ -55,8 +68,9 @@ from tasks.halumem.judge_base import (
     point_detail,
     session_of,
     update_details,
+    update_label,
 )
-from tasks.halumem.matching import abstains, has_phrase, normalise, phrases_in
+from tasks.halumem.matching import abstains, has_phrase, memory_text, normalise, phrases_in
 
 MISSING_KEYS = (
     "the rule judge needs the offline builder's machine-checkable keys; official HaluMem data has none: "
@@ -68,7 +82,7 @@ _EXPLAIN = "rule judge (exact)"
 class RuleJudge(HaluMemJudge):
     name = "rule"
     exact = True
-    version = "1"
+    version = "2"
 
     @classmethod
     def check_dataset(cls, dataset: Dataset) -> None:
@@ -83,7 +97,7 @@ class RuleJudge(HaluMemJudge):
                 _question_keys(probe)
 
     async def score_extraction(self, probe: Probe, prediction: Prediction, episode: Episode) -> Score:
-        texts = [normalise(memory.text) for memory in prediction.memories]
+        texts = [memory_text(memory.text) for memory in prediction.memories]
         transcript = normalise(" ".join(turn.content for turn in session_of(probe, episode).turns))
         points = gold_points(probe)
         keys = {point["point_id"]: _point_keys(probe, point) for point in points}
@@ -100,19 +114,11 @@ class RuleJudge(HaluMemJudge):
 
     async def score_update(self, probe: Probe, prediction: Prediction, episode: Episode) -> Score:
         keys = _point_keys(probe, probe.gold["point"])
-        texts = [normalise(memory.text) for memory in prediction.memories]
-        for position, text in enumerate(texts):
-            if all(has_phrase(text, phrase) for phrase in keys["required"]):
-                return self._update_score(probe, "correct", f"memory {position} states the new value")
-        for position, text in enumerate(texts):
-            names_subject = any(has_phrase(text, phrase) for phrase in keys["subject"])
-            if names_subject and any(has_phrase(text, phrase) for phrase in keys["stale"]):
-                return self._update_score(
-                    probe, "hallucination", f"memory {position} keeps a superseded value"
-                )
-        return self._update_score(
-            probe, "omission", f"none of {len(texts)} retrieved memories states the new value"
-        )
+        texts = [memory_text(memory.text) for memory in prediction.memories]
+        new = [i for i, text in enumerate(texts) if _states_all(text, keys["required"])]
+        stale = [i for i, text in enumerate(texts) if i not in new and _keeps_stale(text, keys)]
+        label = update_label(bool(new), bool(stale))
+        return self._update_score(probe, label, _update_reason(new, stale, len(texts)))
 
     async def score_qa(self, probe: Probe, prediction: Prediction, episode: Episode) -> Score:
         keys = _question_keys(probe)
@@ -139,10 +145,30 @@ class RuleJudge(HaluMemJudge):
         return Score(judge=self.name, label=label, explanation=f"{_EXPLAIN}: {why}")
 
 
+def _states_all(text: str, phrases: list[str]) -> bool:
+    return all(has_phrase(text, phrase) for phrase in phrases)
+
+
+def _keeps_stale(text: str, keys: dict[str, Any]) -> bool:
+    """Whether a memory states a superseded value of the point's subject (the caller excludes new ones)."""
+    names_subject = any(has_phrase(text, phrase) for phrase in keys["subject"])
+    return names_subject and any(has_phrase(text, phrase) for phrase in keys["stale"])
+
+
+def _update_reason(new: list[int], stale: list[int], retrieved: int) -> str:
+    if new and stale:
+        return f"memory {new[0]} states the new value, but memory {stale[0]} still states a superseded one"
+    if new:
+        return f"memory {new[0]} states the new value and none keeps a superseded one"
+    if stale:
+        return f"memory {stale[0]} keeps a superseded value and none states the new one"
+    return f"none of {retrieved} retrieved memories states the new value"
+
+
 def _integrity(required: list[str], texts: list[str]) -> tuple[int, str]:
     """g for one gold point: full in one memory, partial across memories, or absent."""
     for position, text in enumerate(texts):
-        if all(has_phrase(text, phrase) for phrase in required):
+        if _states_all(text, required):
             return 2, f"memory {position} states every required phrase"
     found = [phrase for phrase in required if any(has_phrase(text, phrase) for text in texts)]
     if found:
@@ -157,7 +183,7 @@ def _accuracy(
     if not text:
         return 0, False, "empty memory"
     states_truth = any(has_phrase(text, phrase) for required in true_keys for phrase in required)
-    if any(all(has_phrase(text, phrase) for phrase in required) for required in false_keys):
+    if any(_states_all(text, required) for required in false_keys):
         if states_truth:
             return 1, True, "states a distractor's false value beside a true value"
         return 0, True, "states a distractor's false value"

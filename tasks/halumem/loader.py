@@ -25,6 +25,7 @@ from typing import Any
 from membench.errors import ConfigError, DataError
 from membench.jsonl_input import Where, check, each_object, iter_jsonl, list_of, optional, require, shown
 from membench.types import Dataset, Episode, Probe, Session, Turn
+from tasks.halumem.metrics import gold_points_label
 
 VARIANTS = ("medium", "long")
 MEMORY_TYPES = ("Event Memory", "Persona Memory", "Relationship Memory")
@@ -164,18 +165,19 @@ def _session_probes(raw: dict[str, Any], at: Where, uuid: str, i: int) -> list[P
     """Extraction, then update, then qa probes of evaluated session ``i`` (the official order)."""
     prefix = f"{uuid}:s{i}"
     points = _parse_points(raw, at, prefix)
-    probes: list[Probe] = []
-    if points:
-        probes.append(
-            Probe(
-                probe_id=f"{prefix}:extraction",
-                episode_id=uuid,
-                after_session=i,
-                kind="extraction",
-                mode="session_memories",
-                gold={"memory_points": points},
-            )
+    # Every evaluated session is probed, gold points or not: the official scorer judges the accuracy
+    # of every extracted memory, including those of a session with no memory points.
+    probes = [
+        Probe(
+            probe_id=f"{prefix}:extraction",
+            episode_id=uuid,
+            after_session=i,
+            kind="extraction",
+            mode="session_memories",
+            gold={"memory_points": points},
+            labels=gold_points_label(points),
         )
+    ]
     for point in points:
         if point["is_update"] and point["original_memories"]:
             probes.append(

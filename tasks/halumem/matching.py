@@ -5,6 +5,10 @@ agreed notion of "the same words": lower-case alphanumerics separated by single 
 judge matches the builder's key phrases on word boundaries of that form (the data contract says so),
 the lexical judge counts content tokens (stopwords removed). Keeping both here means a change to
 normalisation changes both judges together.
+
+A memory is read through ``memory_text`` first, so that how an adapter formats what it stores (a
+speaker label such as ``user:``, a transcript line's ``[time] assistant:``, whitespace, case, quotes)
+never changes a verdict: equal content, equal verdict.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ _STOPWORD_LIST = """
     why will with would you your yours yourself yourselves s t d ll m re ve user users
 """
 STOPWORDS = frozenset(_STOPWORD_LIST.split())
+
+# A speaker label opening a line of a stored memory: "user: ...", "Assistant: ...", the transcript
+# form "[Mar 02, 2026, 10:00:00] user: ..." (with or without the space), after optional quotes.
+_SPEAKER_LABEL = re.compile(
+    r"""^[\s"'`\u2018-\u201f]*(?:\[[^\]\n]*\]\s*)?(?:user|assistant|system)\s*:""",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 # Phrases that, found anywhere in an answer, mean the answer declines to state the fact.
 _ABSTAIN_PHRASES = (
@@ -63,6 +74,15 @@ _ABSTAIN_WHOLE = frozenset({"none", "n a", "na", "nothing", "no idea"})
 def normalise(text: str) -> str:
     """Lower-case alphanumerics separated by single spaces ("I moved to Lisbon!" -> "i moved to lisbon")."""
     return " ".join(_NON_ALNUM.sub(" ", text.lower()).split())
+
+
+def memory_text(text: str) -> str:
+    """A stored memory as the judges compare it: speaker labels at line starts dropped, then normalised.
+
+    Systems that store turns write who spoke ("user: I moved to Lisbon", bm25 rounds put one such line
+    per turn), others store the bare content; both state the same thing and must be judged alike.
+    """
+    return normalise(_SPEAKER_LABEL.sub(" ", text))
 
 
 def has_phrase(normalised_text: str, phrase: str) -> bool:

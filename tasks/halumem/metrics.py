@@ -16,13 +16,21 @@ The formulas are the paper's and the official scorer's (research notes §2.4):
   (#true integrity points + #update-bucket items), one shared denominator as in the paper.
 
 "(valid)" (``<name>``, the membench default) leaves failed verdicts out: they contribute den 0 with
-``error=True`` so reports can count them. "(all)" (``<name>_all``, what the paper prints) counts them
-as 0 over their denominator. A failed verdict is a whole record that errored (``record.status``) or
-one element of an extraction score whose ``g``/``a`` is None. A whole extraction record that failed
-weighs one item in each extraction metric, since its gold points are not in the record; its memory
-type is unknown, so it is left out of type_accuracy. An update probe whose retrieval itself failed
-counts as a failed update item: whether it retrieved anything is unknown, and its failure should
-show where the probe is.
+``error=True`` so reports can count them. "(all)" (``<name>_all``, what the paper prints) follows the
+official scorer (``eval/evaluation.py``): a failed verdict counts as 0 over the denominator it would
+have had. A failed verdict is a whole record that errored (``record.status``) or one element of an
+extraction score whose ``g``/``a`` is None. In particular:
+
+- a failed accuracy verdict counts in memory_accuracy_all (N_extracted) but not in |M_T|: whether the
+  memory is about a gold point is part of the verdict that failed, and the official scorer reads a
+  failed verdict as "not included", so target_precision_all equals target_precision;
+- a whole extraction record that failed stands for every element it would have held: each gold
+  point of the session (listed in the probe's ``gold_points`` label, routed and weighted like a
+  scored one) and each memory in its prediction, all failed. When the system itself failed there is
+  no prediction, and how many memories it would have given is unknown: it adds a flagged, weightless
+  item to memory accuracy and target precision (the official adapters drop such a user entirely);
+- an update probe whose retrieval itself failed counts as a failed update item: whether it
+  retrieved anything is unknown, and its failure should show where the probe is.
 
 Systems without session memories have no extraction records, so their extraction metrics have no
 contributions at all: N/A, never 0.
@@ -30,12 +38,18 @@ contributions at all: N/A, never 0.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from membench.records import latest_ingests
 from membench.task import Contribution, MetricSpec
 from membench.types import IngestRecord, Record
-from tasks.halumem.judge_base import QA_LABELS, UPDATE_LABELS
+from tasks.halumem.judge_base import QA_LABELS, UPDATE_LABELS, Detail, Point, memory_detail, point_detail
+
+#: the extraction probe's label that lists its gold points (see ``gold_points_label``).
+GOLD_POINTS_LABEL = "gold_points"
+_WHOLE_RECORD_FAILED = "the extraction record failed as a whole"
 
 
 def _f1(values: Mapping[str, float], recall: str, precision: str) -> float:
@@ -65,11 +79,12 @@ def _f1_specs() -> tuple[MetricSpec, MetricSpec]:
     return (
         MetricSpec(
             "extraction_f1", "Extraction F1", group="extraction", inputs=("recall", "target_precision"),
-            derive=valid, note=note,
+            derive=valid, note=note, bounds=(0.0, 1.0),
         ),
         MetricSpec(
             "extraction_f1_all", "Extraction F1 (all)", group="extraction",
             inputs=("recall_all", "target_precision_all"), derive=every, note=f"{note}; the paper's F1",
+            bounds=(0.0, 1.0),
         ),
     )  # fmt: skip
 
@@ -161,15 +176,55 @@ def _count(metric: str, record: Record, n: float) -> Contribution:
     return Contribution(metric, record.episode_id, record.probe_id, n, 0.0)
 
 
+def gold_points_label(points: list[Point]) -> dict[str, str]:
+    """The extraction probe's labels: its gold points as compact JSON, so a failed record keeps them.
+
+    A record holds its probe's labels but not its gold; this is what ``_failed_details`` needs to
+    count a failed extraction record as the points it would have scored: one
+    ``[index, memory_type, importance, is_distractor, is_update]`` per point.
+    """
+    rows = [
+        [p["index"], p["memory_type"], p["importance"], p["is_distractor"], p["is_update"]] for p in points
+    ]
+    return {GOLD_POINTS_LABEL: json.dumps(rows, separators=(",", ":"))}
+
+
+def _failed_details(record: Record) -> list[Detail]:
+    """The element verdicts a wholly failed extraction record stands for, every one of them failed."""
+    session = record.probe_id.removesuffix(":extraction")
+    rows: list[list[Any]] = json.loads(record.labels.get(GOLD_POINTS_LABEL, "[]"))
+    points = [
+        {
+            "point_id": f"{session}:m{index}",
+            "memory_type": memory_type,
+            "importance": importance,
+            "is_distractor": is_distractor,
+            "is_update": is_update,
+        }
+        for index, memory_type, importance, is_distractor, is_update in rows
+    ]
+    memories = record.prediction.memories if record.prediction is not None else []
+    return [
+        *(point_detail(point, None, error=_WHOLE_RECORD_FAILED) for point in points),
+        *(
+            memory_detail(position, None, None, error=_WHOLE_RECORD_FAILED)
+            for position in range(len(memories))
+        ),
+    ]
+
+
 def _extraction(record: Record, scored_as_update: set[str]) -> list[Contribution]:
     out: list[Contribution] = []
     if record.prediction is not None:
         out.append(_count("extracted_memories", record, len(record.prediction.memories)))
-    if record.status == "error" or record.score is None:
-        for metric in ("recall", "weighted_recall", "fmr", "memory_accuracy", "target_precision"):
-            out.extend(_pair(metric, record, 0.0, 1.0, failed=True))
-        return out
-    for detail in record.score.details:
+    if record.status == "scored" and record.score is not None:
+        details = record.score.details
+    else:
+        details = _failed_details(record)
+        if record.prediction is None:  # the system failed: how many memories it held is unknown
+            out.extend(_pair("memory_accuracy", record, 0.0, 0.0, failed=True))
+            out.extend(_pair("target_precision", record, 0.0, 0.0, failed=True))
+    for detail in details:
         if detail.get("element") == "point" and detail["point_id"] not in scored_as_update:
             out.extend(_integrity_point(record, detail))
         elif detail.get("element") == "memory":
@@ -196,10 +251,10 @@ def _integrity_point(record: Record, detail: Mapping[str, object]) -> list[Contr
 def _extracted_memory(record: Record, detail: Mapping[str, object]) -> list[Contribution]:
     a = detail["a"]
     if not isinstance(a, int):
-        # Whether a failed verdict's memory is in M_T is unknown: it is counted as a failure of both.
+        # A failed verdict never said "included": it weighs in N_extracted, not in |M_T| (as officially).
         return [
             *_pair("memory_accuracy", record, 0.0, 1.0, failed=True),
-            *_pair("target_precision", record, 0.0, 1.0, failed=True),
+            *_pair("target_precision", record, 0.0, 0.0, failed=True),
         ]
     out = _pair("memory_accuracy", record, a / 2, 1.0, failed=False)
     if detail["included"]:

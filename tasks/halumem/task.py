@@ -18,7 +18,7 @@ from tasks.halumem.metrics import METRICS, halumem_contributions
 
 class HaluMemTask(Task):
     name = "halumem"
-    version = "1"
+    version = "2"
     description = "HaluMem: memory extraction, updating and QA, judged per operation (arXiv 2511.03506)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = ("question_type", "memory_type")
@@ -36,9 +36,12 @@ class HaluMemTask(Task):
     }
 
     def built_path(self) -> Path:
+        """Named by every option that decides built data, and by the builder's version."""
+        from data_builders.halumem import BUILDER_VERSION
+
         o = self.options
         sizes = f"u{o['users']}-s{o['sessions']}-t{o['turns']}-n{o['noise']}"
-        return self.data_dir / f"halumem-{o['variant']}-{sizes}-seed{o['seed']}.jsonl"
+        return self.data_dir / f"halumem-{o['variant']}-{sizes}-seed{o['seed']}-b{BUILDER_VERSION}.jsonl"
 
     def build(self) -> Path:
         from data_builders.halumem import build_halumem

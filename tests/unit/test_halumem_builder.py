@@ -155,12 +155,31 @@ def test_questions_carry_evidence_and_keys(default_users: list[dict[str, Any]]) 
                 assert not set(keys["required"]) & set(keys["reject"])
 
 
+def _stating_turns(session: dict[str, Any], point: dict[str, Any]) -> list[str]:
+    """The user turns of the round a point was stated in (Long's noise rounds share its timestamp)."""
+    return [
+        m["content"]
+        for m in session["dialogue"]
+        if m["role"] == "user" and m["timestamp"] == point["timestamp"]
+    ]
+
+
+def _states_stale_value(turns: list[str], keys: dict[str, list[str]]) -> bool:
+    """One turn names the slot's subject and every superseded phrase: what the rule judge calls stale."""
+    return any(
+        any(_has(turn, phrase) for phrase in keys["subject"])
+        and all(_has(turn, phrase) for phrase in keys["stale"])
+        for turn in turns
+    )
+
+
 def _check_updates_and_distractors(users: list[dict[str, Any]]) -> tuple[int, int]:
     updates = distractors = 0
     for user in users:
         all_user_turns = [t for s in user["sessions"] for t in _user_turns(s)]
         earlier_turns: list[str] = []
         earlier_contents: set[str] = set()
+        stated_in: dict[str, list[str]] = {}
         for session in user["sessions"]:
             for point in session["memory_points"]:
                 if point["is_update"] == "True":
@@ -170,6 +189,8 @@ def _check_updates_and_distractors(users: list[dict[str, Any]]) -> tuple[int, in
                     for phrase in point["membench_keys"]["stale"]:
                         assert any(_has(turn, phrase) for turn in earlier_turns), phrase
                         assert not _has(point["memory_content"], phrase)
+                    for original in point["original_memories"]:
+                        assert _states_stale_value(stated_in[original], point["membench_keys"]), original
                 if point["memory_source"] == "interference":
                     distractors += 1
                     for phrase in point["membench_keys"]["required"]:
@@ -181,6 +202,7 @@ def _check_updates_and_distractors(users: list[dict[str, Any]]) -> tuple[int, in
                         )
             earlier_turns += _user_turns(session)
             earlier_contents |= {p["memory_content"] for p in session["memory_points"]}
+            stated_in |= {p["memory_content"]: _stating_turns(session, p) for p in session["memory_points"]}
     return updates, distractors
 
 

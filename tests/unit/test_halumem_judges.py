@@ -6,12 +6,16 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from membench.errors import ConfigError, LLMError, OutputParseError
 from membench.llm.types import LLMResponse
+from membench.systems.base import MemorySystem
+from membench.systems.baselines import FullContextSystem, turn_text
+from membench.systems.bm25 import BM25System
 from membench.types import Dataset, Episode, Memory, Prediction, Probe, Score, Session, Turn, Usage
 from tasks.halumem.judge_base import HaluMemJudge
 from tasks.halumem.judge_lexical import LexicalJudge
@@ -198,8 +202,14 @@ def test_rule_empty_extraction_scores_every_point_zero() -> None:
 @pytest.mark.parametrize(
     ("retrieved", "label"),
     [
-        (["User lives in Porto", "User moved to Lisbon"], "correct"),
-        (["User likes tea", "User lives in Porto"], "hallucination"),
+        (["User moved to Lisbon"], "correct"),
+        (["User moved from Porto to Lisbon"], "correct"),  # the old value named only to retire it
+        (["User moved to Lisbon", "Porto has good wine"], "correct"),  # a mention, not a stale statement
+        # the new value beside the old one stated as it was: not replaced nor marked outdated
+        (["User lives in Porto", "User moved to Lisbon"], "other"),
+        (["user: I moved to Lisbon", "user: I used to live in Porto"], "other"),
+        # only the old value: the system did not update, the rubric's omission (no related new memory)
+        (["User likes tea", "User lives in Porto"], "omission"),
         (["Porto has good wine"], "omission"),  # stale value without the subject is not about this fact
         (["User moved abroad"], "omission"),  # related but without the value
         ([], "omission"),
@@ -209,6 +219,13 @@ def test_rule_update_labels(retrieved: list[str], label: str) -> None:
     score = judge(RuleJudge(), update_probe(MOVED), recalled(*retrieved))
     assert score.label == label
     assert score.details == [{"point_id": "u1:s0:m1", "memory_type": "Persona Memory"}]
+
+
+def test_rule_update_explains_which_memory_keeps_the_superseded_value() -> None:
+    score = judge(RuleJudge(), update_probe(MOVED), recalled("User moved to Lisbon", "User lives in Porto"))
+    assert score.explanation == (
+        "rule judge (exact): memory 0 states the new value, but memory 1 still states a superseded one"
+    )
 
 
 QUESTION_KEYS = {"required": ["Lisbon"], "reject": ["Porto"], "unknown": False}
@@ -267,6 +284,119 @@ def test_judges_refuse_unknown_probe_kinds_and_foreign_sessions() -> None:
         judge(LexicalJudge(), late, EXTRACTED)
 
 
+# ---------------------------------------------------------------- formatting: equal content, equal verdict
+
+#: how adapters write a stored turn: mem0 offline keeps the bare content; full-context, bm25 and dense
+#: (``turn_text``) and the README's example adapter write "role: content"; the rest are what other
+#: adapters plausibly write (a transcript line as membench or the official scorer renders it,
+#: capitals, stray whitespace, quotes).
+FORMATS: dict[str, Callable[[str, str], str]] = {
+    "bare content (mem0 offline)": lambda role, content: content,
+    "role label (baselines, README adapter)": turn_text,
+    "capitalised label": lambda role, content: f"{role.capitalize()}: {content}",
+    "membench transcript line": lambda role, content: f"[{TIME}] {role}: {content}",
+    "official transcript line": lambda role, content: f"[{TIME}]{role}: {content}",
+    "spacing and case": lambda role, content: f"  {role.upper()} :   {content.upper()}  \n",
+    "quoted content": lambda role, content: f'{role}: "{content}"',
+    "quoted memory": lambda role, content: f"'{role}: {content}'",
+}
+#: the stored session's turns plus extracted-style memories, each as (role, content).
+STORED = [(turn.role, turn.content) for turn in SESSION.turns] + [
+    ("user", "User enjoys jazz"),
+    ("assistant", "i used to live in porto"),
+    ("assistant", "I work as an architect"),  # lexical: 2 supported tokens, 3 with an "assistant" label
+]
+
+
+def formatted(style: str) -> Prediction:
+    return recalled(*(FORMATS[style](role, content) for role, content in STORED))
+
+
+def verdicts(score: Score) -> tuple[dict[str, Any], list[tuple[Any, Any]]]:
+    points, memories = by_element(score)
+    return {pid: d["g"] for pid, d in points.items()}, [(d["a"], d["included"]) for d in memories]
+
+
+@pytest.mark.parametrize("style", sorted(FORMATS))
+def test_rule_extraction_verdicts_do_not_depend_on_how_a_memory_is_formatted(style: str) -> None:
+    assert verdicts(judge(RuleJudge(), extraction_probe(POINTS), formatted(style))) == (
+        {"u1:s0:m1": 2, "u1:s0:m2": 2, "u1:s0:m3": 2, "u1:s0:m4": 0},
+        [
+            (2, True),  # the user's move states MOVED
+            (0, True),  # the assistant's false claim about the sister
+            (2, True),  # the user's job states JOB
+            (2, False),  # "Congratulations on the new job!": no gold slot, said in the session
+            (1, False),  # no gold slot, not said: unverifiable
+            (2, False),  # no gold slot, said in the session
+            (2, True),  # part of JOB
+        ],
+    )
+
+
+@pytest.mark.parametrize("style", sorted(FORMATS))
+def test_rule_update_verdicts_do_not_depend_on_how_a_memory_is_formatted(style: str) -> None:
+    assert judge(RuleJudge(), update_probe(MOVED), formatted(style)).label == "other"  # Porto kept as it was
+    moved_only = recalled(FORMATS[style]("user", "I moved to Lisbon last month."))
+    assert judge(RuleJudge(), update_probe(MOVED), moved_only).label == "correct"
+
+
+#: the stored session's turns, judged: every point stated (the sister's distractor too), and the
+#: assistant's false claim about the sister (a = 0) beside three supported turns.
+TURN_VERDICTS = (
+    {"u1:s0:m1": 2, "u1:s0:m2": 2, "u1:s0:m3": 2, "u1:s0:m4": 0},
+    [(2, True), (0, True), (2, True), (2, False)],
+)
+#: the same as bm25 rounds: the move and the false claim together (part true, part false), the job.
+ROUND_VERDICTS = (TURN_VERDICTS[0], [(1, True), (2, True)])
+
+
+@pytest.mark.parametrize(
+    ("system", "options", "expected"),
+    [
+        (FullContextSystem, {}, TURN_VERDICTS),
+        (BM25System, {"unit": "turn"}, TURN_VERDICTS),
+        (BM25System, {"unit": "round"}, ROUND_VERDICTS),
+    ],
+)
+def test_rule_verdicts_on_what_real_turn_storing_systems_store(
+    system: type[MemorySystem], options: dict[str, str], expected: tuple[Any, Any], tmp_path: Path
+) -> None:
+    stored = asyncio.run(_stored_by(system(options, tmp_path)))
+    assert stored[0].text.startswith("user: Hi!"), "the system labels its turns"
+    assert verdicts(judge(RuleJudge(), extraction_probe(POINTS), Prediction(memories=stored))) == expected
+    # mem0 offline stores the same turns unlabelled: the same verdicts
+    bare = [memory.model_copy(update={"text": _unlabelled(memory.text)}) for memory in stored]
+    assert verdicts(judge(RuleJudge(), extraction_probe(POINTS), Prediction(memories=bare))) == expected
+
+
+def _unlabelled(text: str) -> str:
+    return "\n".join(line.split(": ", 1)[1] for line in text.splitlines())
+
+
+async def _stored_by(system: MemorySystem) -> list[Memory]:
+    await system.reset(EPISODE)
+    await system.ingest(SESSION)
+    return await system.session_memories(SESSION)
+
+
+@pytest.mark.parametrize("style", sorted(FORMATS))
+def test_lexical_verdicts_do_not_depend_on_how_a_memory_is_formatted(style: str) -> None:
+    assert verdicts(judge(LexicalJudge(), extraction_probe(OFFICIAL_POINTS), formatted(style))) == (
+        {"u1:s0:m1": 2, "u1:s0:m2": 2, "u1:s0:m3": 2, "u1:s0:m4": 0},
+        [
+            (2, True),  # every token said by the user; about MOVED
+            (0, False),  # only "live" of 6 tokens said by the user
+            (2, True),
+            (0, False),  # congratulation, new, job: none said by the user
+            (0, False),
+            (2, False),  # used, live, porto: all said by the user ("assistant" no longer a fourth token)
+            (2, True),  # work, architect ("assistant" no longer a third token, which made it 2/3)
+        ],
+    )
+    # the move turn covers the new value; "i used to live in porto" shares no token with it
+    assert judge(LexicalJudge(), update_probe(without_keys(MOVED)), formatted(style)).label == "correct"
+
+
 # ---------------------------------------------------------------- lexical judge
 
 OFFICIAL_POINTS = [without_keys(p) for p in POINTS]
@@ -300,7 +430,8 @@ def test_lexical_accuracy_does_not_count_assistant_turns_as_support() -> None:
     ("retrieved", "label"),
     [
         (["User moved to Lisbon in 2026"], "correct"),
-        (["User moved to Porto"], "hallucination"),  # related (moved) and carries the stale "porto"
+        (["User moved to Lisbon in 2026", "User moved to Porto"], "other"),  # the rubric, as for rule
+        (["User moved to Porto"], "omission"),  # related (moved), stale "porto", no new value
         (["User likes tea"], "omission"),
     ],
 )
@@ -326,7 +457,7 @@ def test_lexical_qa_labels(gold: str, answer: str, label: str) -> None:
 
 
 def test_judge_identities() -> None:
-    assert RuleJudge().identity() == {"name": "rule", "version": "1", "exact": True}
+    assert RuleJudge().identity() == {"name": "rule", "version": "2", "exact": True}
     lexical = LexicalJudge().identity()
     assert lexical["name"] == "lexical" and lexical["exact"] is False
     assert lexical["thresholds"]["full"] == 0.8

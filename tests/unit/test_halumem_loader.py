@@ -75,19 +75,20 @@ def test_probe_ids_and_order(dataset: Dataset) -> None:
         f"{MARTIN}:s2:qa:1",
         f"{MARTIN}:s2:qa:2",
         f"{ANA}:s0:extraction",
+        f"{ANA}:s2:extraction",  # no memory points, but its extracted memories are judged (as officially)
     ]
-    assert [p.after_session for p in dataset.probes] == [0, 0, 1, 1, 2, 2, 2, 2, 2, 0]
+    assert [p.after_session for p in dataset.probes] == [0, 0, 1, 1, 2, 2, 2, 2, 2, 0, 2]
 
 
 def test_extraction_probe_gold_points(dataset: Dataset) -> None:
     probe = _probes(dataset)[f"{MARTIN}:s1:extraction"]
-    assert (probe.kind, probe.mode, probe.labels, probe.question, probe.query) == (
-        "extraction",
-        "session_memories",
-        {},
-        "",
-        "",
-    )
+    assert (probe.kind, probe.mode, probe.question, probe.query) == ("extraction", "session_memories", "", "")
+    # what a failed record needs to count its points: [index, type, importance, distractor, update]
+    assert json.loads(probe.labels["gold_points"]) == [
+        [1, "Persona Memory", 1.0, False, True],
+        [2, "Persona Memory", None, True, False],
+        [3, "Event Memory", 0.5, False, False],
+    ]
     update, distractor, feeling = probe.gold["memory_points"]
     assert update == {
         "point_id": f"{MARTIN}:s1:m1",
@@ -110,6 +111,13 @@ def test_extraction_probe_gold_points(dataset: Dataset) -> None:
     assert feeling["importance"] == 0.5
     first = _probes(dataset)[f"{MARTIN}:s0:extraction"].gold["memory_points"][1]
     assert first["importance"] == 1.0 and isinstance(first["importance"], float)  # written as 1
+
+
+def test_a_real_session_without_memory_points_still_gets_an_extraction_probe(dataset: Dataset) -> None:
+    probes = _probes(dataset)
+    empty = probes[f"{ANA}:s2:extraction"]
+    assert (empty.gold, empty.labels) == ({"memory_points": []}, {"gold_points": "[]"})
+    assert f"{ANA}:s1:extraction" not in probes and f"{ANA}:s3:extraction" not in probes  # noise sessions
 
 
 def test_update_probes(dataset: Dataset) -> None:

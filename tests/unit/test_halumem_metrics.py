@@ -15,7 +15,13 @@ Episode A, session 1 (extraction scored; 2 memories):
     m2 distractor, g 1                 not resisted
     m3 Event update, g 1               update bucket (label hallucination)
     memories: a failed, a 2 incl
-Episode B, session 0: extraction record failed as a whole (its prediction has 3 memories);
+Episode B, session 0: extraction record failed as a whole (its prediction has 3 memories); its
+    probe's gold_points label lists
+    m1 Persona, w 1.0                  integrity, failed
+    m2 Event update, w 1.0             update bucket (its probe failed in retrieval)
+    m3 distractor, m5 distractor       failed
+    m4 Relationship, w .5              integrity, failed
+    m7 Relationship update, w .5       update bucket (its probe retrieved something)
     update :update:2 failed in retrieval (no prediction; Event) -> update bucket, error;
     update :update:7 retrieved something, label other (Relationship).
 QA: A:s0:qa:0 BFR correct (0.2 s), A:s0:qa:1 Boundary hallucination (0.4 s),
@@ -33,7 +39,7 @@ import pytest
 
 from membench.task import Contribution
 from membench.types import ErrorInfo, IngestRecord, Memory, Prediction, Record, Score
-from tasks.halumem.metrics import METRICS, halumem_contributions
+from tasks.halumem.metrics import METRICS, gold_points_label, halumem_contributions
 
 SPECS = {spec.name: spec for spec in METRICS}
 BFR, BOUNDARY, MULTI_HOP = "Basic Fact Recall", "Memory Boundary", "Multi-hop Inference"
@@ -96,6 +102,17 @@ def memory(position: int, a: int | None, included: bool | None) -> dict:
 
 def extraction(probe_id: str, details: list[dict], n_memories: int) -> Record:
     return record(probe_id, "extraction", Score(judge="rule", details=details), memories(n_memories))
+
+
+def gold(index: int, memory_type: str, importance: float | None, distractor: bool = False) -> dict:
+    """A gold point as the loader parses it, for an extraction probe's ``gold_points`` label."""
+    return {
+        "index": index,
+        "memory_type": memory_type,
+        "importance": importance,
+        "is_distractor": distractor,
+        "is_update": False,
+    }
 
 
 def update(probe_id: str, label: str, retrieved: int, memory_type: str) -> Record:
@@ -169,6 +186,16 @@ RECORDS = [
         "extraction",
         Score(judge="llm", status="error", explanation="crashed"),
         memories(3),
+        labels=gold_points_label(
+            [
+                gold(1, PERSONA, 1.0),
+                gold(2, EVENT, 1.0),
+                gold(3, PERSONA, None, distractor=True),
+                gold(4, RELATIONSHIP, 0.5),
+                gold(5, EVENT, None, distractor=True),
+                gold(7, RELATIONSHIP, 0.5),
+            ]
+        ),
     ),
     record(
         "B:s0:update:2",
@@ -215,22 +242,24 @@ def contributions() -> list[Contribution]:
 
 EXPECTED = {
     # integrity true points: A0 m1 (g2, w1), m2 (g1, w.5), m5 (g0, w.25: empty probe), m6 (g2, w1 default);
-    # (all) adds A1 m1 (failed, w.75) and B's failed record (one item, weight 1).
+    # (all) adds A1 m1 (failed, w.75) and B's failed record's integrity points m1 (w1) and m4 (w.5):
+    # its m2 and m7 are in the update bucket, as they would be had it been scored.
     "recall": 2 / 4,
-    "recall_all": 2 / 6,
+    "recall_all": 2 / 7,
     "weighted_recall": (1 + 0.5 * 0.5 + 0 + 1) / (1 + 0.5 + 0.25 + 1),  # 2.25 / 2.75
-    "weighted_recall_all": 2.25 / (2.75 + 0.75 + 1),
-    # distractors: A0 m3 g0 (resisted), A1 m2 g1; (all) adds B's failed record.
+    "weighted_recall_all": 2.25 / (2.75 + 0.75 + 1 + 0.5),
+    # distractors: A0 m3 g0 (resisted), A1 m2 g1; (all) adds B's two failed distractors.
     "fmr": 1 / 2,
-    "fmr_all": 1 / 3,
-    # memories: A0 a/2 = 1, .5, 1, 0; A1 (failed), 1; (all) adds A1's failed one and B's failed record.
+    "fmr_all": 1 / 4,
+    # memories: A0 a/2 = 1, .5, 1, 0; A1 (failed), 1; (all) adds A1's failed one and B's three.
     "memory_accuracy": 3.5 / 5,
-    "memory_accuracy_all": 3.5 / 7,
-    # included: A0 pos0 (1), pos1 (.5), A1 pos1 (1); (all) adds A1's failed memory and B's record.
+    "memory_accuracy_all": 3.5 / 9,
+    # included: A0 pos0 (1), pos1 (.5), A1 pos1 (1). A failed verdict never said "included", so the
+    # official scorer leaves it out of |M_T| and (all) equals (valid).
     "target_precision": 2.5 / 3,
-    "target_precision_all": 2.5 / 5,
+    "target_precision_all": 2.5 / 3,
     "extraction_f1": 2 * 0.5 * (2.5 / 3) / (0.5 + 2.5 / 3),  # 5/8
-    "extraction_f1_all": 2 * (1 / 3) * 0.5 / (1 / 3 + 0.5),  # 2/5
+    "extraction_f1_all": 2 * (2 / 7) * (2.5 / 3) / (2 / 7 + 2.5 / 3),  # 20/47
     "extracted_memories": 4 + 2 + 3,
     "target_memories": 3,
     # update bucket: A0 u4 correct, A1 u3 hallucination, B u7 other; (all) adds B u2 (retrieval failed).
@@ -244,9 +273,10 @@ EXPECTED = {
     "update_other": 1 / 3,
     "update_other_all": 1 / 4,
     # type accuracy: Persona m1 g2 + u4 correct; Event m2, m5, m6 (one g2) + u3; Relationship u7 other;
-    # (all) adds the failed A1 m1 (Relationship) and the failed B u2 (Event).
+    # (all) adds the failed A1 m1 (Relationship), the failed B u2 (Event), and B's failed record's
+    # m1 (Persona) and m4 (Relationship).
     "type_accuracy": 3 / 7,
-    "type_accuracy_all": 3 / 9,
+    "type_accuracy_all": 3 / 11,
     # QA: correct, hallucination, omission scored; two failed.
     "qa_correct": 1 / 3,
     "qa_correct_all": 1 / 5,
@@ -272,11 +302,11 @@ def test_metric_matches_hand_computation(contributions: list[Contribution], metr
     ("metric", "memory_type", "expected"),
     [
         ("type_accuracy", PERSONA, 2 / 2),
-        ("type_accuracy_all", PERSONA, 2 / 2),
+        ("type_accuracy_all", PERSONA, 2 / 3),
         ("type_accuracy", EVENT, 1 / 4),
         ("type_accuracy_all", EVENT, 1 / 5),
         ("type_accuracy", RELATIONSHIP, 0 / 1),  # the failed point is left out, the "other" update scores 0
-        ("type_accuracy_all", RELATIONSHIP, 0 / 2),
+        ("type_accuracy_all", RELATIONSHIP, 0 / 3),
     ],
 )
 def test_type_accuracy_by_memory_type(
@@ -307,7 +337,7 @@ def test_failed_items_are_flagged_and_weigh_nothing_in_valid_metrics(
     contributions: list[Contribution],
 ) -> None:
     failed_recall = [c for c in contributions if c.metric == "recall" and c.error]
-    assert sorted(c.probe_id for c in failed_recall) == ["A:s1:extraction", "B:s0:extraction"]
+    assert sorted(c.probe_id for c in failed_recall) == ["A:s1:extraction", *["B:s0:extraction"] * 2]
     assert all(c.den == 0 and c.num == 0 for c in failed_recall)
     failed_qa = [c.probe_id for c in contributions if c.metric == "qa_correct" and c.error]
     assert sorted(failed_qa) == ["A:s1:qa:0", "B:s0:qa:1"]
@@ -342,3 +372,116 @@ def test_f1_is_zero_when_recall_and_precision_are_zero() -> None:
     assert value(contributions, "recall") == 0.0
     assert value(contributions, "target_precision") == 0.0
     assert value(contributions, "extraction_f1") == 0.0
+
+
+# ---------------------------------------------------------------- hand cases against the official scorer
+# Each expected value is computed by hand the way MemTensor/HaluMem's eval/evaluation.py aggregates:
+# every judged item counts in its "(all)" denominator, a failed verdict scoring 0; a failed accuracy
+# verdict is read as "not included in the golden memories", so it stays out of |M_T|.
+
+
+def test_failed_accuracy_verdict_weighs_in_n_extracted_but_not_in_target_memories() -> None:
+    """Three memories judged included (a = 2, 2, 1) and one failed verdict.
+
+    Official: target_accuracy(all) = (1 + 1 + 0.5) / 3 = 0.833 (the failed one is not included);
+    weighted_accuracy(all) = 2.5 / 4 = 0.625. membench used to give target precision (all) 0.625.
+    """
+    details = [
+        point("D:s0:m1", PERSONA, 2, importance=1.0),
+        memory(0, 2, True),
+        memory(1, 2, True),
+        memory(2, 1, True),
+        memory(3, None, None),
+    ]
+    contributions = halumem_contributions([extraction("D:s0:extraction", details, 4)], [])
+    assert value(contributions, "target_precision_all") == pytest.approx(2.5 / 3)
+    assert value(contributions, "target_precision") == pytest.approx(2.5 / 3)
+    assert value(contributions, "memory_accuracy_all") == pytest.approx(2.5 / 4)
+    assert value(contributions, "memory_accuracy") == pytest.approx(2.5 / 3)
+    assert value(contributions, "target_memories") == 3
+    failed = [c for c in contributions if c.metric == "target_precision" and c.error]
+    assert [(c.num, c.den) for c in failed] == [(0.0, 0.0)], "flagged, so reports count the lost verdict"
+
+
+SCORED_SESSION = extraction(
+    "C:s0:extraction",
+    [
+        point("C:s0:m1", PERSONA, 2, importance=1.0),
+        point("C:s0:m2", EVENT, 0, distractor=True),
+        memory(0, 2, True),
+    ],
+    n_memories=1,
+)
+FAILED_SESSION_POINTS = gold_points_label(
+    [
+        gold(1, EVENT, 1.0),
+        gold(2, PERSONA, 0.5),
+        gold(3, RELATIONSHIP, 0.25),
+        gold(4, EVENT, None, distractor=True),
+    ]
+)
+
+
+def test_failed_extraction_record_counts_every_point_and_memory_of_its_session() -> None:
+    """Session C:s1's judge raised: 3 true points (w 1, .5, .25), 1 distractor, 2 extracted memories.
+
+    Official, each of its items is a failed verdict: recall(all) = 1 / (1 + 3) = 0.25;
+    weighted_recall(all) = 1 / (1 + 1.75); FMR(all) = 1 / 2; weighted_accuracy(all) = 1 / (1 + 2);
+    target_accuracy(all) = 1 / 1; per type, Persona (1 + 0) / 2, Event 0 / 1, Relationship 0 / 1.
+    membench used to count the record as one item of each metric (recall (all) 1/2).
+    """
+    failed = record(
+        "C:s1:extraction",
+        "extraction",
+        prediction=memories(2),
+        error=ErrorInfo(stage="judge", type="RuntimeError", message="judge crashed"),
+        labels=FAILED_SESSION_POINTS,
+    )
+    contributions = halumem_contributions([SCORED_SESSION, failed], [])
+    assert value(contributions, "recall_all") == pytest.approx(1 / 4)
+    assert value(contributions, "weighted_recall_all") == pytest.approx(1 / 2.75)
+    assert value(contributions, "fmr_all") == pytest.approx(1 / 2)
+    assert value(contributions, "memory_accuracy_all") == pytest.approx(1 / 3)
+    assert value(contributions, "target_precision_all") == pytest.approx(1.0)
+    assert value(contributions, "type_accuracy_all", memory_type=PERSONA) == pytest.approx(1 / 2)
+    assert value(contributions, "type_accuracy_all", memory_type=EVENT) == 0.0
+    assert value(contributions, "type_accuracy_all", memory_type=RELATIONSHIP) == 0.0
+    assert value(contributions, "recall") == 1.0, "(valid) leaves the failed items out"
+    assert value(contributions, "extracted_memories") == 3
+
+
+def test_extraction_record_whose_system_failed_counts_its_points_but_no_unknown_memories() -> None:
+    """No prediction: the points are known (from the label), how many memories there were is not.
+
+    The official adapters drop such a user entirely; membench keeps its points in the (all)
+    denominators and adds one flagged, weightless memory item, so the error still shows.
+    """
+    failed = record(
+        "C:s1:extraction",
+        "extraction",
+        error=ErrorInfo(stage="system", type="TimeoutError", message="session_memories timed out"),
+        labels=FAILED_SESSION_POINTS,
+    )
+    contributions = halumem_contributions([SCORED_SESSION, failed], [])
+    assert value(contributions, "recall_all") == pytest.approx(1 / 4)
+    assert value(contributions, "memory_accuracy_all") == 1.0
+    lost = [
+        (c.metric, c.den, c.error)
+        for c in contributions
+        if c.probe_id == "C:s1:extraction" and c.metric.startswith("memory_")
+    ]
+    assert sorted(lost) == [("memory_accuracy", 0.0, True), ("memory_accuracy_all", 0.0, True)]
+    assert value(contributions, "extracted_memories") == 1
+
+
+def test_memories_of_a_session_without_gold_points_are_judged() -> None:
+    """Official: every extracted memory of every real session is judged, gold points or not.
+
+    Session E:s0 has no gold point and two memories (a = 2, 0): weighted_accuracy = (1 + 0) / 2;
+    the session adds nothing to recall. (The loader now gives such a session an extraction probe.)
+    """
+    details = [memory(0, 2, False), memory(1, 0, False)]
+    contributions = halumem_contributions([extraction("E:s0:extraction", details, 2)], [])
+    assert value(contributions, "memory_accuracy_all") == pytest.approx(1 / 2)
+    assert value(contributions, "recall_all") is None
+    assert value(contributions, "target_precision_all") is None
