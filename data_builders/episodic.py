@@ -44,6 +44,10 @@ from data_builders import episodic_vocab as vocab
 from membench.errors import ConfigError
 from membench.records import write_atomic
 
+#: Bump whenever a change alters what is written for some options: it names the built file, so data
+#: written by an older builder is rebuilt instead of silently reused.
+BUILDER_VERSION = "1"
+
 if TYPE_CHECKING:
     from membench.llm.client import LLMClient
 

@@ -52,6 +52,10 @@ from data_builders.sort_text import generate_text
 from membench.errors import ConfigError, DataError
 from membench.records import write_atomic
 
+#: Bump whenever a change alters what is written for some options: it names the built file, so data
+#: written by an older builder is rebuilt instead of silently reused.
+BUILDER_VERSION = "2"
+
 EXCERPT_LENGTHS = (250, 1000, 2500, 10000, 20000)
 SEGMENT_LENGTHS = (20, 50)
 #: upper bin edges for the extended tier, where the release uses fixed edges instead of fractions.

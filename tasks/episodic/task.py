@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from data_builders.episodic import DEFAULT_BOOKS
+from data_builders.episodic import BUILDER_VERSION, DEFAULT_BOOKS
 from membench.errors import ConfigError
 from membench.judges.base import Judge
 from membench.task import Contribution, MetricSpec, Task
@@ -43,10 +43,12 @@ class EpisodicTask(Task):
     }
 
     def built_path(self) -> Path:
-        """Named by every option that decides built data (attempts only matter to an LLM writer)."""
+        """Named by every option that decides built data (attempts only matter to an LLM writer), and by
+        the builder's version."""
         o = self.options
         writer = "templates" if not o["llm"] else f"llm-{o['llm'].replace('/', '_')}-attempts{o['attempts']}"
-        return self.data_dir / f"episodic-{o['books'].replace(',', '_')}-seed{o['seed']}-{writer}.jsonl"
+        books = o["books"].replace(",", "_")
+        return self.data_dir / f"episodic-{books}-seed{o['seed']}-{writer}-b{BUILDER_VERSION}.jsonl"
 
     def build(self) -> Path:
         from data_builders.episodic import build_episodic

@@ -65,7 +65,10 @@ class SortTask(Task):
         return Path(self.options["text"]) if self.options["text"] else None
 
     def built_dir(self) -> Path:
-        """Where built data lives: named by every option that decides it (the text by its hash)."""
+        """Where built data lives: named by every option that decides it (the text by its hash), and by
+        the builder's version."""
+        from data_builders.sort import BUILDER_VERSION
+
         text = self._text_path()
         if text is None:
             tag = "generated"
@@ -75,7 +78,8 @@ class SortTask(Task):
             tag = f"{text.stem}-{hashlib.sha256(text.read_bytes()).hexdigest()[:12]}"
         lengths = f"e{'_'.join(map(str, self._lengths('excerpt_lengths')))}"
         lengths += f"-s{'_'.join(map(str, self._lengths('segment_lengths')))}"
-        return self.data_dir / f"sort-{tag}-{lengths}-n{self.int_option('n')}-seed{self.int_option('seed')}"
+        seed = self.int_option("seed")
+        return self.data_dir / f"sort-{tag}-{lengths}-n{self.int_option('n')}-seed{seed}-b{BUILDER_VERSION}"
 
     def build(self) -> Path:
         from data_builders.sort import build_sort
