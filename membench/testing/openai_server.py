@@ -6,6 +6,8 @@ and the real cache are tested without a network or an API key. Its behaviour is 
 ``responder`` decides the assistant's text, a queue of faults makes the next requests fail in the
 ways providers fail (429 with Retry-After, 5xx, a hang past the client's timeout, a body that is not
 JSON), and counters record what arrived so tests can assert on requests, headers and concurrency.
+A responder that cannot answer a request raises ``UnanswerableRequest``: the server answers 400,
+which clients do not retry, so the test sees the failure at once instead of after a retry budget.
 
 Only the standard library is used so that the server starts in milliseconds and needs no extra.
 """
@@ -36,6 +38,10 @@ _FAULT_KINDS = {"status", "delay", "malformed"}
 
 
 # ---------------------------------------------------------------- responders
+
+
+class UnanswerableRequest(Exception):
+    """Raised by a responder for a request it cannot answer as the real service would (answered 400)."""
 
 
 def message_text(content: Any) -> str:
@@ -448,6 +454,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             try:
                 payload = owner._chat(body)
+            except UnanswerableRequest as exc:
+                self._send_error(400, f"the responder cannot answer this request: {exc}")
+                return
             except Exception as exc:  # a scripted responder's bug must reach the test as a 500
                 self._send_error(500, f"responder failed: {exc!r}")
                 return

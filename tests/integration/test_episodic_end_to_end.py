@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,8 @@ from membench.config import LLMSpec, RunConfig
 from membench.display import NullDisplay
 from membench.records import read_records
 from membench.summary import summarize
-from membench.testing.openai_server import FakeOpenAIServer, message_text
+from membench.testing import FakeLLM
+from membench.testing.openai_server import message_text
 
 TINY = {"books": "8x2,12x1"}
 
@@ -90,22 +89,11 @@ def test_retrieving_systems_answer_some_questions(system: str, tmp_path: Path) -
     assert len({r.labels["book_chapters"] for r in records}) == 2
 
 
-def _reader(request: dict[str, Any]) -> str:
-    return "No information in my memories."
-
-
-def _judge(request: dict[str, Any]) -> str:
-    """Credits every ground-truth item listed in the prompt, in story order."""
-    prompt = message_text(request["messages"][0]["content"])
-    block = prompt.split("Ground-truth items", 1)[1].split("Answer to grade:", 1)[0]
-    gold = re.findall(r"^- (.+)$", block, re.MULTILINE)
-    matches = [{"item": item, "score": 1} for item in gold]
-    return json.dumps({"identified": gold, "matches": matches, "order": gold})
-
-
 def test_llm_reader_and_llm_judge(tmp_path: Path) -> None:
     os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
-    with FakeOpenAIServer(_reader) as reader, FakeOpenAIServer(_judge) as judge:
+    # The judge credits every ground-truth item (score 1), stated in story order.
+    reader_llm, judge_llm = FakeLLM(answer="No information in my memories."), FakeLLM(episodic=1)
+    with reader_llm.serve() as reader, judge_llm.serve() as judge:
         config = episodic(
             tmp_path,
             "bm25",
@@ -121,3 +109,14 @@ def test_llm_reader_and_llm_judge(tmp_path: Path) -> None:
     # The fake judge credits everything: F1 1 on every question, exact sets in story order.
     assert metrics["simple_recall"] == 1.0 and metrics["hallucination_rate"] == 0.0
     assert metrics["exact_set"] in (None, 1.0)
+    assert {p.kind for p in reader_llm.prompts} == {"reader"}
+    assert [p.kind for p in judge_llm.prompts] == ["episodic"] * len(records), "one judgment per question"
+    # By hand: every item credited in full and nothing else stated is F1 1 (harsh too), and story order
+    # is an exact set with tau 1 on every chronological question of two or more items.
+    chronological = [r for r in records if r.kind == "chronological" and r.score.values["n_gt"] >= 2]
+    assert chronological, "the book has chronological questions to order"
+    for record in records:
+        values = record.score.values
+        assert values["f1"] == values["f1_harsh"] == 1.0 and values["n_pred"] == values["n_gt"]
+    assert all(r.score.values["exact_set"] == r.score.values["tau"] == 1.0 for r in chronological)
+    assert metrics["f1"] == metrics["f1_harsh"] == metrics["exact_set"] == metrics["kendall_tau"] == 1.0

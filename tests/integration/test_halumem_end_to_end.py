@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from membench.config import LLMSpec, RunConfig
 from membench.display import NullDisplay
 from membench.records import read_records
 from membench.summary import contributions_frame, summarize
-from membench.testing.openai_server import FakeOpenAIServer
+from membench.testing import FakeLLM, Fields, Prompt, RawReply, unscored_verdicts
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "halumem_plugin.py") + ":BrokenOnceBM25"
@@ -38,6 +37,19 @@ def values(run_dir: Path, task: Any) -> dict[str, float | None]:
     return {m["metric"]: m["value"] for m in summarize(task, run_dir, n_boot=200)["metrics"]}
 
 
+def stored_turns_accuracy(task: Any) -> float:
+    """The rule judge's memory accuracy of a system that stores every turn, however it labels them.
+
+    Each turn scores a = 2 (it states a true point, or occurs in its session) except the assistant's
+    distractor claims, one turn each, which state a false value and nothing true: a = 0.
+    """
+    dataset = task.load()
+    turns = sum(len(session.turns) for episode in dataset.episodes for session in episode.sessions)
+    extraction = [probe for probe in dataset.probes if probe.kind == "extraction"]
+    claims = sum(point["is_distractor"] for probe in extraction for point in probe.gold["memory_points"])
+    return (turns - claims) / turns
+
+
 @pytest.mark.parametrize("system", ["no-memory", "full-context", "bm25"])
 def test_every_baseline_runs_end_to_end(system: str, tmp_path: Path) -> None:
     outcome = run(halumem(tmp_path, system), NullDisplay())
@@ -54,30 +66,39 @@ def test_every_baseline_runs_end_to_end(system: str, tmp_path: Path) -> None:
     else:
         # Verbatim turns contain every stated fact, and every distractor the assistant asserted.
         assert metrics["recall"] == 1.0 and metrics["fmr"] == 0.0
-        assert metrics["update_correct"] == 1.0
+        assert metrics["memory_accuracy"] == pytest.approx(stored_turns_accuracy(outcome.components.task))
+        assert (metrics["update_correct"], metrics["update_other"]) == (0.0, 1.0), (
+            "the turn that stated the old city is retrieved beside the move: superseded, never marked so"
+        )
     assert 0.0 <= (metrics["qa_correct"] or 0.0) <= 1.0
+
+
+def supported_if_the_user_said_it(memory: str) -> Fields:
+    """The accuracy verdict on a stored turn: a user's turn is supported and about a gold point; an
+    assistant's turn is not (the prompt: a claim the user never confirmed is not supported)."""
+    return {"score": 2, "included": True} if memory.startswith("user:") else {"score": 0, "included": False}
 
 
 def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_path: Path) -> None:
     """A judge that answers garbage for one question, and a system that times out once."""
-    qa_prompts: list[str] = []
+    first_question: list[str] = []
 
-    def judge_responder(request: dict[str, Any]) -> str:
-        """Garbage for the first QA judgment and its re-ask; valid verdicts for everything else."""
-        prompt = " ".join(str(m["content"]) for m in request["messages"])
-        if "Assistant's answer:" in prompt:
-            qa_prompts.append(prompt)
-            if prompt.startswith(qa_prompts[0][:500]):
-                return "I think it is probably fine."
-            return json.dumps({"reason": "matches", "label": "correct"})
-        if "included" in prompt:
-            return json.dumps({"reason": "ok", "accuracy_score": 2, "included": True})
-        if "hallucination" in prompt:
-            return json.dumps({"reason": "ok", "label": "correct"})
-        return json.dumps({"reason": "ok", "score": 2})
+    def qa(prompt: Prompt) -> Fields | RawReply:
+        """Garbage for the first QA judgment and its re-ask; every other answer is correct."""
+        if not first_question:
+            first_question.append(prompt.text)
+        if prompt.text == first_question[0]:
+            return RawReply("I think it is probably fine.")
+        return {"label": "correct"}
 
+    fake = FakeLLM(
+        integrity={"score": 2},
+        accuracy=lambda prompt: supported_if_the_user_said_it(prompt.section("Candidate memory")),
+        update={"label": "correct"},
+        qa=qa,
+    )
     os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
-    with FakeOpenAIServer(judge_responder) as server:
+    with fake.serve() as server:
         config = halumem(
             tmp_path,
             "bm25-broken-once",
@@ -95,6 +116,22 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
     assert len(system_errors) == 1 and system_errors[0].error.type == "TimeoutError"
     assert len(judge_errors) >= 1
     errored = len(system_errors) + len(judge_errors)
+    # Those two are the only failures: every other judgment was answered as its prompt asks.
+    garbled = [p.retry for p in fake.prompts if p.text == first_question[0]]
+    assert len(judge_errors) == 1 and garbled == [False, True], "the garbled question, then its re-ask"
+    failed = {where for where, _ in unscored_verdicts(records)}
+    assert failed == {system_errors[0].probe_id, judge_errors[0].probe_id}
+    extraction = [r for r in records if r.kind == "extraction"]
+    assert extraction and all(r.status == "scored" for r in extraction)
+    for record in extraction:
+        assert record.score is not None and record.prediction is not None
+        for detail in record.score.details:
+            if detail["element"] == "point":
+                assert detail["g"] == 2
+            else:
+                memory = record.prediction.memories[detail["position"]].text
+                verdict = supported_if_the_user_said_it(memory)
+                assert (detail["a"], detail["included"]) == (verdict["score"], verdict["included"])
 
     frame = contributions_frame(outcome.components.task, outcome.run_dir)
     valid = frame[frame.metric == "qa_correct"]
@@ -108,6 +145,28 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
     assert estimates["qa_correct"]["n_errors"] == errored
     assert outcome.manifest.counts.probes_errored >= errored
 
+    # The values the fake's verdicts imply, by hand: every gold point found, a user's turn fully
+    # supported, an assistant's turn not supported and not about a gold point, the rest correct.
+    stored = [m.text for r in extraction if r.prediction for m in r.prediction.memories]
+    said_by_user = sum(text.startswith("user:") for text in stored)
+    metrics = {name: estimate["value"] for name, estimate in estimates.items()}
+    implied = {
+        "recall": 1.0,
+        "weighted_recall": 1.0,
+        "fmr": 0.0,
+        "memory_accuracy": said_by_user / len(stored),
+        "target_precision": 1.0,
+        "extraction_f1": 1.0,
+        "extracted_memories": float(len(stored)),
+        "target_memories": float(said_by_user),
+        "update_correct": 1.0,
+        "qa_correct": 1.0,
+        "qa_correct_all": (len(qa) - errored) / len(qa),
+        "qa_hallucination": 0.0,
+    }
+    assert 0 < said_by_user < len(stored)
+    assert {name: metrics[name] for name in implied} == pytest.approx(implied)
+
 
 @pytest.mark.needs_mem0
 def test_mem0_offline_end_to_end(tmp_path: Path) -> None:
@@ -120,6 +179,9 @@ def test_mem0_offline_end_to_end(tmp_path: Path) -> None:
     assert outcome.manifest.identity["system"]["options"]["mode"] == "offline"
     assert "offline mode: infer=False" in outcome.components.system_description
     metrics = values(outcome.run_dir, outcome.components.task)
-    # infer=False stores every turn verbatim: every stated fact is recalled, as with full-context.
-    assert metrics["recall"] == 1.0 and metrics["update_correct"] == 1.0
+    # infer=False stores every turn verbatim: every stated fact is recalled, as with full-context,
+    # every turn is judged as full-context's labelled turns are, and the old city stays beside the new.
+    assert metrics["recall"] == 1.0
+    assert metrics["memory_accuracy"] == pytest.approx(stored_turns_accuracy(outcome.components.task))
+    assert (metrics["update_correct"], metrics["update_other"]) == (0.0, 1.0)
     assert metrics["add_time_s"] is not None and metrics["search_time_s"] is not None

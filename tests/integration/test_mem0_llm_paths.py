@@ -8,7 +8,6 @@ Skipped where the mem0 extra is not installed.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,7 +21,9 @@ from membench.config import LLMSpec, RunConfig
 from membench.display import NullDisplay
 from membench.records import read_ingests, read_records
 from membench.summary import summarize
-from membench.testing.openai_server import FakeOpenAIServer, mem0_responder, message_text
+from membench.testing import FakeLLM, grade_abstention, unscored_verdicts
+from membench.testing.openai_server import FakeOpenAIServer
+from membench.types import Record
 
 pytestmark = pytest.mark.needs_mem0
 
@@ -31,26 +32,50 @@ SYSTEM_MODEL, READER_MODEL, JUDGE_MODEL = "openai/extractor", "openai/reader", "
 CANARY = "sk-membench-canary-5f3c9a7e1d2b4c6a"
 
 
-def judge_verdict(prompt: str) -> str:
-    """A valid verdict for each of HaluMem's judge prompts."""
-    if "Assistant's answer:" in prompt:
-        return json.dumps({"reason": "matches", "label": "correct"})
-    if "included" in prompt:
-        return json.dumps({"reason": "ok", "accuracy_score": 2, "included": True})
-    if "hallucination" in prompt:
-        return json.dumps({"reason": "ok", "label": "correct"})
-    return json.dumps({"reason": "ok", "score": 2})
+#: the model each prompt must reach: each role has its own.
+MODEL_OF = {
+    "extraction": "extractor",
+    "reader": "reader",
+    **{judgment: "judge" for judgment in ("integrity", "accuracy", "update", "qa")},
+}
 
 
-def three_models(request: dict[str, Any]) -> str:
-    """mem0 extraction, reader answers and judge verdicts, told apart by the model asked for."""
-    model = request.get("model", "")
-    if model == SYSTEM_MODEL.removeprefix("openai/"):
-        return mem0_responder(request)
-    prompt = " ".join(message_text(m.get("content")) for m in request.get("messages", []))
-    if model == READER_MODEL.removeprefix("openai/"):
-        return "Answer: Unknown"
-    return judge_verdict(prompt)
+def three_models() -> FakeLLM:
+    """mem0's extraction stores every user line, the reader abstains, and the judge finds every gold
+    point (2), every stored memory about a gold point but only half supported (1), every update stale
+    (mem0 2.x only adds, so the old fact stays beside the new), and grades the abstentions."""
+    return FakeLLM(
+        integrity={"score": 2},
+        accuracy={"score": 1, "included": True},
+        update={"label": "hallucination"},
+        qa=grade_abstention,
+        answer="Unknown",
+    )
+
+
+def implied_metrics(records: list[Record], references: dict[str, str]) -> dict[str, float | None]:
+    """The metrics ``three_models``'s verdicts imply, worked out from the records by hand."""
+    extraction = [r for r in records if r.kind == "extraction"]
+    stored = sum(len(r.prediction.memories) for r in extraction if r.prediction)
+    distractors = [d for r in extraction if r.score for d in r.score.details if d.get("is_distractor")]
+    updates = [r for r in records if r.kind == "update" and r.prediction and r.prediction.memories]
+    qa = [r for r in records if r.kind == "qa"]
+    abstain_right = sum(references[r.probe_id].startswith("Unknown") for r in qa) / len(qa)
+    return {
+        "recall": 1.0,
+        "weighted_recall": 1.0,
+        "fmr": 0.0 if distractors else None,
+        "memory_accuracy": 0.5,
+        "target_precision": 0.5,
+        "extraction_f1": 2 * 1.0 * 0.5 / (1.0 + 0.5),
+        "extracted_memories": float(stored),
+        "target_memories": float(stored),
+        "update_hallucination": 1.0 if updates else None,
+        "update_correct": 0.0 if updates else None,
+        "qa_correct": abstain_right,
+        "qa_omission": 1.0 - abstain_right,
+        "qa_hallucination": 0.0,
+    }
 
 
 def config(tmp_path: Path, base_url: str, **overrides: Any) -> RunConfig:
@@ -82,12 +107,14 @@ def chat_requests(server: FakeOpenAIServer) -> list[Any]:
 
 
 def test_three_llm_roles_usage_per_role_and_a_cached_rerun_makes_no_call(tmp_path: Path) -> None:
-    with FakeOpenAIServer(three_models) as server:
+    fake = three_models()
+    with fake.serve() as server:
         first = run(config(tmp_path, server.base_url), NullDisplay())
         sent = chat_requests(server)
         models = {r.body["model"] for r in sent}
         assert first.manifest.status == "complete"
         assert models == {"extractor", "reader", "judge"}
+        assert {(p.kind, p.model) for p in fake.prompts} == set(MODEL_OF.items()), "every prompt, its model"
 
         usage = first.manifest.usage
         assert set(usage) == {"system", "reader", "judge"}
@@ -104,7 +131,17 @@ def test_three_llm_roles_usage_per_role_and_a_cached_rerun_makes_no_call(tmp_pat
         assert extraction and all(r.status == "scored" for r in extraction)
         # mem0 stored what the extraction call returned: the session's user lines.
         assert all(r.prediction and r.prediction.memories for r in extraction)
+        assert unscored_verdicts(records) == [], "every judgment was answered as its prompt asks"
+        details = [d for r in extraction if r.score for d in r.score.details]
+        points = [d for d in details if d["element"] == "point"]
+        judged = [d for d in details if d["element"] == "memory"]
+        assert points and {d["g"] for d in points} == {2}
+        assert len(judged) == sum(len(r.prediction.memories) for r in extraction if r.prediction)
+        assert {(d["a"], d["included"]) for d in judged} == {(1, True)}
         metrics = scores(first)
+        references = {p.probe_id: p.gold["answer"] for p in first.plan.dataset.probes if p.kind == "qa"}
+        implied = implied_metrics(records, references)
+        assert {name: metrics[name] for name in implied} == pytest.approx(implied)
 
         second = run(config(tmp_path, server.base_url, fresh=True), NullDisplay())
         assert len(chat_requests(server)) == len(sent), "an identical re-run is answered from the cache"
@@ -123,7 +160,7 @@ def test_no_api_key_reaches_records_logs_or_outputs(tmp_path: Path) -> None:
         "ANTHROPIC_API_KEY": CANARY,
         "MEMBENCH_CACHE_DIR": str(tmp_path / "cache"),
     }
-    with FakeOpenAIServer(three_models) as server:
+    with three_models().serve() as server:
         server.add_faults(("status", 401, {}, f"Incorrect API key provided: {CANARY}"))
         command = [
             sys.executable,

@@ -6,7 +6,6 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,8 @@ from membench.display import NullDisplay
 from membench.records import RECORDS, read_manifest, read_records
 from membench.rescore import RescoreConfig, rescore
 from membench.runs import load_run
-from membench.testing.openai_server import FakeOpenAIServer
+from membench.testing import FakeLLM, RawReply, grade_abstention, unscored_verdicts
+from tasks.halumem.task import HaluMemTask
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 
@@ -89,8 +89,11 @@ def test_rule_to_lexical_writes_a_new_run_and_reports_agreement(
     assert kinds["qa"]["n"] == n_qa and 0.0 <= kinds["qa"]["raw_agreement"] <= 1.0
     assert kinds["qa"]["cohens_kappa"] is not None
     assert sum(map(sum, kinds["qa"]["confusion"]["counts"])) == n_qa
-    # compare treats the rescore as a run like any other: same probes, two judges.
-    assert main(["compare", str(source), str(rescored.run_dir), "--n-boot", "100", "--format", "json"]) == 0
+    # compare refuses to pair runs judged differently unless asked to, then pairs the same probes.
+    compare = ["compare", str(source), str(rescored.run_dir), "--n-boot", "100", "--format", "json"]
+    assert main(compare) == 2
+    assert "differ in judge" in capsys.readouterr().err
+    assert main([*compare, "--allow-different", "judge"]) == 0
     pair = json.loads(capsys.readouterr().out)["families"][0]["comparisons"][0]
     assert pair["n_paired"] == n_qa and pair["b"] == "bm25 (extractive · lexical)"
 
@@ -160,16 +163,9 @@ def test_an_interrupted_rescore_resumes(source: Path, tmp_path: Path) -> None:
     assert second.manifest.counts.probes_scored == len(lines)
 
 
-def verdicts(request: dict[str, Any]) -> str:
-    """Valid HaluMem verdicts: every answer correct, every gold point fully present."""
-    prompt = " ".join(str(m["content"]) for m in request["messages"])
-    if "Assistant's answer:" in prompt:
-        return json.dumps({"reason": "fine", "label": "correct"})
-    if "included" in prompt:
-        return json.dumps({"reason": "ok", "accuracy_score": 2, "included": True})
-    if "hallucination" in prompt:
-        return json.dumps({"reason": "ok", "label": "correct"})
-    return json.dumps({"reason": "ok", "score": 2})
+def abstention_label(reference: str) -> str:
+    """The label ``grade_abstention`` gives the no-memory run's "Unknown." against ``reference``."""
+    return "correct" if reference.startswith("Unknown") else "omission"
 
 
 def test_llm_judge_rescore_is_free_the_second_time(
@@ -178,7 +174,8 @@ def test_llm_judge_rescore_is_free_the_second_time(
     source = forgetful
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     before = tree_digest(source)
-    with FakeOpenAIServer(verdicts) as server:
+    fake = FakeLLM(qa=grade_abstention)
+    with fake.serve() as server:
         config = RescoreConfig(
             run_dir=source,
             judge="llm",
@@ -201,18 +198,27 @@ def test_llm_judge_rescore_is_free_the_second_time(
     ) and second.agreement.judge_b.startswith("llm")
     assert second.manifest.usage["judge"].calls >= calls
 
+    # Every judgment was a QA one, answered as its prompt asks, and scored as the fake graded it.
+    assert {p.kind for p in fake.prompts} == {"qa"} and not any(p.retry for p in fake.prompts)
+    dataset = HaluMemTask(TINY, tmp_path / "data" / "halumem").load()
+    references = {p.probe_id: p.gold["answer"] for p in dataset.probes if p.kind == "qa"}
+    records = read_records(second.run_dir)
+    assert unscored_verdicts(records) == []
+    labels = {r.probe_id: r.score.label for r in records if r.kind == "qa" and r.score}
+    assert labels == {pid: abstention_label(ref) for pid, ref in references.items()}
+    correct = sum(abstention_label(ref) == "correct" for ref in references.values())
+    assert 0 < correct < len(references)
+    assert second.agreement.estimate_b.value == pytest.approx(correct / len(references))
+    assert second.agreement.estimate_b.n_errors == 0
+
 
 def test_judge_failures_are_errors_not_wrong_answers(
     forgetful: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = forgetful
-
-    def broken_qa(request: dict[str, Any]) -> str:
-        prompt = " ".join(str(m["content"]) for m in request["messages"])
-        return "no idea" if "Assistant's answer:" in prompt else verdicts(request)
-
+    fake = FakeLLM(qa=RawReply("no idea"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
-    with FakeOpenAIServer(broken_qa) as server:
+    with fake.serve() as server:
         outcome = rescore(
             RescoreConfig(
                 run_dir=source,
@@ -227,6 +233,8 @@ def test_judge_failures_are_errors_not_wrong_answers(
     assert qa and all(r.status == "error" for r in qa)
     assert outcome.manifest.counts.probes_errored == len(qa)
     assert outcome.agreement.estimate_b.value is None and outcome.agreement.estimate_b.n_errors == len(qa)
+    asked = [p for p in fake.prompts if p.kind == "qa"]
+    assert len(asked) == 2 * len(qa) and sum(p.retry for p in asked) == len(qa), "each asked, then re-asked"
 
 
 def test_an_api_key_in_provider_errors_reaches_no_output(
@@ -236,7 +244,7 @@ def test_an_api_key_in_provider_errors_reaches_no_output(
     errors, and neither its files, the agreement nor the printed summary holds the key."""
     secret = "sk-membench-review-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    with FakeOpenAIServer(verdicts) as server:
+    with FakeLLM().serve() as server:
         server.add_faults(*[("status", 401, {}, f"Incorrect API key provided: {secret}")] * 200)
         args = ["score", str(forgetful), "--judge", "llm", "--judge-llm", "openai/fake-model"]
         args += ["--judge-api-base", server.base_url, "--data-dir", str(tmp_path / "data"), "--no-cache"]
