@@ -196,9 +196,9 @@ class Board:
 
     @property
     def task_options(self) -> str:
-        """The task options every run on the board shares, as ``key=value`` text."""
+        """The task options every run on the board shares, as ``key=value`` text (unset ones left out)."""
         options = self.entries[0].run.manifest.identity.get("task", {}).get("options", {})
-        return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "defaults"
+        return ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if v != "") or "defaults"
 
     @property
     def notes(self) -> list[str]:
