@@ -109,3 +109,25 @@ def test_errored_probes_are_reported(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert pair["n_paired"] == 11
     assert main([*args, *plugin_args]) == 0
     assert "1 errored in flaky (extractive · exact), left out: ep1/ep1:q2" in capsys.readouterr().out
+
+
+def test_sort_runs_with_another_k_are_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bm25 retrieving 1 memory against full-context with SORT's default k: not a systems comparison."""
+    dirs = []
+    for system, options in (("bm25", {"top_k": "1"}), ("full-context", {})):
+        config = RunConfig(
+            task="sort",
+            system=system,
+            task_options={"excerpt_lengths": "250", "n": "4", **options},
+            results_dir=tmp_path / "results",
+            data_dir=tmp_path / "data",
+            display="none",
+        )
+        dirs.append(str(run(config, NullDisplay()).run_dir))
+    assert main(["compare", *dirs, "--n-boot", "50"]) == 2
+    err = capsys.readouterr().err
+    assert "they differ in task-options:" in err and '"top_k":"1"' in err and '"top_k":"5"' in err
+    assert main(["compare", *dirs, "--n-boot", "50", "--allow-different", "task-options"]) == 0
+    assert "paired although they differ (--allow-different) in task-options" in capsys.readouterr().out
