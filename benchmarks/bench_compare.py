@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from membench.cli import main
-from membench.compare import compare_runs
+from membench.analysis.compare import compare_runs
+from membench.analysis.runs import load_run
+from membench.cli.main import main
 from membench.registry import Registry
-from membench.runs import load_run
 from membench.testing.toy_runs import write_toy_run
 
 TOY = str(Path(__file__).parents[1] / "tests" / "fixtures" / "toy_plugin.py") + ":ToyTask"

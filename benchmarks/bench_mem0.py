@@ -27,7 +27,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from membench.records import latest_ingests, latest_records, read_ingests, read_records
+from membench.core.records import latest_ingests, latest_records, read_ingests, read_records
 from membench.testing.openai_server import FakeOpenAIServer, mem0_responder
 
 

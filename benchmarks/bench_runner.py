@@ -18,9 +18,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
 
 from membench.api import run
-from membench.config import LLMSpec, RunConfig
-from membench.display import NullDisplay
-from membench.records import read_records
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.records import read_records
+from membench.run.display import NullDisplay
 from membench.testing.openai_server import FakeOpenAIServer
 
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from membench.core.task import MetricSpec
 from membench.stats import compare_family, estimate
-from membench.task import MetricSpec
 
 
 def _f1(values: Mapping[str, float]) -> float:

@@ -40,9 +40,9 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data_builders import episodic_vocab as vocab
-from membench.errors import ConfigError
-from membench.records import write_atomic
+from membench.core.errors import ConfigError
+from membench.core.records import write_atomic
+from membench_builders import episodic_vocab as vocab
 
 #: Bump whenever a change alters what is written for some options: it names the built file, so data
 #: written by an older builder is rebuilt instead of silently reused.

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
 
 #: Bump whenever a change alters what is written for some options: it names the built file, so data
 #: written by an older builder is rebuilt instead of silently reused.

@@ -48,9 +48,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_builders.sort_text import generate_text
-from membench.errors import ConfigError, DataError
-from membench.records import write_atomic
+from membench.core.errors import ConfigError, DataError
+from membench.core.records import write_atomic
+from membench_builders.sort_text import generate_text
 
 #: Bump whenever a change alters what is written for some options: it names the built file, so data
 #: written by an older builder is rebuilt instead of silently reused.

@@ -1,3 +1,3 @@
-from membench.cli import main
+from membench.cli.main import main
 
 raise SystemExit(main())

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from membench.config import LLMSpec, RunConfig
-from membench.display import Display, make_display
-from membench.errors import ConfigError
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.errors import ConfigError
+from membench.core.task import Task
+from membench.core.types import Manifest
 from membench.judges.base import Judge
 from membench.registry import Registry
-from membench.runner import Components, Runner, RunPlan, plan_run, prepare_run_dir, run_identity
+from membench.run.display import Display, make_display
+from membench.run.runner import Components, Runner, RunPlan, plan_run, prepare_run_dir, run_identity
 from membench.systems.base import MemorySystem
-from membench.task import Task
-from membench.types import Manifest
 
 #: Environment every run sets before any adapter is imported: no telemetry, no hub, no cost-map fetch.
 OFFLINE_ENV = {

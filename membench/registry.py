@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
 
 BUILTIN_SYSTEMS: dict[str, str] = {
     "no-memory": "membench.systems.baselines:NoMemorySystem",
@@ -36,6 +36,9 @@ BUILTIN_READERS: dict[str, str] = {
     "order": "membench.readers.order:OrderReader",
     "session-match": "membench.readers.session_match:SessionMatchReader",
 }
+
+#: the installed name of the repository's ``tasks/`` folder (pyproject maps it; see setup.py).
+TASKS_PACKAGE = "membench_tasks"
 
 GROUPS = {"system": "membench.systems", "task": "membench.tasks", "judge": "membench.judges"}
 
@@ -110,9 +113,9 @@ class Registry:
         self._entries[kind][name] = Entry(name, origin, load)
 
     def _discover_tasks(self) -> None:
-        import tasks as tasks_package
-
-        for info in pkgutil.iter_modules(tasks_package.__path__):
+        # The built-in tasks are found by package name, like any plugin: the registry imports no task.
+        found = importlib.util.find_spec(TASKS_PACKAGE)
+        for info in pkgutil.iter_modules((found.submodule_search_locations or []) if found else []):
             if info.ispkg:
                 self._add("task", info.name, f"tasks/{info.name}", partial(_task_from_package, info.name))
         for folder in filter(None, os.environ.get("MEMBENCH_TASKS_PATH", "").split(os.pathsep)):
@@ -161,14 +164,14 @@ def _constant(value: Any) -> Any:
 
 
 def _task_from_package(name: str) -> Any:
-    module = importlib.import_module(f"tasks.{name}.task")
+    module = importlib.import_module(f"{TASKS_PACKAGE}.{name}.task")
     return module.TASK
 
 
 def _kind_of(obj: Any) -> str | None:
+    from membench.core.task import Task
     from membench.judges.base import Judge
     from membench.systems.base import MemorySystem
-    from membench.task import Task
 
     if isinstance(obj, type):
         if issubclass(obj, MemorySystem):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from membench.types import Episode, Prediction, Probe, Score
+from membench.core.types import Episode, Prediction, Probe, Score
 
 
 class Judge(ABC):

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from membench.core.types import Usage
 from membench.llm.types import LLMResponse
-from membench.types import Usage
 
 #: Bump when the key's ingredients or the stored format change: old rows then simply miss.
 KEY_VERSION = 1

@@ -19,12 +19,12 @@ import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Usage
 from membench.llm.cache import ResponseCache, public_url
 from membench.llm.env import known_secrets, load_litellm
 from membench.llm.retry import MalformedResponse, RetryPolicy
 from membench.llm.types import LLMResponse
-from membench.types import Usage
 
 #: Request fields that ``complete`` or the client itself set; ``default_params`` may not override them.
 _RESERVED_PARAMS = frozenset(
@@ -178,7 +178,7 @@ class LLMClient:
     ) -> LLMResponse:
         """The model's answer, from the cache when this exact request was answered before.
 
-        Raises ``membench.errors.LLMError`` when the call fails for good (its ``kind`` and
+        Raises ``membench.core.errors.LLMError`` when the call fails for good (its ``kind`` and
         ``attempts`` say how). A cache hit's usage keeps the tokens of the stored answer (the same
         on every run) but costs nothing, since nothing was paid this time.
         """

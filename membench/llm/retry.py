@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from membench.errors import LLMError
+from membench.core.errors import LLMError
 from membench.llm.env import scrub
 
 T = TypeVar("T")

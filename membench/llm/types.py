@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from membench.types import Usage
+from membench.core.types import Usage
 
 
 @dataclass(frozen=True)

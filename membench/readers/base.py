@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from membench.types import Memory, Probe, UsageByRole
+from membench.core.types import Memory, Probe, UsageByRole
 
 
 @dataclass(frozen=True)

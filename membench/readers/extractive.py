@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.text import content_tokens, split_sentences
+from membench.core.types import Memory, Probe
 from membench.readers.base import Reader, ReaderAnswer
-from membench.text import content_tokens, split_sentences
-from membench.types import Memory, Probe
 
 #: What the reader says when the memories do not support any answer.
 ABSTAIN = "Unknown."

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from membench.errors import ConfigError, OutputParseError
+from membench.core.errors import ConfigError, OutputParseError
+from membench.core.types import Memory, Probe, Usage
 from membench.readers.base import Reader, ReaderAnswer
-from membench.types import Memory, Probe, Usage
 
 if TYPE_CHECKING:
     from membench.llm.client import LLMClient

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.text import tokens
+from membench.core.types import Memory, Probe
 from membench.readers.base import Reader, ReaderAnswer
-from membench.text import tokens
-from membench.types import Memory, Probe
 
 #: what the reader says when the memories cannot order the two segments.
 ABSTAIN = "Unknown"

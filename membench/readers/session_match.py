@@ -33,10 +33,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from membench.core.text import normalize
+from membench.core.types import Memory, Probe
 from membench.readers.base import Reader, ReaderAnswer
 from membench.readers.extractive import ExtractiveReader
-from membench.text import normalize
-from membench.types import Memory, Probe
 
 NO_INFORMATION = "No information."
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from membench.errors import ConfigError
-from membench.records import write_atomic
+from membench.analysis.runs import find_run_dirs, latest_complete, load_run
+from membench.core.errors import ConfigError
+from membench.core.records import write_atomic
 from membench.registry import Registry
 from membench.report.collect import Board, Settings, collect
-from membench.runs import find_run_dirs, latest_complete, load_run
 
 __all__ = ["Board", "Settings", "collect", "write_report"]
 

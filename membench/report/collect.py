@@ -27,15 +27,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from membench.errors import ConfigError
-from membench.identity import sha256_hex
+from membench.analysis.runs import LoadedRun, board_key, match_run, role_label
+from membench.core.errors import ConfigError
+from membench.core.identity import sha256_hex
+from membench.core.task import MetricSpec
+from membench.core.text import level_order
+from membench.core.types import Usage
 from membench.report.data import RunData, load_run_data
-from membench.runs import LoadedRun, board_key, match_run, role_label
 from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate
 from membench.stats.policy import ALPHA, CONFIDENCE, decide, few_episodes_note, interval_sentence
-from membench.task import MetricSpec
-from membench.text import level_order
-from membench.types import Usage
 
 #: the mark a delta gets when it is significant after Holm.
 SIGNIFICANT = "*"

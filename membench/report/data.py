@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from membench.errors import MembenchError
-from membench.runs import LoadedRun
-from membench.types import Dataset, Probe
+from membench.analysis.runs import LoadedRun
+from membench.core.errors import MembenchError
+from membench.core.types import Dataset, Probe
 
 
 @dataclass(frozen=True)

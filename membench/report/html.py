@@ -13,10 +13,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from membench import numbers as fmt
+from membench.analysis.runs import role_label
+from membench.core import numbers as fmt
 from membench.report import svg
 from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
-from membench.runs import role_label
 
 #: a run page shows at most MAX_MEMORIES retrieved memories per probe, MAX_ITEMS items of any list in
 #: gold or judge details, and MAX_CHARS characters of any one text: a full-context run over a

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from membench import numbers as fmt
+from membench.core import numbers as fmt
+from membench.core.task import MetricSpec
 from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
-from membench.task import MetricSpec
 
 _SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from membench.core.types import Probe, Record
 from membench.report.collect import Board, Entry
 from membench.report.html import environment
-from membench.types import Probe, Record
 
 
 @dataclass(frozen=True)

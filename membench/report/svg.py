@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from membench import numbers as fmt
+from membench.core import numbers as fmt
+from membench.core.task import MetricSpec
 from membench.stats import MetricEstimate
-from membench.task import MetricSpec
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import MetricSpec
 from membench.stats.frame import COLUMNS, WEIGHT, prepare, probe_keys
 from membench.stats.metrics import MetricSet, Sums, sandwich_se
 from membench.stats.policy import IntervalMethod, choose_interval, interval_method
 from membench.stats.resample import bootstrap_counts, check_confidence, percentile_interval
-from membench.task import MetricSpec
 
 
 @dataclass(frozen=True)

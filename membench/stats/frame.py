@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from membench.errors import DataError
+from membench.core.errors import DataError
+from membench.core.task import Contribution
 from membench.stats.metrics import MetricSet
-from membench.task import Contribution
 
 COLUMNS = ("metric", "episode_id", "probe_id", "num", "den", "error")
 #: name used in DataError messages: the table is built in memory, not read from a file.

@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from membench.errors import ConfigError
-from membench.task import MetricSpec
+from membench.core.errors import ConfigError
+from membench.core.task import MetricSpec
 
 
 class Sums(NamedTuple):

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import MetricSpec
 from membench.stats.estimate import t_interval
 from membench.stats.frame import WEIGHT, prepare, probe_keys
 from membench.stats.metrics import MetricSet, Sums, sandwich_se
@@ -39,7 +40,6 @@ from membench.stats.resample import (
     percentile_interval,
     swap_patterns,
 )
-from membench.task import MetricSpec
 
 
 @dataclass(frozen=True)

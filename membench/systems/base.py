@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.errors import NotSupported
-from membench.types import Episode, Memory, Session, UsageByRole
+from membench.core.errors import NotSupported
+from membench.core.types import Episode, Memory, Session, UsageByRole
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class MemorySystem(ABC):
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
         unknown = set(options) - set(self.default_options)
         if unknown:
-            from membench.errors import ConfigError
+            from membench.core.errors import ConfigError
 
             allowed = ", ".join(sorted(self.default_options)) or "none"
             raise ConfigError(

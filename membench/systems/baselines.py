@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Memory, Session
 from membench.systems.base import Capabilities, MemorySystem
-from membench.types import Episode, Memory, Session
 
 
 def turn_text(role: str, content: str) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Memory, Session
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.baselines import TurnLog
-from membench.types import Episode, Memory, Session
 
 if TYPE_CHECKING:
     import bm25s

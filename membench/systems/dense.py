@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Memory, Session
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.baselines import TurnLog
 from membench.systems.embedding import (
@@ -30,7 +31,6 @@ from membench.systems.embedding import (
     local_model_path,
     model_fingerprint,
 )
-from membench.types import Episode, Memory, Session
 
 INDEXES = ("numpy", "faiss")
 #: scores are rounded to this many decimals: identical texts must tie (and then go by position), but

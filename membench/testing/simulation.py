@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from membench.core.task import MetricSpec
 from membench.stats import compare_family, estimate
 from membench.stats.policy import ALPHA, decide
-from membench.task import MetricSpec
 
 SPECS = (MetricSpec("acc", "Accuracy"),)
 TRUTH = 0.6

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from membench.identity import run_id_for
-from membench.records import write_atomic, write_manifest
-from membench.types import Counts, ErrorInfo, Manifest, Prediction, Record, Score
+from membench.core.identity import run_id_for
+from membench.core.records import write_atomic, write_manifest
+from membench.core.types import Counts, ErrorInfo, Manifest, Prediction, Record, Score
 
 STAMP = "2026-11-30T00:00:00.000+00:00"
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from membench.errors import LLMError, OutputParseError
+from membench.core.errors import LLMError, OutputParseError
+from membench.core.types import Episode, Prediction, Probe, Score, Usage
 from membench.judges.base import Judge
-from membench.types import Episode, Prediction, Probe, Score, Usage
-from tasks.episodic.scoring import chronology, f1_scores, match_answer
+from membench_tasks.episodic.scoring import chronology, f1_scores, match_answer
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TEMPLATE = "episodic-judge-v1"

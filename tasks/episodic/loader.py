@@ -28,9 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from membench.errors import ConfigError, DataError
-from membench.jsonl_input import Where, check, iter_jsonl, list_of, require
-from membench.types import Dataset, Episode, Probe, Session, Turn
+from membench.core.errors import ConfigError, DataError
+from membench.core.jsonl_input import Where, check, iter_jsonl, list_of, require
+from membench.core.types import Dataset, Episode, Probe, Session, Turn
 
 #: upstream retrieval types -> the trait (gold vocabulary) a question asks for.
 TRAIT_OF: dict[str, str] = {

@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from membench.task import Contribution, MetricSpec
-from membench.types import IngestRecord, Record
+from membench.core.task import Contribution, MetricSpec
+from membench.core.types import IngestRecord, Record
 
 LATEST_BINS = frozenset({"2", "3-5", "6+"})
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from membench.text import normalize
+from membench.core.text import normalize
 
 PERSON_TRAITS = frozenset({"entity", "post_entities"})
 _NO_INFORMATION = re.compile(r"^\W*(no information|unknown|i (do not|don't) know|none\b|not mentioned)", re.I)

@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from data_builders.episodic import BUILDER_VERSION, DEFAULT_BOOKS
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import Contribution, MetricSpec, Task
+from membench.core.types import Dataset, IngestRecord, Record
 from membench.judges.base import Judge
-from membench.task import Contribution, MetricSpec, Task
-from membench.types import Dataset, IngestRecord, Record
-from tasks.episodic.metrics import METRICS, episodic_contributions
+from membench_builders.episodic import BUILDER_VERSION, DEFAULT_BOOKS
+from membench_tasks.episodic.metrics import METRICS, episodic_contributions
 
 
 class EpisodicTask(Task):
@@ -51,7 +51,7 @@ class EpisodicTask(Task):
         return self.data_dir / f"episodic-{books}-seed{o['seed']}-{writer}-b{BUILDER_VERSION}.jsonl"
 
     def build(self) -> Path:
-        from data_builders.episodic import build_episodic
+        from membench_builders.episodic import build_episodic
 
         llm = None
         if self.options["llm"]:
@@ -71,7 +71,7 @@ class EpisodicTask(Task):
         )
 
     def load(self) -> Dataset:
-        from tasks.episodic.loader import load_episodic
+        from membench_tasks.episodic.loader import load_episodic
 
         if self.options["data"]:
             dataset = load_episodic(Path(self.options["data"]))
@@ -86,7 +86,7 @@ class EpisodicTask(Task):
         return dataset
 
     def make_judge(self, name: str, llm: Any | None = None) -> Judge:
-        from tasks.episodic import judges
+        from membench_tasks.episodic import judges
 
         if name == "match":
             return judges.MatchJudge()

@@ -13,9 +13,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Prediction, Probe, Score, Session
 from membench.judges.base import Judge
-from membench.types import Episode, Prediction, Probe, Score, Session
 
 UPDATE_LABELS = ("correct", "hallucination", "omission", "other")
 QA_LABELS = ("correct", "hallucination", "omission")

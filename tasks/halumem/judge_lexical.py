@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from membench.types import Episode, Prediction, Probe, Score
-from tasks.halumem.judge_base import (
+from membench.core.types import Episode, Prediction, Probe, Score
+from membench_tasks.halumem.judge_base import (
     HaluMemJudge,
     gold_points,
     memory_detail,
@@ -45,7 +45,7 @@ from tasks.halumem.judge_base import (
     update_details,
     update_label,
 )
-from tasks.halumem.matching import abstains, content_tokens, coverage, memory_text, overlap, token_f1
+from membench_tasks.halumem.matching import abstains, content_tokens, coverage, memory_text, overlap, token_f1
 
 FULL = 0.8
 PARTIAL = 0.4

@@ -31,10 +31,10 @@ from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from membench.errors import ConfigError, LLMError, OutputParseError
+from membench.core.errors import ConfigError, LLMError, OutputParseError
+from membench.core.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
 from membench.llm.types import LLMResponse
-from membench.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
-from tasks.halumem.judge_base import (
+from membench_tasks.halumem.judge_base import (
     QA_LABELS,
     UPDATE_LABELS,
     HaluMemJudge,

@@ -58,9 +58,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from membench.errors import ConfigError
-from membench.types import Dataset, Episode, Prediction, Probe, Score
-from tasks.halumem.judge_base import (
+from membench.core.errors import ConfigError
+from membench.core.types import Dataset, Episode, Prediction, Probe, Score
+from membench_tasks.halumem.judge_base import (
     HaluMemJudge,
     Point,
     gold_points,
@@ -70,7 +70,7 @@ from tasks.halumem.judge_base import (
     update_details,
     update_label,
 )
-from tasks.halumem.matching import abstains, has_phrase, memory_text, normalise, phrases_in
+from membench_tasks.halumem.matching import abstains, has_phrase, memory_text, normalise, phrases_in
 
 MISSING_KEYS = (
     "the rule judge needs the offline builder's machine-checkable keys; official HaluMem data has none: "

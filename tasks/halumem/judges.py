@@ -6,9 +6,9 @@ base in ``judge_base``; this module only gathers them, so ``task.py`` imports on
 
 from __future__ import annotations
 
-from tasks.halumem.judge_base import HaluMemJudge
-from tasks.halumem.judge_lexical import LexicalJudge
-from tasks.halumem.judge_llm import LLMJudge
-from tasks.halumem.judge_rule import MISSING_KEYS, RuleJudge
+from membench_tasks.halumem.judge_base import HaluMemJudge
+from membench_tasks.halumem.judge_lexical import LexicalJudge
+from membench_tasks.halumem.judge_llm import LLMJudge
+from membench_tasks.halumem.judge_rule import MISSING_KEYS, RuleJudge
 
 __all__ = ["MISSING_KEYS", "HaluMemJudge", "LLMJudge", "LexicalJudge", "RuleJudge"]

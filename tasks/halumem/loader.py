@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from membench.errors import ConfigError, DataError
-from membench.jsonl_input import Where, check, each_object, iter_jsonl, list_of, optional, require, shown
-from membench.types import Dataset, Episode, Probe, Session, Turn
-from tasks.halumem.metrics import gold_points_label
+from membench.core.errors import ConfigError, DataError
+from membench.core.jsonl_input import Where, check, each_object, iter_jsonl, list_of, optional, require, shown
+from membench.core.types import Dataset, Episode, Probe, Session, Turn
+from membench_tasks.halumem.metrics import gold_points_label
 
 VARIANTS = ("medium", "long")
 MEMORY_TYPES = ("Event Memory", "Persona Memory", "Relationship Memory")

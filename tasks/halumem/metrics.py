@@ -42,10 +42,17 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from membench.records import latest_ingests
-from membench.task import Contribution, MetricSpec
-from membench.types import IngestRecord, Record
-from tasks.halumem.judge_base import QA_LABELS, UPDATE_LABELS, Detail, Point, memory_detail, point_detail
+from membench.core.records import latest_ingests
+from membench.core.task import Contribution, MetricSpec
+from membench.core.types import IngestRecord, Record
+from membench_tasks.halumem.judge_base import (
+    QA_LABELS,
+    UPDATE_LABELS,
+    Detail,
+    Point,
+    memory_detail,
+    point_detail,
+)
 
 #: the extraction probe's label that lists its gold points (see ``gold_points_label``).
 GOLD_POINTS_LABEL = "gold_points"

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
 
 FILENAMES = {"medium": "HaluMem-Medium.jsonl", "long": "HaluMem-Long.jsonl"}
 DEFAULT_ENDPOINT = "https://huggingface.co"

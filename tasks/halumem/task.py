@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import Contribution, MetricSpec, Task
+from membench.core.types import Dataset, IngestRecord, Probe, Record
 from membench.judges.base import Judge
-from membench.task import Contribution, MetricSpec, Task
-from membench.types import Dataset, IngestRecord, Probe, Record
-from tasks.halumem.metrics import METRICS, halumem_contributions
+from membench_tasks.halumem.metrics import METRICS, halumem_contributions
 
 
 class HaluMemTask(Task):
@@ -37,14 +37,14 @@ class HaluMemTask(Task):
 
     def built_path(self) -> Path:
         """Named by every option that decides built data, and by the builder's version."""
-        from data_builders.halumem import BUILDER_VERSION
+        from membench_builders.halumem import BUILDER_VERSION
 
         o = self.options
         sizes = f"u{o['users']}-s{o['sessions']}-t{o['turns']}-n{o['noise']}"
         return self.data_dir / f"halumem-{o['variant']}-{sizes}-seed{o['seed']}-b{BUILDER_VERSION}.jsonl"
 
     def build(self) -> Path:
-        from data_builders.halumem import build_halumem
+        from membench_builders.halumem import build_halumem
 
         if self.options["variant"] not in ("medium", "long"):
             raise ConfigError(f"task option variant must be medium or long, got '{self.options['variant']}'")
@@ -59,14 +59,14 @@ class HaluMemTask(Task):
         )
 
     def pull(self, dest_dir: Path, sha256: str | None = None) -> Path:
-        from tasks.halumem.pull import pull_halumem
+        from membench_tasks.halumem.pull import pull_halumem
 
         return pull_halumem(
             self.options["variant"], dest_dir, sha256=sha256 or self.options["sha256"] or None
         )
 
     def load(self) -> Dataset:
-        from tasks.halumem.loader import load_halumem, verify_sha256
+        from membench_tasks.halumem.loader import load_halumem, verify_sha256
 
         if self.options["data"]:
             path = Path(self.options["data"])
@@ -88,7 +88,7 @@ class HaluMemTask(Task):
         return dataset
 
     def make_judge(self, name: str, llm: Any | None = None) -> Judge:
-        from tasks.halumem import judges
+        from membench_tasks.halumem import judges
 
         if name == "rule":
             return judges.RuleJudge()
@@ -102,7 +102,7 @@ class HaluMemTask(Task):
 
     def check_judge(self, judge: Judge, dataset: Dataset) -> None:
         """Refuse up front a judge that cannot score this data (the rule judge on official data)."""
-        from tasks.halumem import judges
+        from membench_tasks.halumem import judges
 
         if isinstance(judge, judges.RuleJudge):
             judges.RuleJudge.check_dataset(dataset)

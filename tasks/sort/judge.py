@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Prediction, Probe, Score
 from membench.judges.base import Judge
-from membench.types import Episode, Prediction, Probe, Score
 
 Choice = Literal["A", "B", "abstain", "invalid"]
 LABELS = ("correct", "wrong", "abstain", "invalid")

@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from data_builders.sort import EXCERPT_LENGTHS, SEGMENT_LENGTHS, distance_bins, sentence_starts
-from membench.errors import ConfigError, DataError
-from membench.types import Dataset, Episode, Probe, Session, Turn
+from membench.core.errors import ConfigError, DataError
+from membench.core.types import Dataset, Episode, Probe, Session, Turn
+from membench_builders.sort import EXCERPT_LENGTHS, SEGMENT_LENGTHS, distance_bins, sentence_starts
 
 #: start time of an episode's first chunk; later chunks follow one minute apart.
 BASE_TIME = datetime(2025, 1, 1, 9, 0, 0)

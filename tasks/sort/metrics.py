@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from membench.task import Contribution, MetricSpec
-from membench.types import IngestRecord, Record
+from membench.core.task import Contribution, MetricSpec
+from membench.core.types import IngestRecord, Record
 
 BREAKDOWNS = ("excerpt_length", "segment_length", "distance_bin", "presented_first")
 

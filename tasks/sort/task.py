@@ -18,11 +18,11 @@ import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import Contribution, MetricSpec, Task
+from membench.core.types import Dataset, IngestRecord, Record
 from membench.judges.base import Judge
-from membench.task import Contribution, MetricSpec, Task
-from membench.types import Dataset, IngestRecord, Record
-from tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
+from membench_tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
 
 #: options that decide built data only; an official release is known by its own files.
 
@@ -57,7 +57,7 @@ class SortTask(Task):
         return identity
 
     def _lengths(self, key: str) -> list[int]:
-        from data_builders.sort import parse_lengths
+        from membench_builders.sort import parse_lengths
 
         return parse_lengths(self.options[key], f"task option {key}")
 
@@ -67,7 +67,7 @@ class SortTask(Task):
     def built_dir(self) -> Path:
         """Where built data lives: named by every option that decides it (the text by its hash), and by
         the builder's version."""
-        from data_builders.sort import BUILDER_VERSION
+        from membench_builders.sort import BUILDER_VERSION
 
         text = self._text_path()
         if text is None:
@@ -82,7 +82,7 @@ class SortTask(Task):
         return self.data_dir / f"sort-{tag}-{lengths}-n{self.int_option('n')}-seed{seed}-b{BUILDER_VERSION}"
 
     def build(self) -> Path:
-        from data_builders.sort import build_sort
+        from membench_builders.sort import build_sort
 
         return build_sort(
             self.built_dir(),
@@ -94,8 +94,8 @@ class SortTask(Task):
         )
 
     def load(self) -> Dataset:
-        from data_builders.sort import INDEX_FILE
-        from tasks.sort.loader import load_sort
+        from membench_builders.sort import INDEX_FILE
+        from membench_tasks.sort.loader import load_sort
 
         if self.options["data"]:
             path = Path(self.options["data"])
@@ -117,7 +117,7 @@ class SortTask(Task):
         return dataset
 
     def make_judge(self, name: str, llm: Any | None = None) -> Judge:
-        from tasks.sort.judge import OrderJudge
+        from membench_tasks.sort.judge import OrderJudge
 
         if name == "rule":
             return OrderJudge()

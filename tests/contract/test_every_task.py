@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import Task
 from membench.registry import Registry
-from membench.task import Task
 
 TASK_NAMES = [name for name, _ in Registry().names("task")]
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from membench.cli import main
+from membench.cli.main import main
 
 
 def membench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -18,7 +18,7 @@ def membench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 def test_help_imports_nothing_heavy() -> None:
     code = (
-        "import sys; from membench.cli import build_parser; build_parser().format_help();"
+        "import sys; from membench.cli.main import build_parser; build_parser().format_help();"
         "heavy = [m for m in ('litellm', 'torch', 'mem0', 'pandas', 'scipy', 'bm25s', 'datasets')"
         " if m in sys.modules];"
         "print(heavy)"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from membench.api import run
-from membench.cli import main
-from membench.config import RunConfig
-from membench.display import NullDisplay
+from membench.cli.main import main
+from membench.core.config import RunConfig
+from membench.run.display import NullDisplay
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Session, Turn
 from membench.systems.dense import DenseSystem
 from membench.systems.embedding import (
     DEFAULT_EMBEDDER_DIM,
@@ -22,7 +23,6 @@ from membench.systems.embedding import (
     load_local_embedder,
     local_model_path,
 )
-from membench.types import Episode, Session, Turn
 
 pytestmark = pytest.mark.needs_embedder
 needs_faiss = pytest.mark.skipif(importlib.util.find_spec("faiss") is None, reason="faiss-cpu not installed")

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from membench.analysis.summary import summarize
 from membench.api import run
-from membench.config import LLMSpec, RunConfig
-from membench.display import NullDisplay
-from membench.records import read_records
-from membench.summary import summarize
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.records import read_records
+from membench.run.display import NullDisplay
 from membench.testing import FakeLLM
 from membench.testing.openai_server import message_text
 

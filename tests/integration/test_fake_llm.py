@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from membench.errors import LLMError
+from membench.core.errors import LLMError
+from membench.core.types import Memory
 from membench.llm.client import LLMClient
 from membench.readers.llm import LLMReader, parse_answer
 from membench.testing import FakeLLM, Prompt, RawReply, UnknownPrompt
 from membench.testing.fake_llm import FREE_TEXT, recognise
-from membench.types import Memory
-from tasks.episodic import judges as episodic
-from tasks.halumem import judge_llm as halumem
+from membench_tasks.episodic import judges as episodic
+from membench_tasks.halumem import judge_llm as halumem
 
 INPUTS: dict[str, dict[str, Any]] = {
     "integrity": {"point": "Ana lives in Lisbon.", "memories": ["Ana moved to Lisbon."]},

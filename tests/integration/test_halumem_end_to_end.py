@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from membench.analysis.summary import contributions_frame, summarize
 from membench.api import run
-from membench.config import LLMSpec, RunConfig
-from membench.display import NullDisplay
-from membench.records import read_records
-from membench.summary import contributions_frame, summarize
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.records import read_records
+from membench.run.display import NullDisplay
 from membench.testing import FakeLLM, Fields, Prompt, RawReply, unscored_verdicts
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}

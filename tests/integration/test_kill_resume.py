@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from membench.records import latest_records, read_records
+from membench.core.records import latest_records, read_records
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from membench.errors import ConfigError, LLMError
+from membench.core.errors import ConfigError, LLMError
 from membench.llm.cache import ResponseCache
 from membench.llm.client import LOCAL_PLACEHOLDER_KEY, LLMClient
 from membench.llm.retry import RetryPolicy

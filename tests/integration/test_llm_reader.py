@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from membench.errors import ConfigError, OutputParseError
+from membench.core.errors import ConfigError, OutputParseError
+from membench.core.types import Memory, Probe
 from membench.llm.cache import ResponseCache
 from membench.llm.client import LLMClient
 from membench.llm.retry import RetryPolicy, no_wait
 from membench.readers.base import ReaderAnswer
 from membench.readers.llm import LLMReader, parse_answer
 from membench.testing.openai_server import FakeOpenAIServer, ReceivedRequest
-from membench.types import Memory, Probe
 
 PROBE = Probe(
     probe_id="p1",

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from membench.errors import ConfigError, LLMError
+from membench.core.errors import ConfigError, LLMError
+from membench.core.types import Episode, Session, Turn
 from membench.llm.client import LLMClient
 from membench.llm.retry import RetryPolicy
 from membench.systems.mem0 import Mem0System, episode_user_id
 from membench.testing.openai_server import FakeOpenAIServer, mem0_responder
-from membench.types import Episode, Session, Turn
 
 pytestmark = pytest.mark.needs_mem0
 

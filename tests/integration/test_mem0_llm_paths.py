@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
+from membench.analysis.summary import summarize
 from membench.api import run
-from membench.config import LLMSpec, RunConfig
-from membench.display import NullDisplay
-from membench.records import read_ingests, read_records
-from membench.summary import summarize
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.records import read_ingests, read_records
+from membench.core.types import Record
+from membench.run.display import NullDisplay
 from membench.testing import FakeLLM, grade_abstention, unscored_verdicts
 from membench.testing.openai_server import FakeOpenAIServer
-from membench.types import Record
 
 pytestmark = pytest.mark.needs_mem0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from membench.cli import main
+from membench.cli.main import main
 from membench.registry import import_object
 
 CHROMIUM = Path("/usr/bin/chromium")

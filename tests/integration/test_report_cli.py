@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from membench.cli import main
+from membench.cli.main import main
 from membench.registry import import_object
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "report"
@@ -31,7 +31,7 @@ def files(root: Path) -> dict[str, bytes]:
 
 
 def test_halumem_report_matches_golden_and_is_byte_stable(tmp_path: Path) -> None:
-    from tasks.halumem.metrics import METRICS
+    from membench_tasks.halumem.metrics import METRICS
 
     results = make_runs(tmp_path, "halumem", ["bm25", "no-memory", "full-context"], HALUMEM_TINY)
     data = ["--data-dir", str(tmp_path / "data")]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from membench.analysis.summary import contributions_frame
 from membench.api import run
-from membench.config import RunConfig
-from membench.display import NullDisplay
-from membench.errors import IdentityMismatch
-from membench.records import latest_records, read_ingests, read_records
-from membench.summary import contributions_frame
+from membench.core.config import RunConfig
+from membench.core.errors import IdentityMismatch
+from membench.core.records import latest_records, read_ingests, read_records
+from membench.run.display import NullDisplay
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
 PLUGINS = tuple(f"{TOY}:{name}" for name in ("ToyTask", "KeywordSystem", "FlakySystem", "SlowSystem"))

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from membench.analysis.rescore import RescoreConfig, rescore
+from membench.analysis.runs import load_run
 from membench.api import run
-from membench.cli import main
-from membench.config import LLMSpec, RunConfig
-from membench.display import NullDisplay
-from membench.records import RECORDS, read_manifest, read_records
-from membench.rescore import RescoreConfig, rescore
-from membench.runs import load_run
+from membench.cli.main import main
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.records import RECORDS, read_manifest, read_records
+from membench.run.display import NullDisplay
 from membench.testing import FakeLLM, RawReply, grade_abstention, unscored_verdicts
-from tasks.halumem.task import HaluMemTask
+from membench_tasks.halumem.task import HaluMemTask
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from membench.analysis.summary import summarize
 from membench.api import run
-from membench.config import LLMSpec, RunConfig
-from membench.display import NullDisplay
-from membench.records import read_records
-from membench.summary import summarize
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.records import read_records
+from membench.run.display import NullDisplay
 from membench.testing.openai_server import FakeOpenAIServer
 
 #: 250-word excerpts, both segment lengths, 4 excerpts each: 8 episodes, 32 pairs.

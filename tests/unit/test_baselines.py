@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Memory, Session, Turn
 from membench.systems.base import MemorySystem
 from membench.systems.baselines import FullContextSystem, NoMemorySystem
 from membench.systems.bm25 import BM25System
-from membench.types import Episode, Memory, Session, Turn
 
 
 def _session(session_id: str, day: int, user: str, assistant: str) -> Session:

@@ -1,4 +1,4 @@
-"""``membench.compare`` on run directories written by hand: families, Holm, left-out probes, refusals."""
+"""``membench.analysis.compare`` on run directories written by hand: families, Holm, refusals."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from membench.compare import check_comparable, compare_runs, resolve_metrics, select_runs
-from membench.compare_format import render_markdown, to_json
-from membench.errors import ConfigError
+from membench.analysis.compare import check_comparable, compare_runs, resolve_metrics, select_runs
+from membench.analysis.runs import load_run
+from membench.cli.compare_output import render_markdown, to_json
+from membench.core.errors import ConfigError
+from membench.core.task import MetricSpec
 from membench.registry import Registry
-from membench.runs import load_run
 from membench.stats import holm
-from membench.task import MetricSpec
 from membench.testing.toy_runs import write_toy_run
 
 PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py") + ":ToyTask"
@@ -110,7 +110,7 @@ def test_mde_is_the_t_based_power_formula_on_the_clustered_se(tmp_path: Path, re
 
 
 def test_lower_is_better_flips_the_favoured_side(tmp_path: Path) -> None:
-    from membench.compare import _favours
+    from membench.analysis.compare import _favours
 
     lower = MetricSpec("latency", "Latency", higher_is_better=False)
     higher = MetricSpec("accuracy", "Accuracy")

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from data_builders import episodic as builder
-from data_builders import episodic_vocab as vocab
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.text import normalize
 from membench.llm.client import LLMClient
 from membench.testing.openai_server import FakeOpenAIServer, message_text
-from membench.text import normalize
+from membench_builders import episodic as builder
+from membench_builders import episodic_vocab as vocab
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,7 @@ def test_llm_written_chapters_are_checked_and_failures_dropped(tmp_path: Path) -
 
 
 def test_llm_build_through_the_task_option(tmp_path: Path) -> None:
-    from tasks.episodic.task import EpisodicTask
+    from membench_tasks.episodic.task import EpisodicTask
 
     with FakeOpenAIServer(_chapter_writer) as server:
         task = EpisodicTask(
@@ -226,7 +226,7 @@ def test_a_2000_chapter_book_builds_with_every_bin(tmp_path: Path) -> None:
 
 
 def test_llm_build_through_the_cli_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from membench.cli import main
+    from membench.cli.main import main
 
     with FakeOpenAIServer(_chapter_writer) as server:
         code = main(
@@ -255,7 +255,7 @@ def test_latest_questions_point_at_the_latest_chapter_only(books: list[dict[str,
 
 def test_llm_built_data_is_named_by_every_option_that_decides_it(tmp_path: Path) -> None:
     """An LLM build with other retry attempts is other data: it must not reuse the first file."""
-    from tasks.episodic.task import EpisodicTask
+    from membench_tasks.episodic.task import EpisodicTask
 
     def path(**options: str) -> Path:
         return EpisodicTask(options, tmp_path).built_path()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from data_builders.episodic import build_episodic
-from membench.errors import ConfigError, DataError
-from tasks.episodic.loader import load_episodic
+from membench.core.errors import ConfigError, DataError
+from membench_builders.episodic import build_episodic
+from membench_tasks.episodic.loader import load_episodic
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "episodic"
 BOOK = next(FIXTURES.rglob("book.json")).parent

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from membench.core.types import Memory, Probe
 from membench.readers.session_match import NO_INFORMATION, SessionMatchReader, question_names
 from membench.registry import Registry
-from membench.types import Memory, Probe
 
 
 def test_question_names_are_dates_and_capitalised_runs() -> None:

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from membench.errors import OutputParseError
+from membench.core.errors import OutputParseError
+from membench.core.types import Episode, Prediction, Probe, Record, Score
 from membench.llm.client import LLMClient
 from membench.testing import FakeLLM
 from membench.testing.openai_server import FakeOpenAIServer
-from membench.types import Episode, Prediction, Probe, Record, Score
-from tasks.episodic.judges import LLMJudge, MatchJudge, parse_reply
-from tasks.episodic.metrics import METRICS, episodic_contributions
-from tasks.episodic.scoring import chronology, date_forms, f1_scores, kendall_tau, match_answer
+from membench_tasks.episodic.judges import LLMJudge, MatchJudge, parse_reply
+from membench_tasks.episodic.metrics import METRICS, episodic_contributions
+from membench_tasks.episodic.scoring import chronology, date_forms, f1_scores, kendall_tau, match_answer
 
 PLACES = ["Harbor Lighthouse", "Lantern Square", "Sandpiper Beach", "Foxglove Theater"]
 PEOPLE = ["Ezra Edwards", "Maren Okafor", "Ezra Moreau"]

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.text import STOPWORDS, content_tokens, normalize, split_sentences, tokens
+from membench.core.types import Memory, Probe
 from membench.readers.extractive import ABSTAIN, DEFAULT_THRESHOLD, ExtractiveReader
-from membench.text import STOPWORDS, content_tokens, normalize, split_sentences, tokens
-from membench.types import Memory, Probe
 
 
 def _memories(*texts: str) -> list[Memory]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from data_builders import halumem
-from data_builders.halumem import build_halumem, main
-from membench.errors import ConfigError
-from tasks.halumem.loader import load_halumem
+from membench.core.errors import ConfigError
+from membench_builders import halumem
+from membench_builders.halumem import build_halumem, main
+from membench_tasks.halumem.loader import load_halumem
 
 QUESTION_TYPES = {
     "Basic Fact Recall",

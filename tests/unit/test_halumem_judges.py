@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from membench.errors import ConfigError, LLMError, OutputParseError
+from membench.core.errors import ConfigError, LLMError, OutputParseError
+from membench.core.types import Dataset, Episode, Memory, Prediction, Probe, Score, Session, Turn, Usage
 from membench.llm.types import LLMResponse
 from membench.systems.base import MemorySystem
 from membench.systems.baselines import FullContextSystem, turn_text
 from membench.systems.bm25 import BM25System
-from membench.types import Dataset, Episode, Memory, Prediction, Probe, Score, Session, Turn, Usage
-from tasks.halumem.judge_base import HaluMemJudge
-from tasks.halumem.judge_lexical import LexicalJudge
-from tasks.halumem.judge_llm import INTEGRITY, QA, UPDATE, LLMJudge, parse_verdict
-from tasks.halumem.judge_rule import MISSING_KEYS, RuleJudge
+from membench_tasks.halumem.judge_base import HaluMemJudge
+from membench_tasks.halumem.judge_lexical import LexicalJudge
+from membench_tasks.halumem.judge_llm import INTEGRITY, QA, UPDATE, LLMJudge, parse_verdict
+from membench_tasks.halumem.judge_rule import MISSING_KEYS, RuleJudge
 
 TIME = "Mar 02, 2026, 10:00:00"
 SESSION = Session(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from membench.errors import ConfigError, DataError
-from membench.types import Dataset, Probe
-from tasks.halumem.loader import load_halumem, verify_sha256
+from membench.core.errors import ConfigError, DataError
+from membench.core.types import Dataset, Probe
+from membench_tasks.halumem.loader import load_halumem, verify_sha256
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "halumem" / "official_sample.jsonl"
 MARTIN = "2f1f897e-d67f-4bc5-8a7b-000000000001"

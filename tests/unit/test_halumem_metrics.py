@@ -37,9 +37,9 @@ from typing import Any
 
 import pytest
 
-from membench.task import Contribution
-from membench.types import ErrorInfo, IngestRecord, Memory, Prediction, Record, Score
-from tasks.halumem.metrics import METRICS, gold_points_label, halumem_contributions
+from membench.core.task import Contribution
+from membench.core.types import ErrorInfo, IngestRecord, Memory, Prediction, Record, Score
+from membench_tasks.halumem.metrics import METRICS, gold_points_label, halumem_contributions
 
 SPECS = {spec.name: spec for spec in METRICS}
 BFR, BOUNDARY, MULTI_HOP = "Basic Fact Recall", "Memory Boundary", "Multi-hop Inference"

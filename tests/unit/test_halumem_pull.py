@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from membench.errors import ConfigError
-from tasks.halumem.pull import hub_url, pull_halumem
+from membench.core.errors import ConfigError
+from membench_tasks.halumem.pull import hub_url, pull_halumem
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "halumem" / "official_sample.jsonl"
 BODY = FIXTURE.read_bytes()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from membench.errors import ConfigError, DataError
-from membench.jsonl_input import Where, check, each_object, iter_jsonl, list_of, optional, require
+from membench.core.errors import ConfigError, DataError
+from membench.core.jsonl_input import Where, check, each_object, iter_jsonl, list_of, optional, require
 
 
 def _write(tmp_path: Path, data: bytes) -> Path:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from membench.core.types import Usage
 from membench.llm.cache import ResponseCache, default_cache_path, public_url
 from membench.llm.types import LLMResponse
-from membench.types import Usage
 
 BASE: dict[str, Any] = {
     "model": "openai/fake-model",

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from membench.errors import LLMError
+from membench.core.errors import LLMError
 from membench.llm.env import known_secrets, scrub
 from membench.llm.retry import MalformedResponse, RetryPolicy, classify, retry_after_s
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from membench import numbers as fmt
+from membench.core import numbers as fmt
+from membench.core.task import MetricSpec
 from membench.report.markdown import md
 from membench.report.svg import _Axis, ci_plot
 from membench.stats import MetricEstimate
-from membench.task import MetricSpec
 
 PCT = MetricSpec("acc", "Accuracy")
 SECONDS = MetricSpec("lat", "Latency", higher_is_better=False, scale=1.0, unit="s")

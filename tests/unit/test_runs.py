@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from membench.runs import run_mode
+from membench.analysis.runs import run_mode
 from membench.systems.bm25 import BM25System
 
 
@@ -56,7 +56,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
     import os
     import stat
 
-    from membench.records import write_atomic
+    from membench.core.records import write_atomic
 
     path = tmp_path / "manifest.json"
     write_atomic(path, "{}\n")
@@ -66,7 +66,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
 
 
 def test_numeric_category_levels_sort_by_value() -> None:
-    from membench.text import level_order
+    from membench.core.text import level_order
 
     assert sorted(["125", "62", "1000", "250"], key=level_order) == ["62", "125", "250", "1000"]
     assert sorted(["b", "10", "a", "9"], key=level_order) == ["9", "10", "a", "b"]
@@ -79,8 +79,8 @@ def test_an_empty_or_partial_run_is_never_chosen_over_a_full_one(tmp_path: Path)
     """A ``--limit`` run is newer but covers fewer probes; an empty "complete" run covers none."""
     import json
 
+    from membench.analysis.runs import latest_complete, load_run
     from membench.registry import Registry
-    from membench.runs import latest_complete, load_run
     from membench.testing.toy_runs import write_toy_run
 
     registry = Registry([TOY])
@@ -102,8 +102,8 @@ def test_an_empty_or_partial_run_is_never_chosen_over_a_full_one(tmp_path: Path)
 def test_a_limit_below_one_is_refused_before_any_work() -> None:
     import pytest
 
-    from membench.config import RunConfig
-    from membench.errors import ConfigError
+    from membench.core.config import RunConfig
+    from membench.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--limit must be at least 1"):
         RunConfig(task="halumem", system="bm25", limit=0)

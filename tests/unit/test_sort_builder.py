@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from scipy.stats import ks_2samp
 
-from data_builders.sort import (
+from membench.cli.main import main as cli_main
+from membench.core.errors import ConfigError, DataError
+from membench_builders.sort import (
     Book,
     Pair,
     book_from_text,
@@ -21,10 +23,8 @@ from data_builders.sort import (
     sample_condition,
     sentence_starts,
 )
-from data_builders.sort_text import generate_text
-from membench.cli import main as cli_main
-from membench.errors import ConfigError, DataError
-from tasks.sort.loader import rows_from_csv, unwrap
+from membench_builders.sort_text import generate_text
+from membench_tasks.sort.loader import rows_from_csv, unwrap
 
 REAL = Path(__file__).parents[2] / "../shared/datasets/booksort"
 #: a 1% family-wise level over the 8 bins of the slice's two conditions (Bonferroni).

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from membench.errors import ConfigError, DataError
-from tasks.sort import loader
-from tasks.sort.loader import chunk_words_of, load_sort, rows_from_frame, unwrap
+from membench.core.errors import ConfigError, DataError
+from membench_tasks.sort import loader
+from membench_tasks.sort.loader import chunk_words_of, load_sort, rows_from_frame, unwrap
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sort"
 REAL = Path(__file__).parents[2] / "../shared/datasets/booksort"

@@ -7,12 +7,12 @@ import asyncio
 import pytest
 from scipy.stats import binomtest
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, ErrorInfo, Prediction, Probe, Record
 from membench.stats import estimate
 from membench.stats.frame import contributions_frame
-from membench.types import Episode, ErrorInfo, Prediction, Probe, Record
-from tasks.sort.judge import OrderJudge, parse_choice
-from tasks.sort.metrics import METRICS, sort_contributions
+from membench_tasks.sort.judge import OrderJudge, parse_choice
+from membench_tasks.sort.metrics import METRICS, sort_contributions
 
 LABELS = {"excerpt_length": "250", "segment_length": "20", "distance_bin": "62", "presented_first": "earlier"}
 

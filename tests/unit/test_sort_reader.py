@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Memory, Probe
 from membench.readers.order import ABSTAIN, OrderReader, locate
 from membench.registry import Registry
-from membench.types import Memory, Probe
 
 FIRST = "the ferry left the harbour at dawn with three crates of pears and a sleeping dog"
 SECOND = "by noon the wind had turned and the captain ordered every sail to be reefed at once"

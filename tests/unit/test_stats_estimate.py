@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from membench.errors import ConfigError, DataError
+from membench.core.errors import ConfigError, DataError
+from membench.core.task import Contribution, MetricSpec
 from membench.stats import contributions_frame, estimate
-from membench.task import Contribution, MetricSpec
 
 
 def _f1(values: Mapping[str, float]) -> float:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.task import MetricSpec
 from membench.stats import compare, compare_family, holm
-from membench.task import MetricSpec
 
 SPECS = (
     MetricSpec("acc", "Accuracy"),

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from membench.core.task import MetricSpec
 from membench.stats import compare, compare_family, estimate
 from membench.stats.policy import ALPHA, MIN_BOOTSTRAP_EPISODES, decide
-from membench.task import MetricSpec
 from membench.testing.simulation import family_wise_error, interval_coverage
 
 SPECS = (MetricSpec("acc", "Accuracy"),)

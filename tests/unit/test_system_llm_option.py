@@ -8,8 +8,8 @@ from typing import ClassVar
 import pytest
 
 from membench.api import system_options
-from membench.config import LLMSpec, RunConfig
-from membench.errors import ConfigError
+from membench.core.config import LLMSpec, RunConfig
+from membench.core.errors import ConfigError
 from membench.systems.base import MemorySystem
 from membench.systems.baselines import NoMemorySystem
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from membench.errors import ConfigError
-from tasks.halumem.task import HaluMemTask
-from tasks.sort.task import SortTask
+from membench.core.errors import ConfigError
+from membench_tasks.halumem.task import HaluMemTask
+from membench_tasks.sort.task import SortTask
 
 
 def test_built_data_is_identified_by_every_builder_option(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from typing import IO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from membench.errors import DataError
-from membench.types import IngestRecord, Manifest, Record
+from membench.core.errors import DataError
+from membench.core.types import IngestRecord, Manifest, Record
 
 RECORDS = "records.jsonl"
 INGESTS = "ingest.jsonl"

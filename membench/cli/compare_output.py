@@ -4,7 +4,7 @@ All three carry the same facts per comparison (values with intervals, the differ
 the permutation p raw and Holm-adjusted, the significance mark it decides, McNemar's p for reference,
 the MDE, the paired count and the probes left out), the sentence saying which correction was applied to
 which family, and the few-episodes note where no test could reject. Text formats show values scaled for
-reading (``membench.numbers``); JSON keeps the raw values with each metric's scale.
+reading (``membench.core.numbers``); JSON keeps the raw values with each metric's scale.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from membench import numbers as fmt
-from membench.compare import CompareResult, MetricFamily, PairResult
+from membench.analysis.compare import CompareResult, MetricFamily, PairResult
+from membench.core import numbers as fmt
+from membench.core.task import MetricSpec
 from membench.stats.policy import MCNEMAR_LABEL, interval_method, interval_sentence
-from membench.task import MetricSpec
 
 #: how many left-out probe ids the text formats list per side (JSON lists them all).
 SHOWN_IDS = 10

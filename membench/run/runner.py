@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from membench import __version__
-from membench.config import RunConfig
-from membench.display import Display
-from membench.errors import IdentityMismatch, LLMError
-from membench.identity import identity_differences, limit_selection, run_id_for, sha256_hex
-from membench.judges.base import Judge
-from membench.readers.base import Reader
-from membench.records import (
+from membench.core.config import RunConfig
+from membench.core.errors import IdentityMismatch, LLMError
+from membench.core.identity import identity_differences, limit_selection, run_id_for, sha256_hex
+from membench.core.records import (
     INGESTS,
     RECORDS,
     JsonlAppender,
@@ -34,9 +31,8 @@ from membench.records import (
     read_records,
     write_manifest,
 )
-from membench.systems.base import MemorySystem
-from membench.task import Task
-from membench.types import (
+from membench.core.task import Task
+from membench.core.types import (
     Counts,
     Dataset,
     Episode,
@@ -50,6 +46,10 @@ from membench.types import (
     UsageByRole,
     merge_usage,
 )
+from membench.judges.base import Judge
+from membench.readers.base import Reader
+from membench.run.display import Display
+from membench.systems.base import MemorySystem
 
 
 def now() -> str:

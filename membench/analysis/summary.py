@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench import numbers as fmt
-from membench.records import (
+from membench.core import numbers as fmt
+from membench.core.records import (
     dump_json,
     latest_ingests,
     latest_records,
@@ -15,16 +15,16 @@ from membench.records import (
     read_records,
     write_atomic,
 )
+from membench.core.task import Task
+from membench.core.text import level_order
 from membench.stats.policy import CONFIDENCE, few_episodes_note, interval_note
-from membench.task import Task
-from membench.text import level_order
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from membench.api import RunOutcome
-    from membench.config import RunConfig
-    from membench.runner import Components, RunPlan
+    from membench.core.config import RunConfig
+    from membench.run.runner import Components, RunPlan
     from membench.stats import MetricEstimate
 
 SUMMARY = "summary.json"
@@ -212,7 +212,7 @@ def print_outcome(outcome: RunOutcome) -> None:
 
 
 def print_dry_run(config: RunConfig, components: Components, plan: RunPlan, identity: dict[str, Any]) -> None:
-    from membench.identity import run_id_for
+    from membench.core.identity import run_id_for
 
     probes = [p for ps in plan.probes_by_episode.values() for p in ps]
     sessions = sum(len(e.sessions) for e in plan.episodes)

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from membench.errors import ConfigError
-from membench.registry import Registry
-from membench.runs import (
+from membench.analysis.runs import (
     WAIVABLE_FIELDS,
     LoadedRun,
     board_key,
@@ -37,8 +35,10 @@ from membench.runs import (
     load_run,
     match_run,
 )
+from membench.core.errors import ConfigError
+from membench.core.task import MetricSpec
+from membench.registry import Registry
 from membench.stats.policy import ALPHA, CONFIDENCE, POWER, few_episodes_note
-from membench.task import MetricSpec
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Protocol
 
-from membench.types import UsageByRole
+from membench.core.types import UsageByRole
 
 
 class Display(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench.config import LLMSpec
-from membench.errors import ConfigError, DataError, IdentityMismatch
-from membench.identity import identity_differences, run_id_for, sha256_hex
-from membench.records import (
+from membench.analysis.runs import LoadedRun, load_run
+from membench.core.config import LLMSpec
+from membench.core.errors import ConfigError, DataError, IdentityMismatch
+from membench.core.identity import identity_differences, run_id_for, sha256_hex
+from membench.core.records import (
     INGESTS,
     RECORDS,
     JsonlAppender,
@@ -43,10 +44,9 @@ from membench.records import (
     write_atomic,
     write_manifest,
 )
+from membench.core.types import Counts, Dataset, Episode, Manifest, Probe, Record, merge_usage
 from membench.registry import Registry
-from membench.runner import error_info, finished_probes, now, starting_manifest
-from membench.runs import LoadedRun, load_run
-from membench.types import Counts, Dataset, Episode, Manifest, Probe, Record, merge_usage
+from membench.run.runner import error_info, finished_probes, now, starting_manifest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -409,7 +409,7 @@ def print_rescore(outcome: RescoreOutcome) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from membench import numbers as fmt
+    from membench.core import numbers as fmt
     from membench.stats.policy import few_episodes_note, interval_sentence
 
     console = Console(markup=False, highlight=False)

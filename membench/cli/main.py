@@ -179,15 +179,15 @@ def _add_compare_parsers(sub: Any) -> None:
 
 
 def _llm_spec(model: str | None, api_base: str | None) -> Any:
-    from membench.config import LLMSpec
+    from membench.core.config import LLMSpec
 
     return LLMSpec(model, api_base) if model else None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from membench.analysis.summary import print_dry_run, print_outcome
     from membench.api import prepare, run
-    from membench.config import RunConfig
-    from membench.summary import print_dry_run, print_outcome
+    from membench.core.config import RunConfig
 
     config = RunConfig(
         task=args.task,
@@ -239,7 +239,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from membench.errors import ConfigError
+    from membench.core.errors import ConfigError
     from membench.registry import Registry
 
     registry = Registry(args.plugin)
@@ -262,9 +262,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from membench.compare import compare_runs, select_runs
-    from membench.compare_format import print_table, render_markdown, to_json
-    from membench.records import dump_json
+    from membench.analysis.compare import compare_runs, select_runs
+    from membench.cli.compare_output import print_table, render_markdown, to_json
+    from membench.core.records import dump_json
     from membench.registry import Registry
 
     systems = [s.strip() for s in (args.systems or "").split(",") if s.strip()]
@@ -296,7 +296,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from membench.rescore import RescoreConfig, print_rescore, rescore
+    from membench.analysis.rescore import RescoreConfig, print_rescore, rescore
 
     config = RescoreConfig(
         run_dir=args.run_dir,
@@ -344,7 +344,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from membench.errors import MembenchError
+    from membench.core.errors import MembenchError
 
     try:
         return COMMANDS[args.command](args)

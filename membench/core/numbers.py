@@ -7,7 +7,7 @@ Values, intervals and deltas are shown on the metric's display scale (``MetricSp
 
 from __future__ import annotations
 
-from membench.task import MetricSpec
+from membench.core.task import MetricSpec
 
 NA = "N/A"
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench.errors import ConfigError, DataError
-from membench.identity import canonical_json
-from membench.records import (
+from membench.core.errors import ConfigError, DataError
+from membench.core.identity import canonical_json
+from membench.core.records import (
     MANIFEST,
     latest_ingests,
     latest_records,
@@ -23,9 +23,9 @@ from membench.records import (
     read_manifest,
     read_records,
 )
+from membench.core.task import Task
+from membench.core.types import IngestRecord, Manifest, Record
 from membench.registry import Registry
-from membench.task import Task
-from membench.types import IngestRecord, Manifest, Record
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from membench.errors import ConfigError
+from membench.core.errors import ConfigError
+from membench.core.types import Dataset, IngestRecord, Probe, Record
 from membench.judges.base import Judge
-from membench.types import Dataset, IngestRecord, Probe, Record
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from membench.errors import ConfigError, DataError
+from membench.core.errors import ConfigError, DataError
 
 T = TypeVar("T")
 D = TypeVar("D")

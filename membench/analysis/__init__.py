@@ -1,0 +1,1 @@
+"""After the run: finished runs read back, their summary, paired comparisons, re-scoring."""
