@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from membench.core.config import LLMSpec, RunConfig
-from membench.core.errors import ConfigError
-from membench.core.task import Task
+from membench.core.config import RunConfig
 from membench.core.types import Manifest
-from membench.judges.base import Judge
-from membench.registry import Registry
+from membench.run.components import prepare
 from membench.run.display import Display, make_display
-from membench.run.runner import Components, Runner, RunPlan, plan_run, prepare_run_dir, run_identity
-from membench.systems.base import MemorySystem
-
-#: Environment every run sets before any adapter is imported: no telemetry, no hub, no cost-map fetch.
-OFFLINE_ENV = {
-    "MEM0_TELEMETRY": "False",
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-}
-
-
-def apply_offline_env() -> None:
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+from membench.run.runner import Components, Runner, RunPlan, prepare_run_dir
 
 
 @dataclass
@@ -41,115 +19,6 @@ class RunOutcome:
     manifest: Manifest
     plan: RunPlan
     components: Components
-
-
-def default_cache_path() -> Path:
-    root = os.environ.get("MEMBENCH_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "membench"
-
-
-def make_llm_client(
-    spec: LLMSpec, role: str, *, use_cache: bool, cache_path: Path | None, max_connections: int
-) -> Any:
-    """An LLMClient for one role, with the shared response cache unless caching is off."""
-    from membench.llm.cache import ResponseCache
-    from membench.llm.client import LLMClient
-
-    cache = ResponseCache(cache_path or default_cache_path() / "llm.sqlite") if use_cache else None
-    return LLMClient(
-        spec.model, role=role, api_base=spec.api_base, cache=cache, max_connections=max_connections
-    )
-
-
-def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
-    return make_llm_client(
-        spec,
-        role,
-        use_cache=config.use_cache,
-        cache_path=config.cache_path,
-        max_connections=config.max_connections,
-    )
-
-
-def build_judge(task: Task, registry: Registry, name: str, llm: Any | None) -> Judge:
-    """Judge ``name``: one of the task's own, else a registered one; ``llm`` is the judge's LLM client."""
-    if name == "llm" and llm is None:
-        raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
-    if name in task.judge_names:
-        return task.make_judge(name, llm)
-    try:
-        judge_cls = registry.get("judge", name)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}; task '{task.name}' judges: {', '.join(task.judge_names)}") from exc
-    return judge_cls(llm)
-
-
-def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[str, str]:
-    """``-S`` options with ``--system-llm`` folded in, for systems that declare an ``llm`` option."""
-    options = dict(config.system_options)
-    spec = config.system_llm
-    if spec is None:
-        return options
-    if "llm" not in system_cls.default_options:
-        raise ConfigError(f"system '{system_cls.name}' calls no LLM of its own; --system-llm does not apply")
-    for key, value in (("llm", spec.model), ("api_base", spec.api_base or "")):
-        if options.get(key, value) != value:
-            raise ConfigError(f"--system-llm and -S {key}={options[key]} disagree; give one of them")
-        options[key] = value
-    if "mode" in system_cls.default_options:
-        options.setdefault("mode", "llm")
-    return options
-
-
-def build_components(config: RunConfig, registry: Registry) -> Components:
-    """Resolve every name in ``config`` to an object; fail early, before any work, on a bad one."""
-    task_cls = registry.get("task", config.task)
-    task = task_cls(config.task_options, config.data_dir / config.task)
-    system_cls: type[MemorySystem] = registry.get("system", config.system)
-    clients: list[Any] = []
-
-    reader_name = "llm" if config.reader_llm else (config.reader or task.default_reader)
-    reader_cls = registry.get("reader", reader_name)
-    if reader_name == "llm":
-        if config.reader_llm is None:
-            raise ConfigError("the llm reader needs a model: --llm MODEL")
-        clients.append(_make_llm(config.reader_llm, "reader", config))
-        reader = reader_cls(clients[-1])
-    else:
-        reader = reader_cls()
-
-    judge_name = config.judge or ("llm" if config.judge_llm else task.judge_names[0])
-    judge_llm = None
-    if judge_name == "llm" and config.judge_llm is not None:
-        judge_llm = _make_llm(config.judge_llm, "judge", config)
-        clients.append(judge_llm)
-    judge = build_judge(task, registry, judge_name, judge_llm)
-
-    options = system_options(config, system_cls)
-    system_llm = None
-    if options.get("llm") and "llm" in system_cls.default_options:
-        system_llm = _make_llm(LLMSpec(options["llm"], options.get("api_base") or None), "system", config)
-        clients.append(system_llm)
-
-    def make_system(workdir: Path) -> MemorySystem:
-        workdir.mkdir(parents=True, exist_ok=True)
-        return system_cls(options, workdir, system_llm)
-
-    return Components(task, reader, judge, make_system, config.system, clients)
-
-
-def prepare(config: RunConfig) -> tuple[Components, RunPlan, dict[str, Any]]:
-    apply_offline_env()
-    registry = Registry(list(config.plugins))
-    components = build_components(config, registry)
-    dataset = components.task.load()
-    components.task.check_judge(components.judge, dataset)
-    system_cls = registry.get("system", config.system)
-    plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
-    probe_system = system_cls(system_options(config, system_cls), config.results_dir / ".identity-probe")
-    identity = run_identity(config, components, dataset, probe_system)
-    components.system_description = probe_system.describe()
-    return components, plan, identity
 
 
 def run(config: RunConfig, display: Display | None = None) -> RunOutcome:

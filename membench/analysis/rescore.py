@@ -129,7 +129,7 @@ def _load_dataset(config: RescoreConfig, source: LoadedRun, registry: Registry) 
 
 
 def _make_judge(config: RescoreConfig, task: Any, dataset: Dataset, registry: Registry) -> tuple[Judge, Any]:
-    from membench.api import build_judge, make_llm_client
+    from membench.run.components import build_judge, make_llm_client
 
     llm = None
     if config.judge_llm is not None:
@@ -181,7 +181,7 @@ def _prepare_dir(source: LoadedRun, identity: dict[str, Any], fresh: bool) -> tu
 
 def rescore(config: RescoreConfig) -> RescoreOutcome:
     """Judge the source run's predictions with ``config.judge`` into a new run directory."""
-    from membench.api import apply_offline_env
+    from membench.core.env import apply_offline_env
 
     apply_offline_env()
     registry = Registry(list(config.plugins))

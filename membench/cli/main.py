@@ -186,8 +186,9 @@ def _llm_spec(model: str | None, api_base: str | None) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from membench.analysis.summary import print_dry_run, print_outcome
-    from membench.api import prepare, run
+    from membench.api import run
     from membench.core.config import RunConfig
+    from membench.run.components import prepare
 
     config = RunConfig(
         task=args.task,

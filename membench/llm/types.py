@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from membench.core.types import Usage
 
@@ -14,3 +14,21 @@ class LLMResponse:
     usage: Usage
     cached: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+class LLM(Protocol):
+    """What every LLM user (reader, judges, a system's own extraction) needs of a client: the one
+    protocol of the LLM layer. ``membench.llm.client.LLMClient`` implements it; tests may pass a fake."""
+
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        response_format: dict[str, Any] | None = None,
+    ) -> LLMResponse: ...
+
+    def identity(self) -> dict[str, Any]:
+        """What decides this client's outputs (model, generation parameters), for run identities."""
+        ...

@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import pytest
 
-from membench.api import system_options
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.errors import ConfigError
+from membench.run.components import system_options
 from membench.systems.base import MemorySystem
 from membench.systems.baselines import NoMemorySystem
 
