@@ -22,7 +22,7 @@ The output is one JSONL line per book: ``book`` (the text of upstream ``book.jso
 closed vocabulary, which the deterministic matcher uses to spot hallucinated values). The same
 arguments give byte-identical files.
 
-    python -m data_builders.episodic --out data/episodic.jsonl --books 20x10,200x2
+    python -m membench_builders.episodic --out data/episodic.jsonl --books 20x10,200x2
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Output is the release's CSV form, three files per condition (``books_``, ``excer
 so one loader reads built and official data. ``build.json``, written last, lists every file with its
 sha256: it marks a complete build, and identical bytes of it mean identical bytes of every CSV.
 
-    python -m data_builders.sort --out data/sort-mine --text book.txt --excerpt-lengths 250,1000
+    python -m membench_builders.sort --out data/sort-mine --text book.txt --excerpt-lengths 250,1000
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class Pair:
 
 def distance_bins(excerpt_length: int, segment_length: int) -> list[tuple[int, int]]:
     """The four (lower, upper] bins of start-to-start distance; a bin is labelled by its upper edge."""
+    uppers: tuple[int, ...]
     if excerpt_length in _EXTENDED_EDGES:
         uppers = _EXTENDED_EDGES[excerpt_length]
     elif excerpt_length in EXCERPT_LENGTHS:
@@ -181,9 +182,9 @@ def sample_condition(
         lo = bisect.bisect_left(starts, start)
         hi = bisect.bisect_left(starts, start + excerpt_length - segment_length)  # starts below L_E - L_S
         local = [s - start for s in starts[lo:hi]]
-        pairs = [draw_pair(local, low, up, rng) for low, up in bins]
-        if all(pair is not None for pair in pairs):
-            complete.append((start, [p for p in pairs if p is not None]))
+        per_bin = [draw_pair(local, low, up, rng) for low, up in bins]
+        if all(pair is not None for pair in per_bin):
+            complete.append((start, [p for p in per_bin if p is not None]))
     if len(complete) < n:
         raise ConfigError(
             f"'{book.title}': only {len(complete)} excerpts of {excerpt_length} words have a segment pair "
@@ -316,7 +317,7 @@ def parse_lengths(value: str, option: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m data_builders.sort",
+        prog="python -m membench_builders.sort",
         description="Write SORT items in Book-SORT's CSV form, from a text file or the generated book.",
     )
     parser.add_argument("--out", type=Path, required=True, help="the folder to write (BookSORT/, build.json)")

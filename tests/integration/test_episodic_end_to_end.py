@@ -14,23 +14,8 @@ from membench.core.config import LLMSpec, RunConfig
 from membench.core.records import read_records
 from membench.run.display import NullDisplay
 from membench.testing import FakeLLM
+from membench.testing.configs import TINY_TASK_OPTIONS, tiny_run_config
 from membench.testing.openai_server import message_text
-
-TINY = {"books": "8x2,12x1"}
-
-
-def episodic(tmp_path: Path, system: str, **overrides: Any) -> RunConfig:
-    base: dict[str, Any] = {
-        "task": "episodic",
-        "system": system,
-        "task_options": TINY,
-        "results_dir": tmp_path / "results",
-        "data_dir": tmp_path / "data",
-        "display": "none",
-        "cache_path": tmp_path / "cache.sqlite",
-    }
-    base.update(overrides)
-    return RunConfig(**base)
 
 
 def _metrics(outcome: Any) -> dict[str, float | None]:
@@ -48,7 +33,7 @@ def _run(config: RunConfig) -> tuple[Any, list[Any], dict[str, float | None]]:
 
 
 def test_no_memory_abstains_everywhere(tmp_path: Path) -> None:
-    _, records, metrics = _run(episodic(tmp_path, "no-memory"))
+    _, records, metrics = _run(tiny_run_config(tmp_path, "episodic", "no-memory"))
     assert metrics["hallucination_rate"] == 0.0
     # Abstaining is right exactly where the answer is empty (the 0 bin, and chapters without others).
     assert all(r.score.values["f1"] == float(r.score.values["n_gt"] == 0) for r in records)
@@ -72,8 +57,8 @@ def test_no_memory_abstains_everywhere(tmp_path: Path) -> None:
 )
 def test_retrieving_systems_answer_some_questions(system: str, tmp_path: Path) -> None:
     # Embedding every question takes most of a dense or mem0 run: those get smaller books.
-    options = {"books": "6x1,8x1"} if system in ("dense", "mem0") else TINY
-    outcome, records, metrics = _run(episodic(tmp_path, system, task_options=options))
+    options = {"books": "6x1,8x1"} if system in ("dense", "mem0") else dict(TINY_TASK_OPTIONS["episodic"])
+    outcome, records, metrics = _run(tiny_run_config(tmp_path, "episodic", system, task_options=options))
     assert {r.kind for r in records} == {"recall", "latest", "chronological"}
     one_match = [r for r in records if r.kind == "recall" and r.labels["bin"] == "1"]
     assert any(r.score.values["f1"] > 0 for r in one_match), "some single-event questions are answered"
@@ -94,8 +79,9 @@ def test_llm_reader_and_llm_judge(tmp_path: Path) -> None:
     # The judge credits every ground-truth item (score 1), stated in story order.
     reader_llm, judge_llm = FakeLLM(answer="No information in my memories."), FakeLLM(episodic=1)
     with reader_llm.serve() as reader, judge_llm.serve() as judge:
-        config = episodic(
+        config = tiny_run_config(
             tmp_path,
+            "episodic",
             "bm25",
             task_options={"books": "8x1"},
             reader_llm=LLMSpec("openai/fake-model", reader.base_url),

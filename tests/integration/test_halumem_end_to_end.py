@@ -10,27 +10,13 @@ import pytest
 
 from membench.analysis.summary import contributions_frame, summarize
 from membench.api import run
-from membench.core.config import LLMSpec, RunConfig
+from membench.core.config import LLMSpec
 from membench.core.records import read_records
 from membench.run.display import NullDisplay
 from membench.testing import FakeLLM, Fields, Prompt, RawReply, unscored_verdicts
+from membench.testing.configs import tiny_run_config
 
-TINY = {"users": "2", "sessions": "3", "turns": "6"}
 PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "halumem_plugin.py") + ":BrokenOnceBM25"
-
-
-def halumem(tmp_path: Path, system: str, **overrides: Any) -> RunConfig:
-    base: dict[str, Any] = {
-        "task": "halumem",
-        "system": system,
-        "task_options": TINY,
-        "results_dir": tmp_path / "results",
-        "data_dir": tmp_path / "data",
-        "display": "none",
-        "cache_path": tmp_path / "cache.sqlite",
-    }
-    base.update(overrides)
-    return RunConfig(**base)
 
 
 def values(run_dir: Path, task: Any) -> dict[str, float | None]:
@@ -52,7 +38,7 @@ def stored_turns_accuracy(task: Any) -> float:
 
 @pytest.mark.parametrize("system", ["no-memory", "full-context", "bm25"])
 def test_every_baseline_runs_end_to_end(system: str, tmp_path: Path) -> None:
-    outcome = run(halumem(tmp_path, system), NullDisplay())
+    outcome = run(tiny_run_config(tmp_path, "halumem", system), NullDisplay())
     records = read_records(outcome.run_dir)
     assert outcome.manifest.status == "complete"
     assert records and all(r.status == "scored" for r in records)
@@ -99,8 +85,9 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
     )
     os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
     with fake.serve() as server:
-        config = halumem(
+        config = tiny_run_config(
             tmp_path,
+            "halumem",
             "bm25-broken-once",
             plugins=(PLUGIN,),
             judge_llm=LLMSpec("openai/fake-model", server.base_url),
@@ -171,7 +158,7 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
 @pytest.mark.needs_mem0
 def test_mem0_offline_end_to_end(tmp_path: Path) -> None:
     """The main command's path on tiny data: real mem0, real MiniLM embeddings, no LLM anywhere."""
-    outcome = run(halumem(tmp_path, "mem0"), NullDisplay())
+    outcome = run(tiny_run_config(tmp_path, "halumem", "mem0"), NullDisplay())
     records = read_records(outcome.run_dir)
     assert outcome.manifest.status == "complete" and outcome.manifest.usage == {}
     assert {r.kind for r in records} == {"extraction", "update", "qa"}

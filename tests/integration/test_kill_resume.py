@@ -1,17 +1,49 @@
-"""A real `membench run` process killed with SIGKILL mid-run resumes to the same records as a clean run."""
+"""A real `membench run` process killed with SIGKILL mid-run resumes to the same records as a clean run.
+
+The kill lands at a known point, not at whatever moment a poll happens to see: the run's system
+(``GatedSystem``, loaded from this file as a plugin) stops for good before its ``GATE``-th session
+when ``MEMBENCH_TOY_GATE`` is set, so the killed run has exactly the records of the sessions before
+the gate, however fast or slow the machine is.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
-from membench.core.records import latest_records, read_records
+from membench.core.records import RECORDS, latest_records, read_records
+from membench.core.types import Session
+from membench.registry import import_object
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
+KeywordSystem: Any = import_object(f"{TOY}:KeywordSystem")
+#: 6 episodes of 4 sessions, one probe after each session.
+EPISODES, SESSIONS = 6, 4
+PROBES = EPISODES * SESSIONS
+#: sessions ingested (hence probes answered and flushed) before the killed run stops for good.
+GATE = 5
+#: how long to wait for the gated run to flush its records; a guard against hanging, not an assertion.
+SAFETY_NET_S = 120
+
+
+class GatedSystem(KeywordSystem):
+    """The toy keyword store; with ``MEMBENCH_TOY_GATE=N`` its N+1-th ingest blocks until the kill."""
+
+    name = "gated"
+    ingested: ClassVar[int] = 0  # across the run's workers: one process, one count
+
+    async def ingest(self, session: Session) -> None:
+        gate = os.environ.get("MEMBENCH_TOY_GATE")
+        if gate is not None and GatedSystem.ingested >= int(gate):
+            await asyncio.Event().wait()  # never set: the process waits here for its SIGKILL
+        GatedSystem.ingested += 1
+        await super().ingest(session)
 
 
 def command(results: Path) -> list[str]:
@@ -23,15 +55,15 @@ def command(results: Path) -> list[str]:
         "--task",
         "toy",
         "--system",
-        "slow",
+        "gated",
         "--plugin",
         f"{TOY}:ToyTask",
         "--plugin",
-        f"{TOY}:SlowSystem",
+        f"{__file__}:GatedSystem",
         "-T",
-        "episodes=6",
+        f"episodes={EPISODES}",
         "-T",
-        "sessions=4",
+        f"sessions={SESSIONS}",
         "--results-dir",
         str(results),
         "--data-dir",
@@ -55,25 +87,26 @@ def run_dir_of(results: Path) -> Path:
     return run_dir
 
 
+def flushed_lines(results: Path) -> int:
+    """Complete lines in the run's records file (0 before the run directory exists)."""
+    runs = results / "runs"
+    files = list(runs.glob(f"*/{RECORDS}")) if runs.exists() else []
+    return files[0].read_bytes().count(b"\n") if files else 0
+
+
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
-    env = {**os.environ, "MEMBENCH_TOY_SLEEP": "0.15"}
     killed = tmp_path / "killed" / "results"
-    process = subprocess.Popen(command(killed), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    records_file = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        runs = killed / "runs"
-        if runs.exists() and any(runs.iterdir()):
-            records_file = run_dir_of(killed) / "records.jsonl"
-            if records_file.exists() and records_file.read_text().count("\n") >= 5:
-                break
+    gated = {**os.environ, "MEMBENCH_TOY_GATE": str(GATE)}
+    process = subprocess.Popen(command(killed), env=gated, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + SAFETY_NET_S
+    while flushed_lines(killed) < GATE and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert process.poll() is None, "the gated run ended before its kill"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert records_file is not None
-    lines_at_kill = records_file.read_text().count("\n")
-    assert 5 <= lines_at_kill < 24, "the kill must land mid-run"
+    assert flushed_lines(killed) == GATE, "killed at the gate: the records of the sessions before it"
 
+    env = {k: v for k, v in os.environ.items() if k != "MEMBENCH_TOY_GATE"}
     resumed = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
@@ -83,7 +116,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     assert uninterrupted.returncode == 0, uninterrupted.stderr
 
     killed_records = read_records(run_dir_of(killed))
-    assert len({r.probe_id for r in killed_records}) == 24 == len(killed_records), (
+    assert len({r.probe_id for r in killed_records}) == PROBES == len(killed_records), (
         "none lost, none duplicated"
     )
     assert comparable(run_dir_of(killed)) == comparable(run_dir_of(clean))

@@ -22,11 +22,20 @@ from membench.llm.cache import ResponseCache
 from membench.llm.client import LOCAL_PLACEHOLDER_KEY, LLMClient
 from membench.llm.retry import RetryPolicy
 from membench.llm.types import LLMResponse
-from membench.testing.openai_server import FakeOpenAIServer, hashed_embedding, mem0_responder
+from membench.testing.openai_server import (
+    FakeOpenAIServer,
+    echo_responder,
+    hashed_embedding,
+    mem0_responder,
+)
 
 FAKE_KEY = "sk-membench-fake-0123456789abcdef"
 MODEL = "openai/fake-model"
 HELLO = [{"role": "user", "content": "Where does Ana live these days?"}]
+#: a hang far longer than any safety net below: a client (or stop) that waited for it fails the test.
+HUNG_S = 120
+#: how long to wait for an event before calling it missing; only a guard against hanging forever.
+SAFETY_NET_S = 30
 
 
 class Recorder:
@@ -37,6 +46,18 @@ class Recorder:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+
+class Answers:
+    """An echoing responder that remembers its answers: the server calls it only once a delay is over,
+    so a request cut off in its hang never shows up here."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, request: dict[str, Any]) -> str:
+        self.texts.append(echo_responder(request))
+        return self.texts[-1]
 
 
 @pytest.fixture
@@ -177,13 +198,13 @@ def test_client_errors_are_fatal_and_not_retried(server: FakeOpenAIServer, statu
 
 
 def test_a_hang_past_the_timeout_is_retried(server: FakeOpenAIServer) -> None:
-    sleep = Recorder()
-    server.add_faults(("delay", 5))
-    started = time.monotonic()
+    sleep, answers = Recorder(), Answers()
+    server.responder = answers
+    server.add_faults(("delay", HUNG_S))
     response = complete(client(server, sleep, timeout_s=0.5))
     assert response.text.startswith("Echo:")
     assert server.total_requests == 2 and len(sleep.waits) == 1
-    assert time.monotonic() - started < 4  # the client did not wait for the hung request
+    assert answers.texts == [response.text], "the retry answered; the hung request is still unanswered"
 
 
 def test_a_hang_every_time_ends_as_a_timeout_error(server: FakeOpenAIServer) -> None:
@@ -357,7 +378,8 @@ def test_mem0_responder_speaks_both_extraction_formats() -> None:
 
 
 def test_stop_is_prompt_even_with_a_hung_request_and_open_connections() -> None:
-    srv = FakeOpenAIServer(faults=[("delay", 30)]).start()
+    answers = Answers()
+    srv = FakeOpenAIServer(answers, faults=[("delay", HUNG_S)]).start()
     errors: list[BaseException] = []
 
     def hung() -> None:
@@ -368,12 +390,17 @@ def test_stop_is_prompt_even_with_a_hung_request_and_open_connections() -> None:
 
     thread = threading.Thread(target=hung)
     thread.start()
-    while srv.total_requests == 0:
+    deadline = time.monotonic() + SAFETY_NET_S  # the wait for the request to arrive, not an assertion
+    while srv.total_requests == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    started = time.monotonic()
-    srv.stop()
-    thread.join(timeout=5)
-    assert time.monotonic() - started < 2 and not thread.is_alive()
+    assert srv.total_requests == 1, "the hung request never reached the server"
+    stopper = threading.Thread(target=srv.stop)
+    stopper.start()
+    stopper.join(timeout=SAFETY_NET_S)
+    thread.join(timeout=SAFETY_NET_S)
+    # Safety nets far below the hang: had stop() waited for the delay, both would still be alive.
+    assert not stopper.is_alive() and not thread.is_alive(), "stop() waited for the hung request"
+    assert answers.texts == [], "the hung request was cut off, never answered"
     assert len(errors) == 1
 
 

@@ -10,31 +10,15 @@ import pytest
 
 from membench.analysis.summary import summarize
 from membench.api import run
-from membench.core.config import LLMSpec, RunConfig
+from membench.core.config import LLMSpec
 from membench.core.records import read_records
 from membench.run.display import NullDisplay
+from membench.testing.configs import tiny_run_config
 from membench.testing.openai_server import FakeOpenAIServer
-
-#: 250-word excerpts, both segment lengths, 4 excerpts each: 8 episodes, 32 pairs.
-TINY = {"excerpt_lengths": "250", "n": "4"}
-
-
-def sort_config(tmp_path: Path, system: str, **overrides: Any) -> RunConfig:
-    base: dict[str, Any] = {
-        "task": "sort",
-        "system": system,
-        "task_options": TINY,
-        "results_dir": tmp_path / "results",
-        "data_dir": tmp_path / "data",
-        "display": "none",
-        "cache_path": tmp_path / "cache.sqlite",
-    }
-    base.update(overrides)
-    return RunConfig(**base)
 
 
 def metrics_of(tmp_path: Path, system: str, **overrides: Any) -> dict[str, float | None]:
-    outcome = run(sort_config(tmp_path, system, **overrides), NullDisplay())
+    outcome = run(tiny_run_config(tmp_path, "sort", system, **overrides), NullDisplay())
     records = read_records(outcome.run_dir)
     assert outcome.manifest.status == "complete"
     assert len(records) == 32 and all(r.status == "scored" for r in records)

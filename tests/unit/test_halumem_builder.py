@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from membench.core.errors import ConfigError
-from membench_builders import halumem
+from membench_builders import halumem, halumem_story
+from membench_builders import halumem_vocab as vocab
 from membench_builders.halumem import build_halumem, main
 from membench_tasks.halumem.loader import load_halumem
 
@@ -223,19 +224,19 @@ def test_guarantees_hold_on_long_stories_with_noise(tmp_path: Path, seed: int) -
 
 def test_vocabulary_phrases_never_contain_one_another() -> None:
     values = [
-        *halumem.FEMALE_NAMES, *halumem.MALE_NAMES, *halumem.LAST_NAMES, *halumem.CITIES, *halumem.JOBS,
-        *halumem.EMPLOYERS, *halumem.HOBBIES, *halumem.FOODS, *halumem.PETS, *halumem.PET_NAMES,
-        *halumem.EMOTIONS, *halumem.WEEKDAYS, *(key for _, _, key in halumem.EVENTS),
+        *vocab.FEMALE_NAMES, *vocab.MALE_NAMES, *vocab.LAST_NAMES, *vocab.CITIES, *vocab.JOBS,
+        *vocab.EMPLOYERS, *vocab.HOBBIES, *vocab.FOODS, *vocab.PETS, *vocab.PET_NAMES,
+        *vocab.EMOTIONS, *vocab.WEEKDAYS, *(key for _, _, key in vocab.EVENTS),
     ]  # fmt: skip
     assert len(set(values)) == len(values)
     for a, b in itertools.permutations(values, 2):
         assert not _has(b, a), (a, b)
     fixed = [
-        *halumem.FILLER_USER,
-        *(q for q, _ in halumem.NOISE_TRIVIA),
-        *(e for e, _ in halumem.NOISE_ELEMENTS),
+        *vocab.FILLER_USER,
+        *(q for q, _ in vocab.NOISE_TRIVIA),
+        *(e for e, _ in vocab.NOISE_ELEMENTS),
     ]
-    for value in itertools.chain.from_iterable(halumem.FALSIFIABLE.values()):
+    for value in itertools.chain.from_iterable(halumem_story.FALSIFIABLE.values()):
         assert not any(_has(text, value) for text in fixed), value
 
 

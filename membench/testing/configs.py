@@ -1,0 +1,37 @@
+"""Small ``RunConfig``s for tests: one task on tiny built data, everything under a test's own folder.
+
+The built-in tasks' tiny options live here, once, so every end-to-end test of a task runs the same
+small data set and a change to a task's options is made in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from membench.core.config import RunConfig
+
+#: per built-in task, options that build data small enough for a test yet with every probe kind.
+TINY_TASK_OPTIONS: Mapping[str, Mapping[str, str]] = {
+    "halumem": {"users": "2", "sessions": "3", "turns": "6"},
+    # 250-word excerpts, both segment lengths, 4 excerpts each: 8 episodes, 32 pairs.
+    "sort": {"excerpt_lengths": "250", "n": "4"},
+    "episodic": {"books": "8x2,12x1"},
+}
+
+
+def tiny_run_config(root: Path, task: str, system: str, **overrides: Any) -> RunConfig:
+    """``task`` × ``system`` on the task's tiny options (a plugin task keeps its defaults), with results,
+    data and the LLM cache under ``root`` and no display; ``overrides`` set any other field."""
+    settings: dict[str, Any] = {
+        "task": task,
+        "system": system,
+        "task_options": dict(TINY_TASK_OPTIONS.get(task, {})),
+        "results_dir": root / "results",
+        "data_dir": root / "data",
+        "cache_path": root / "cache.sqlite",
+        "display": "none",
+    }
+    settings.update(overrides)
+    return RunConfig(**settings)
