@@ -23,12 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("MEM0_TELEMETRY", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
+from membench.core.env import apply_offline_env
 from membench.core.records import latest_ingests, latest_records, read_ingests, read_records
 from membench.testing.openai_server import FakeOpenAIServer, mem0_responder
+
+# For the membench processes this starts (they inherit it); nothing imported above reads it.
+apply_offline_env()
 
 
 def percentile(values: list[float], q: float) -> float:

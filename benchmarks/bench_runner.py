@@ -14,14 +14,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
-
 from membench.api import run
 from membench.core.config import LLMSpec, RunConfig
+from membench.core.env import apply_offline_env
 from membench.core.records import read_records
 from membench.run.display import NullDisplay
 from membench.testing.openai_server import FakeOpenAIServer
+
+# Early enough after the imports: litellm and mem0 are imported only when a run first needs them.
+apply_offline_env()
+os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
 
 
 def measure(concurrency: int, latency: float, users: int, data_dir: Path) -> tuple[int, float, float, float]:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-os.environ.setdefault("MEM0_TELEMETRY", "False")
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from membench.core.env import apply_offline_env
+
+apply_offline_env()
 
 
 #: markers for tests that need an optional extra: the modules it provides, and the skip reason without it.

@@ -21,5 +21,6 @@ OFFLINE_ENV = {
 
 
 def apply_offline_env() -> None:
+    """Set every variable of ``OFFLINE_ENV`` that is not set yet: a value the user exported wins."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)

@@ -21,9 +21,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from membench.core.types import Usage
+from membench.core.urls import public_url
 from membench.llm.types import LLMResponse
 
 #: Bump when the key's ingredients or the stored format change: old rows then simply miss.
@@ -60,18 +60,6 @@ def default_cache_path() -> Path:
     root = os.environ.get("MEMBENCH_CACHE_DIR")
     base = Path(root) if root else Path.home() / ".cache" / "membench"
     return base / "llm.sqlite"
-
-
-def public_url(url: str | None) -> str | None:
-    """``url`` without any ``user:password@`` part: endpoints are recorded, credentials are not."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url.rstrip("/")
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/")
 
 
 class ResponseCache:

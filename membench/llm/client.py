@@ -44,7 +44,7 @@ _RESERVED_PARAMS = frozenset(
     }
 )
 #: Sent to keyless OpenAI-compatible servers on loopback (vLLM, llama.cpp, our test server): the
-#: openai SDK refuses to send a request without some key.
+#: openai SDK refuses to send a request without some key. mem0's openai clients get the same one.
 LOCAL_PLACEHOLDER_KEY = "membench-no-key"
 
 # Connection pools: one semaphore per (event loop, endpoint), shared by every client of that endpoint

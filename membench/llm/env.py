@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from types import ModuleType
 
+from membench.core.env import apply_offline_env
+
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 # Environment variables whose values are credentials, whatever the provider.
 _SECRET_ENV = re.compile(r"(API_KEY|_TOKEN|_SECRET|SECRET_KEY|_PASSWORD)$")
@@ -27,8 +29,9 @@ _MIN_SECRET_LEN = 6
 
 
 def load_litellm() -> ModuleType:
-    """Import litellm configured for evaluation runs: local cost map, no banners, no message logging."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    """Import litellm configured for evaluation runs: the offline environment (local cost map), no
+    banners, no message logging."""
+    apply_offline_env()
     import litellm
 
     litellm.suppress_debug_info = True

@@ -7,14 +7,16 @@ should be cached at module level by the adapter, not reloaded per instance.
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.core.errors import NotSupported
+from membench.core.errors import ConfigError, NotSupported
 from membench.core.types import Episode, Memory, Session, UsageByRole
+from membench.core.urls import public_url
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,12 @@ class Capabilities:
     """What a system can do beyond ingest and retrieve; declared, never guessed.
 
     session_memories: it can say what it stored from one session (HaluMem's extraction metrics).
-    answers: it can answer a question itself (otherwise the shared reader answers).
-    provenance: its memories carry session id / position / time (SORT's order-aware reader).
+    answers: it can answer a question itself (its ``answer``); ``--reader system`` asks it, and the
+        shared reader answers otherwise.
     """
 
     session_memories: bool = False
     answers: bool = False
-    provenance: bool = False
 
 
 class MemorySystem(ABC):
@@ -38,12 +39,15 @@ class MemorySystem(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: option names a user may set with ``-S key=value`` and their defaults.
     default_options: ClassVar[Mapping[str, str]] = {}
+    #: what to install when a library the system needs is missing (see ``require_modules``).
+    install_hint: ClassVar[str] = ""
+    #: how many LLM calls the system makes itself, printed by ``--dry-run`` after "system-side LLM calls: ";
+    #: empty for a system that makes none (nothing is printed).
+    llm_calls_note: ClassVar[str] = ""
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
         unknown = set(options) - set(self.default_options)
         if unknown:
-            from membench.core.errors import ConfigError
-
             allowed = ", ".join(sorted(self.default_options)) or "none"
             raise ConfigError(
                 f"system '{self.name}' has no option(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
@@ -52,13 +56,33 @@ class MemorySystem(ABC):
         self.workdir = workdir
         self.llm = llm
 
+    @classmethod
+    def llm_options(cls, model: str, api_base: str | None) -> dict[str, str]:
+        """The ``-S`` options that ``--system-llm MODEL [--system-api-base URL]`` stands for.
+
+        Only for systems that declare an ``llm`` option (and ``api_base`` beside it). A system for which
+        an LLM also means another setting (mem0's ``mode=llm``) overrides this to add it.
+        """
+        return {"llm": model, "api_base": api_base or ""}
+
+    def require_modules(self, *modules: str) -> None:
+        """Refuse, with the system's ``install_hint``, to be built without the libraries it needs.
+
+        Adapters import heavy libraries only when they use them, so the registry can name every system
+        without importing any; this check moves a missing library from the first episode to the start.
+        """
+        missing = [module for module in modules if importlib.util.find_spec(module) is None]
+        if missing:
+            hint = f": {self.install_hint}" if self.install_hint else ""
+            raise ConfigError(
+                f"system '{self.name}' needs {', '.join(missing)}, which is not installed{hint}"
+            )
+
     def identity(self) -> dict[str, Any]:
         """What decides this system's outputs: part of the run identity (no secrets here).
 
         A URL option keeps its host and path but loses any ``user:password@`` part.
         """
-        from membench.llm.cache import public_url
-
         options = {k: (public_url(v) or "") if "://" in v else v for k, v in sorted(self.options.items())}
         return {"name": self.name, "options": options}
 
@@ -84,7 +108,13 @@ class MemorySystem(ABC):
         raise NotSupported(f"system '{self.name}' does not report per-session memories")
 
     async def answer(self, question: str, k: int) -> str:
-        """Answer with the system's own reader; only if ``capabilities.answers``."""
+        """Answer ``question`` from this episode's memory, the system's own way (its chat endpoint, its
+        agent); only if ``capabilities.answers``, and only with ``--reader system``.
+
+        The runner calls it for answer probes after ``retrieve(query, k)``, so the record keeps those
+        memories; ``k`` is the task's budget, for a system that lets the caller set one. LLM usage it
+        reports through ``take_usage`` is the system's.
+        """
         raise NotSupported(f"system '{self.name}' does not answer questions itself")
 
     def take_usage(self) -> UsageByRole:

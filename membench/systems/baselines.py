@@ -99,7 +99,7 @@ class FullContextSystem(MemorySystem):
     """
 
     name = "full-context"
-    capabilities = Capabilities(session_memories=True, provenance=True)
+    capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"max_turns": "0"}
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:

@@ -34,7 +34,7 @@ class BM25System(MemorySystem):
     """
 
     name = "bm25"
-    capabilities = Capabilities(session_memories=True, provenance=True)
+    capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"k1": "1.5", "b": "0.75", "unit": "turn"}
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:

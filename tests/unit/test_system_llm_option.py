@@ -12,11 +12,25 @@ from membench.core.errors import ConfigError
 from membench.run.components import system_options
 from membench.systems.base import MemorySystem
 from membench.systems.baselines import NoMemorySystem
+from membench.systems.mem0 import Mem0System
 
 
 class WithLLM(NoMemorySystem):
+    """A system for which an LLM also means a mode, as for mem0: it says so in ``llm_options``."""
+
     name = "with-llm"
     default_options: ClassVar[Mapping[str, str]] = {"mode": "offline", "llm": "", "api_base": ""}
+
+    @classmethod
+    def llm_options(cls, model: str, api_base: str | None) -> dict[str, str]:
+        return {**super().llm_options(model, api_base), "mode": "llm"}
+
+
+class PlainLLM(NoMemorySystem):
+    """A system whose only LLM setting is the model: the default ``llm_options``."""
+
+    name = "plain-llm"
+    default_options: ClassVar[Mapping[str, str]] = {"mode": "fast", "llm": "", "api_base": ""}
 
 
 def options(system: type[MemorySystem], spec: LLMSpec | None, **given: str) -> dict[str, str]:
@@ -42,3 +56,18 @@ def test_a_system_without_an_llm_refuses_the_flag() -> None:
 def test_a_contradicting_option_is_refused() -> None:
     with pytest.raises(ConfigError, match="disagree"):
         options(WithLLM, LLMSpec("openai/m"), llm="openai/other")
+
+
+def test_only_the_options_a_system_names_are_set() -> None:
+    """A ``mode`` option is the system's business: the default spelling sets the model and base only."""
+    assert options(PlainLLM, LLMSpec("openai/m")) == {"llm": "openai/m", "api_base": ""}
+
+
+def test_mem0_reads_the_flag_as_llm_extraction() -> None:
+    got = options(Mem0System, LLMSpec("openai/m", "http://127.0.0.1:8000/v1"))
+    assert got == {"llm": "openai/m", "api_base": "http://127.0.0.1:8000/v1", "mode": "llm"}
+
+
+def test_a_contradicting_mode_is_refused() -> None:
+    with pytest.raises(ConfigError, match="-S mode=offline disagree"):
+        options(Mem0System, LLMSpec("openai/m"), mode="offline")
