@@ -1,9 +1,13 @@
 """Where systems, tasks and judges come from, loaded lazily so a broken plugin cannot break the CLI.
 
 Resolution order for a name: built-ins, then tasks discovered as ``tasks/<name>/task.py`` (the ``tasks``
-package, plus folders listed in ``MEMBENCH_TASKS_PATH``), then ``--plugin module:object`` objects, then
-the entry-point groups ``membench.systems``, ``membench.tasks`` and ``membench.judges``. Nothing heavy is
-imported until a name is actually used.
+package, plus folders listed in ``MEMBENCH_TASKS_PATH``), then ``--plugin module:object`` objects (a
+MemorySystem, Task, Reader or Judge subclass), then the entry-point groups ``membench.systems``,
+``membench.tasks``, ``membench.readers`` and ``membench.judges``. Nothing heavy is imported until a name
+is actually used, and a lookup returns a class of the kind asked for or a ConfigError naming the culprit.
+
+Readers and judges a task ships are not registered here: the task builds them (``Task.make_reader``,
+``Task.make_judge``) and only its runs use them; ``names("reader")`` lists them with the task as origin.
 """
 
 from __future__ import annotations
@@ -18,9 +22,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from membench.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from membench.core.task import Task
+    from membench.judges.base import Judge
+    from membench.readers.base import Reader
+    from membench.systems.base import MemorySystem
 
 BUILTIN_SYSTEMS: dict[str, str] = {
     "no-memory": "membench.systems.baselines:NoMemorySystem",
@@ -33,14 +43,20 @@ BUILTIN_SYSTEMS: dict[str, str] = {
 BUILTIN_READERS: dict[str, str] = {
     "extractive": "membench.readers.extractive:ExtractiveReader",
     "llm": "membench.readers.llm:LLMReader",
-    "order": "membench.readers.order:OrderReader",
-    "session-match": "membench.readers.session_match:SessionMatchReader",
+    "system": "membench.readers.system:SystemReader",
 }
 
 #: the installed name of the repository's ``tasks/`` folder (pyproject maps it; see setup.py).
 TASKS_PACKAGE = "membench_tasks"
 
-GROUPS = {"system": "membench.systems", "task": "membench.tasks", "judge": "membench.judges"}
+Kind = Literal["system", "task", "reader", "judge"]
+
+GROUPS: dict[Kind, str] = {
+    "system": "membench.systems",
+    "task": "membench.tasks",
+    "reader": "membench.readers",
+    "judge": "membench.judges",
+}
 
 
 def import_object(spec: str) -> Any:
@@ -93,7 +109,7 @@ class Entry:
 
 class Registry:
     def __init__(self, plugins: list[str] | None = None) -> None:
-        self._entries: dict[str, dict[str, Entry]] = {"system": {}, "task": {}, "judge": {}, "reader": {}}
+        self._entries: dict[Kind, dict[str, Entry]] = {kind: {} for kind in GROUPS}
         self.warnings: list[str] = []
         for name, spec in BUILTIN_SYSTEMS.items():
             self._add("system", name, "built-in", partial(import_object, spec))
@@ -106,7 +122,7 @@ class Registry:
 
     # ------------------------------------------------------------------ population
 
-    def _add(self, kind: str, name: str, origin: str, load: Callable[[], Any]) -> None:
+    def _add(self, kind: Kind, name: str, origin: str, load: Callable[[], Any]) -> None:
         existing = self._entries[kind].get(name)
         if existing is not None:
             raise ConfigError(f"{kind} '{name}' from {origin} clashes with the one from {existing.origin}")
@@ -127,7 +143,7 @@ class Registry:
         obj = import_object(spec)
         kind = _kind_of(obj)
         if kind is None:
-            raise ConfigError(f"plugin '{spec}' is not a MemorySystem, Task or Judge subclass")
+            raise ConfigError(f"plugin '{spec}' is not a MemorySystem, Task, Reader or Judge subclass")
         self._add(kind, obj.name, f"--plugin {spec}", partial(_constant, obj))
 
     def _add_entry_points(self) -> None:
@@ -140,23 +156,54 @@ class Registry:
 
     # ------------------------------------------------------------------ lookup
 
-    def names(self, kind: str) -> list[tuple[str, str]]:
-        return sorted((e.name, e.origin) for e in self._entries[kind].values())
+    def names(self, kind: Kind) -> list[tuple[str, str]]:
+        """(name, origin) of every ``kind``; readers include each task's own (origin ``task <name>``)."""
+        found = [(e.name, e.origin) for e in self._entries[kind].values()]
+        if kind == "reader":
+            found += self._task_readers()
+        return sorted(found)
 
-    def get(self, kind: str, name: str) -> Any:
+    def _task_readers(self) -> list[tuple[str, str]]:
+        found = []
+        for task_name in sorted(self._entries["task"]):
+            try:
+                task_cls = self.get("task", task_name)
+            except ConfigError as exc:
+                self.warnings.append(f"readers of task '{task_name}' not listed: {exc}")
+                continue
+            found += [(reader, f"task {task_name}") for reader in task_cls.reader_names]
+        return found
+
+    @overload
+    def get(self, kind: Literal["system"], name: str) -> type[MemorySystem]: ...
+    @overload
+    def get(self, kind: Literal["task"], name: str) -> type[Task]: ...
+    @overload
+    def get(self, kind: Literal["reader"], name: str) -> type[Reader]: ...
+    @overload
+    def get(self, kind: Literal["judge"], name: str) -> type[Judge]: ...
+
+    def get(self, kind: Kind, name: str) -> type[Any]:
+        """The class registered as ``name``, a subclass of ``kind``'s seam; else a ConfigError saying why."""
         entry = self._entries[kind].get(name)
         if entry is None:
             known = ", ".join(sorted(self._entries[kind])) or "none"
             raise ConfigError(f"unknown {kind} '{name}'; known: {known} (see `membench list {kind}s`)")
         try:
-            return entry.get()
+            loaded = entry.get()
         except ConfigError:
             raise
         except ImportError as exc:
+            # Built-in systems import their heavy libraries lazily and name their own install hint; an
+            # import that fails here is a plugin's.
             raise ConfigError(
-                f"{kind} '{name}' needs a package that is not installed ({exc}); "
-                f"for mem0 and dense: pip install 'membench[mem0]'"
+                f"{kind} '{name}' from {entry.origin} cannot be imported: a package it needs is not "
+                f"installed ({exc})"
             ) from exc
+        seam = _seams()[kind]
+        if not (isinstance(loaded, type) and issubclass(loaded, seam)):
+            raise ConfigError(f"{kind} '{name}' from {entry.origin} is not a {seam.__name__} subclass")
+        return loaded
 
 
 def _constant(value: Any) -> Any:
@@ -168,16 +215,19 @@ def _task_from_package(name: str) -> Any:
     return module.TASK
 
 
-def _kind_of(obj: Any) -> str | None:
+def _seams() -> dict[Kind, type]:
+    """The base class of each kind (imported when first needed: the registry itself stays light)."""
     from membench.core.task import Task
     from membench.judges.base import Judge
+    from membench.readers.base import Reader
     from membench.systems.base import MemorySystem
 
+    return {"system": MemorySystem, "task": Task, "reader": Reader, "judge": Judge}
+
+
+def _kind_of(obj: Any) -> Kind | None:
     if isinstance(obj, type):
-        if issubclass(obj, MemorySystem):
-            return "system"
-        if issubclass(obj, Task):
-            return "task"
-        if issubclass(obj, Judge):
-            return "judge"
+        for kind, seam in _seams().items():
+            if issubclass(obj, seam):
+                return kind
     return None

@@ -12,11 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from membench.core.errors import ConfigError
 from membench.core.types import Dataset, IngestRecord, Probe, Record
-from membench.judges.base import Judge
+
+if TYPE_CHECKING:  # the seams a task builds sit above core: importing this module loads none of them
+    from membench.judges.base import Judge
+    from membench.llm.types import LLM
+    from membench.readers.base import Reader
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class MetricSpec:
     (100 for percentages, 1 for seconds and counts). ``bounds`` is the range a derived metric's value
     cannot leave (F1: (0, 1)); intervals are clipped to it. A ratio needs none: when each contribution
     lies within [0, den] its value is known to lie in [0, 1].
+
+    ``variant_of`` names the metric this one is a variant of (HaluMem's paper-style "(all)" twin of
+    each "(valid)" metric): the run summary shows it in a column beside that metric, headed
+    ``variant_label``, instead of in a row of its own, and explains the column with ``variant_legend``.
     """
 
     name: str
@@ -43,6 +51,13 @@ class MetricSpec:
     derive: Callable[[Mapping[str, float]], float] | None = None
     note: str = ""
     bounds: tuple[float, float] | None = None
+    variant_of: str = ""
+    variant_label: str = ""
+    variant_legend: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.variant_of) != bool(self.variant_label):
+            raise ValueError(f"metric {self.name}: a variant needs both variant_of and variant_label")
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,10 @@ class Task(ABC):
     judge_names: ClassVar[tuple[str, ...]] = ("rule",)
     #: a label key with numeric values (excerpt length, book size) that reports plot the main metric against.
     scale_axis: ClassVar[str | None] = None
-    #: the offline reader this task's answer probes need (a registered reader name).
+    #: readers this task ships, by name (``make_reader`` builds them); on this task's runs they come
+    #: before the registry's readers of the same name, and ``membench list readers`` shows them.
+    reader_names: ClassVar[tuple[str, ...]] = ()
+    #: the offline reader this task's answer probes need: one of ``reader_names`` or a registered reader.
     default_reader: ClassVar[str] = "extractive"
     default_options: ClassVar[Mapping[str, str]] = {}
     #: options that decide built data only: left out of the identity when ``-T data=PATH`` is given.
@@ -117,8 +135,12 @@ class Task(ABC):
         """Episodes and probes, building the offline data first when it is absent."""
 
     @abstractmethod
-    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
-        """Build judge ``name`` (one of ``judge_names``); ``llm`` is an LLMClient for LLM judges."""
+    def make_judge(self, name: str, llm: LLM | None = None) -> Judge:
+        """Build judge ``name`` (one of ``judge_names``); ``llm`` is the judge's client, for LLM judges."""
+
+    def make_reader(self, name: str) -> Reader:
+        """Build reader ``name`` (one of ``reader_names``); a task that ships readers overrides this."""
+        raise ConfigError(f"task '{self.name}' ships no reader '{name}'")
 
     @abstractmethod
     def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:

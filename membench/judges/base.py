@@ -1,11 +1,24 @@
-"""The Judge seam. Judges are task-specific in what they read from ``Probe.gold``; a task builds them."""
+"""The Judge seam: one verdict per prediction. Judges are task-specific in what they read from ``Probe.gold``.
+
+One way to build a judge, whoever ships it (``membench.run.components.build_judge`` is the only caller):
+
+- a task's own judges are named in ``Task.judge_names`` and built by ``Task.make_judge(name, llm)``;
+- any other judge (``--plugin file.py:MyJudge``, or an entry point in the ``membench.judges`` group) is
+  a ``Judge`` subclass with a ``name``, built as ``MyJudge(llm)``.
+
+In both, ``llm`` is the judge's LLM client (``--judge-llm MODEL``; any ``membench.llm.types.LLM``) or
+None when no judge model was given; a judge that needs one raises ConfigError without it.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from membench.core.types import Episode, Prediction, Probe, Score
+
+if TYPE_CHECKING:
+    from membench.llm.types import LLM
 
 
 class Judge(ABC):
@@ -13,6 +26,10 @@ class Judge(ABC):
     name: str
     #: True when the verdicts are exact (rule judge on machine-checkable keys); False when approximate.
     exact: bool = False
+
+    def __init__(self, llm: LLM | None = None) -> None:  # noqa: B027 (a constructor, not a hook)
+        """How every judge can be built (see the module docstring). An offline judge ignores ``llm``;
+        one that calls a model overrides this and keeps its client."""
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name}

@@ -21,7 +21,7 @@ from membench.core.types import Memory, Probe, Usage
 from membench.readers.base import Reader, ReaderAnswer
 
 if TYPE_CHECKING:
-    from membench.llm.client import LLMClient
+    from membench.llm.types import LLM
 
 DEFAULT_TEMPLATE = "answer-v1"
 #: Enough for a short answer; a model that rambles past it is cut, not billed for an essay.
@@ -52,12 +52,12 @@ def parse_answer(text: str) -> str:
 
 
 class LLMReader(Reader):
-    """Answer from memories (best first) with an ``LLMClient`` whose usage is reported as ``reader``."""
+    """Answer from memories (best first) with an LLM client whose usage is reported as ``reader``."""
 
     name = "llm"
 
     def __init__(
-        self, client: LLMClient, *, template: str = DEFAULT_TEMPLATE, max_tokens: int = DEFAULT_MAX_TOKENS
+        self, client: LLM, *, template: str = DEFAULT_TEMPLATE, max_tokens: int = DEFAULT_MAX_TOKENS
     ) -> None:
         self.client = client
         self.template = template

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from membench.core.errors import LLMError, OutputParseError
 from membench.core.types import Episode, Prediction, Probe, Score, Usage
 from membench.judges.base import Judge
+from membench.llm.types import LLM
 from membench_tasks.episodic.scoring import chronology, f1_scores, match_answer
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
@@ -89,12 +90,12 @@ class MatchJudge(Judge):
 
 
 class LLMJudge(Judge):
-    """Upstream's rubric asked of an LLM (``client``: an ``LLMClient``), strictly parsed."""
+    """Upstream's rubric asked of an LLM, strictly parsed; named by the model its client's identity gives."""
 
-    def __init__(self, client: Any, max_tokens: int = 1024) -> None:
+    def __init__(self, client: LLM, max_tokens: int = 1024) -> None:
         self.client = client
         self.max_tokens = max_tokens
-        self.name = f"llm:{client.model}"
+        self.name = f"llm:{client.identity()['model']}"
         env = Environment(
             loader=FileSystemLoader(PROMPTS_DIR),
             undefined=StrictUndefined,

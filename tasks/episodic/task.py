@@ -11,14 +11,18 @@ LLM write the chapters instead of the templates. With ``-T data=PATH`` it loads 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
 from membench.core.task import Contribution, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
-from membench.judges.base import Judge
 from membench_builders.episodic import BUILDER_VERSION, DEFAULT_BOOKS
 from membench_tasks.episodic.metrics import METRICS, episodic_contributions
+
+if TYPE_CHECKING:
+    from membench.judges.base import Judge
+    from membench.llm.types import LLM
+    from membench.readers.base import Reader
 
 
 class EpisodicTask(Task):
@@ -29,8 +33,9 @@ class EpisodicTask(Task):
     breakdowns = ("bin", "cue", "retrieved", "question_kind", "book_chapters")
     judge_names = ("match", "llm")
     scale_axis = "book_chapters"
-    #: answers list every event that matches the question's names; the one-sentence extractive reader
-    #: can neither list several events nor join cues written in different paragraphs.
+    #: answers list every event that matches the question's names (``reader.py``); the one-sentence
+    #: extractive reader can neither list several events nor join cues written in different paragraphs.
+    reader_names = ("session-match",)
     default_reader = "session-match"
     builder_options = ("books", "seed", "llm", "llm_api_base", "attempts")
     default_options: ClassVar[dict[str, str]] = {
@@ -85,7 +90,14 @@ class EpisodicTask(Task):
         dataset.metadata["origin"] = f"generated offline by data_builders/episodic.py (chapters by {writer})"
         return dataset
 
-    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
+    def make_reader(self, name: str) -> Reader:
+        from membench_tasks.episodic.reader import SessionMatchReader
+
+        if name == "session-match":
+            return SessionMatchReader()
+        return super().make_reader(name)
+
+    def make_judge(self, name: str, llm: LLM | None = None) -> Judge:
         from membench_tasks.episodic import judges
 
         if name == "match":

@@ -27,13 +27,13 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from membench.core.errors import ConfigError, LLMError, OutputParseError
 from membench.core.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
-from membench.llm.types import LLMResponse
+from membench.llm.types import LLM, LLMResponse
 from membench_tasks.halumem.judge_base import (
     QA_LABELS,
     UPDATE_LABELS,
@@ -58,21 +58,6 @@ TEMPLATES: Mapping[str, str] = {
 }
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_TOKENS = 1024
-
-
-class CompletionClient(Protocol):
-    """What the judge needs of ``membench.llm.client.LLMClient``."""
-
-    async def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int | None = None,
-        temperature: float = 0.0,
-        response_format: dict[str, Any] | None = None,
-    ) -> LLMResponse: ...
-
-    def identity(self) -> dict[str, Any]: ...
 
 
 # ---------------------------------------------------------------- strict verdict parsing
@@ -154,7 +139,7 @@ class LLMJudge(HaluMemJudge):
 
     def __init__(
         self,
-        client: CompletionClient,
+        client: LLM,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         max_tokens: int = DEFAULT_MAX_TOKENS,

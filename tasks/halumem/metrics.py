@@ -64,6 +64,11 @@ def _f1(values: Mapping[str, float], recall: str, precision: str) -> float:
     return 2 * r * p / (r + p) if r + p > 0 else 0.0
 
 
+#: how the run summary heads and explains the column of the paper-style "(all)" variants.
+_ALL_LABEL = "(all)"
+_ALL_LEGEND = "the paper's denominators, errors counted as 0"
+
+
 def _both(
     name: str, display: str, group: str, note: str = "", higher_is_better: bool = True, main: bool = False
 ) -> tuple[MetricSpec, MetricSpec]:
@@ -71,7 +76,17 @@ def _both(
     all_note = "the paper's (all) denominators: failed verdicts count as 0" + (f"; {note}" if note else "")
     return (
         MetricSpec(name, display, higher_is_better, main, group, note=note),
-        MetricSpec(f"{name}_all", f"{display} (all)", higher_is_better, False, group, note=all_note),
+        MetricSpec(
+            f"{name}_all",
+            f"{display} (all)",
+            higher_is_better,
+            False,
+            group,
+            note=all_note,
+            variant_of=name,
+            variant_label=_ALL_LABEL,
+            variant_legend=_ALL_LEGEND,
+        ),
     )
 
 
@@ -91,7 +106,8 @@ def _f1_specs() -> tuple[MetricSpec, MetricSpec]:
         MetricSpec(
             "extraction_f1_all", "Extraction F1 (all)", group="extraction",
             inputs=("recall_all", "target_precision_all"), derive=every, note=f"{note}; the paper's F1",
-            bounds=(0.0, 1.0),
+            bounds=(0.0, 1.0), variant_of="extraction_f1", variant_label=_ALL_LABEL,
+            variant_legend=_ALL_LEGEND,
         ),
     )  # fmt: skip
 

@@ -7,13 +7,16 @@ builder's machine-checkable keys, so the rule judge is exact); with it, it loads
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
 from membench.core.task import Contribution, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Probe, Record
-from membench.judges.base import Judge
 from membench_tasks.halumem.metrics import METRICS, halumem_contributions
+
+if TYPE_CHECKING:
+    from membench.judges.base import Judge
+    from membench.llm.types import LLM
 
 
 class HaluMemTask(Task):
@@ -87,25 +90,29 @@ class HaluMemTask(Task):
         dataset.metadata["origin"] = "generated offline by data_builders/halumem.py, not the official release"
         return dataset
 
-    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
-        from membench_tasks.halumem import judges
-
+    def make_judge(self, name: str, llm: LLM | None = None) -> Judge:
         if name == "rule":
-            return judges.RuleJudge()
+            from membench_tasks.halumem.judge_rule import RuleJudge
+
+            return RuleJudge()
         if name == "lexical":
-            return judges.LexicalJudge()
+            from membench_tasks.halumem.judge_lexical import LexicalJudge
+
+            return LexicalJudge()
         if name == "llm":
+            from membench_tasks.halumem.judge_llm import LLMJudge
+
             if llm is None:
                 raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
-            return judges.LLMJudge(llm)
+            return LLMJudge(llm)
         raise ConfigError(f"task halumem has no judge '{name}'; choose one of {', '.join(self.judge_names)}")
 
     def check_judge(self, judge: Judge, dataset: Dataset) -> None:
         """Refuse up front a judge that cannot score this data (the rule judge on official data)."""
-        from membench_tasks.halumem import judges
+        from membench_tasks.halumem.judge_rule import RuleJudge
 
-        if isinstance(judge, judges.RuleJudge):
-            judges.RuleJudge.check_dataset(dataset)
+        if isinstance(judge, RuleJudge):
+            RuleJudge.check_dataset(dataset)
 
     def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
         return halumem_contributions(records, ingests)

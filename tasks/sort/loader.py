@@ -48,8 +48,8 @@ QUESTION = (
     "Answer with the single letter A or B."
 )
 
-SEGMENT_FIELDS = ("book_idx", "excerpt_idx", "segment_idx", "segment_1", "segment_2", "seg1_pos", "seg2_pos")
-SEGMENT_FIELDS += ("distance_bin", "present_seg1_first")
+SEGMENT_FIELDS: tuple[str, ...] = ("book_idx", "excerpt_idx", "segment_idx", "segment_1", "segment_2")
+SEGMENT_FIELDS += ("seg1_pos", "seg2_pos", "distance_bin", "present_seg1_first")
 EXCERPT_FIELDS = ("book_idx", "excerpt_idx", "excerpt_pos", "excerpt_text")
 BOOK_FIELDS = ("book_idx", "book_title", "num_words")
 
@@ -272,8 +272,8 @@ def rows_from_csv(folder: Path, excerpt_length: int, segment_length: int) -> tup
 
 def _check_new(row: SortRow, seen: dict[tuple[int, ...], int], path: object, line: int) -> None:
     """Refuse a second pair for the same excerpt and bin (it would become a second probe with one id)."""
-    key = (row.excerpt_length, row.segment_length, row.book_idx, row.excerpt_idx, row.distance_bin)
-    key += (row.segment_idx,)
+    key: tuple[int, ...] = (row.excerpt_length, row.segment_length, row.book_idx, row.excerpt_idx)
+    key += (row.distance_bin, row.segment_idx)
     if key in seen:
         raise DataError(
             path, line, "distance_bin",

@@ -8,23 +8,26 @@ or Hugging Face parquet). The paper's conditions are system choices on the same 
 - in-context: the ``full-context`` system (the whole excerpt is handed to the reader);
 - no-context: the ``no-memory`` system (the reader sees only the two segments).
 
-Offline, the ``order`` reader answers from the provenance (position, session index, time) of the
-memories holding each segment and abstains when there is none; ``--llm`` lets the LLM reader answer.
+Offline, the ``order`` reader (the task ships it: ``reader.py``) answers from the provenance (position,
+session index, time) of the memories holding each segment and abstains when there is none; ``--llm``
+lets the LLM reader answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from membench.core.errors import ConfigError
 from membench.core.task import Contribution, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
-from membench.judges.base import Judge
 from membench_tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
 
-#: options that decide built data only; an official release is known by its own files.
+if TYPE_CHECKING:
+    from membench.judges.base import Judge
+    from membench.llm.types import LLM
+    from membench.readers.base import Reader
 
 
 class SortTask(Task):
@@ -35,6 +38,7 @@ class SortTask(Task):
     breakdowns = BREAKDOWNS
     judge_names = ("rule",)
     scale_axis = "excerpt_length"
+    reader_names = ("order",)
     default_reader = "order"
     builder_options = ("text", "n", "seed")
     default_options: ClassVar[dict[str, str]] = {
@@ -116,7 +120,14 @@ class SortTask(Task):
         dataset.metadata["origin"] = origin
         return dataset
 
-    def make_judge(self, name: str, llm: Any | None = None) -> Judge:
+    def make_reader(self, name: str) -> Reader:
+        from membench_tasks.sort.reader import OrderReader
+
+        if name == "order":
+            return OrderReader()
+        return super().make_reader(name)
+
+    def make_judge(self, name: str, llm: LLM | None = None) -> Judge:
         from membench_tasks.sort.judge import OrderJudge
 
         if name == "rule":

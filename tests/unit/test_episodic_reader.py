@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from membench.core.types import Memory, Probe
-from membench.readers.session_match import NO_INFORMATION, SessionMatchReader, question_names
 from membench.registry import Registry
+from membench.run.components import build_reader
+from membench_tasks.episodic.reader import NO_INFORMATION, SessionMatchReader, question_names
 
 
 def test_question_names_are_dates_and_capitalised_runs() -> None:
@@ -67,10 +69,12 @@ def test_memories_without_a_session_stand_alone_and_nameless_questions_fall_back
     assert answer.text == "Unknown.", "the extractive fallback abstains on no overlap"
 
 
-def test_registered_and_the_episodic_default() -> None:
+def test_shipped_by_the_episodic_task_as_its_default(tmp_path: Path) -> None:
     registry = Registry()
-    assert registry.get("reader", "session-match") is SessionMatchReader
-    assert registry.get("task", "episodic").default_reader == "session-match"
+    task = registry.get("task", "episodic")({}, tmp_path)
+    assert type(build_reader(task, registry, "session-match", None)) is SessionMatchReader
+    assert task.default_reader == "session-match"
+    assert ("session-match", "task episodic") in registry.names("reader")
 
 
 def test_names_of_questions_in_the_official_release_wording() -> None:

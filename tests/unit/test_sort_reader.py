@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from membench.core.errors import ConfigError
 from membench.core.types import Memory, Probe
-from membench.readers.order import ABSTAIN, OrderReader, locate
 from membench.registry import Registry
+from membench.run.components import build_reader
+from membench_tasks.sort.reader import ABSTAIN, OrderReader, locate
 
 FIRST = "the ferry left the harbour at dawn with three crates of pears and a sleeping dog"
 SECOND = "by noon the wind had turned and the captain ordered every sail to be reefed at once"
@@ -89,5 +91,9 @@ def test_configuration_errors_are_clear() -> None:
         asyncio.run(OrderReader().answer(no_inputs, []))
 
 
-def test_registered_as_the_order_reader() -> None:
-    assert Registry().get("reader", "order") is OrderReader
+def test_shipped_by_the_sort_task_as_the_order_reader(tmp_path: Path) -> None:
+    registry = Registry()
+    task = registry.get("task", "sort")({}, tmp_path)
+    assert type(build_reader(task, registry, "order", None)) is OrderReader
+    assert task.default_reader == "order"
+    assert ("order", "task sort") in registry.names("reader")
