@@ -1,4 +1,4 @@
-"""``membench score``: judge a finished run's predictions again, with another judge, as a new run.
+"""Re-judging: a finished run's predictions scored again by another judge, as a new run.
 
 The memory system and the reader are never touched: each record's stored prediction is scored by the
 new judge. The result is a run directory of its own, next to the original, whose identity is the
@@ -13,48 +13,54 @@ so an interrupted rescore resumes where it stopped when the same command is run 
 
 The dataset is loaded again through the task (built data comes from a seeded builder; official data
 from ``-T data=PATH``) and its fingerprint must equal the one in the source manifest; every probe's
-input hash must equal the one in its record. Then the two judges' labels (``Score.label``) are compared
-on the probes both scored: raw agreement, Cohen's kappa and the confusion table, per probe kind, and
-the task's main metric under each judge. An LLM judge goes through ``LLMClient`` and the response
-cache, so judging the same predictions again costs no call.
+input hash must equal the one in its record. The run directory follows the same rules as a run's
+(``run/rundir.py``); the two judges' agreement (``analysis/agreement.py``) is written beside it. An LLM
+judge goes through ``LLMClient`` and the response cache, so judging the same predictions again costs no
+call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from membench.analysis.agreement import AGREEMENT, Agreement, agreement_json, judge_agreement
 from membench.analysis.runs import LoadedRun, load_run
 from membench.core.config import LLMSpec
-from membench.core.errors import ConfigError, DataError, IdentityMismatch
-from membench.core.identity import identity_differences, run_id_for, sha256_hex
+from membench.core.errors import ConfigError, DataError
+from membench.core.identity import run_id_for, sha256_hex
 from membench.core.records import (
     INGESTS,
     RECORDS,
     JsonlAppender,
     dump_json,
     latest_records,
-    read_manifest,
     read_records,
     write_atomic,
     write_manifest,
 )
-from membench.core.types import Counts, Dataset, Episode, Manifest, Probe, Record, merge_usage
+from membench.core.task import Task
+from membench.core.types import Dataset, Episode, Manifest, Probe, Record, merge_usage
 from membench.registry import Registry
-from membench.run.runner import error_info, finished_probes, now, starting_manifest
+from membench.run.components import build_judge, make_llm_client
+from membench.run.rundir import (
+    Status,
+    cache_stats,
+    error_info,
+    final_manifest,
+    finished_probes,
+    now,
+    open_run_dir,
+    run_dir_name,
+    starting_manifest,
+)
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from membench.judges.base import Judge
-    from membench.stats import Comparison, MetricEstimate
-
-AGREEMENT = "agreement.json"
+    from membench.llm.client import LLMClient
 
 
 @dataclass(frozen=True)
@@ -75,28 +81,6 @@ class RescoreConfig:
     seed: int = 0
 
 
-@dataclass(frozen=True)
-class KindAgreement:
-    """Two judges' labels on the probes of one kind ("all" for every kind) that both scored."""
-
-    kind: str
-    n: int
-    raw: float | None
-    kappa: float | None
-    confusion: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Agreement:
-    judge_a: str
-    judge_b: str
-    kinds: tuple[KindAgreement, ...]
-    metric: str
-    estimate_a: MetricEstimate
-    estimate_b: MetricEstimate
-    difference: Comparison
-
-
 @dataclass
 class RescoreOutcome:
     source: LoadedRun
@@ -110,7 +94,7 @@ class RescoreOutcome:
 # ---------------------------------------------------------------- setting up
 
 
-def _load_dataset(config: RescoreConfig, source: LoadedRun, registry: Registry) -> tuple[Any, Dataset]:
+def _load_dataset(config: RescoreConfig, source: LoadedRun, registry: Registry) -> tuple[Task, Dataset]:
     """The source run's task and data, rebuilt; refused unless the fingerprint is the manifest's."""
     task_identity = source.manifest.identity["task"]
     task_cls = registry.get("task", source.task_name)
@@ -128,9 +112,9 @@ def _load_dataset(config: RescoreConfig, source: LoadedRun, registry: Registry) 
     return task, dataset
 
 
-def _make_judge(config: RescoreConfig, task: Any, dataset: Dataset, registry: Registry) -> tuple[Judge, Any]:
-    from membench.run.components import build_judge, make_llm_client
-
+def _make_judge(
+    config: RescoreConfig, task: Task, dataset: Dataset, registry: Registry
+) -> tuple[Judge, LLMClient | None]:
     llm = None
     if config.judge_llm is not None:
         llm = make_llm_client(
@@ -158,22 +142,11 @@ def rescored_identity(source: LoadedRun, judge: Judge) -> dict[str, Any]:
 
 
 def _rescore_dir(source: LoadedRun, identity: dict[str, Any]) -> Path:
-    return source.run_dir.parent / f"{source.task_name}__{source.system}__{run_id_for(identity)}"
-
-
-def _prepare_dir(source: LoadedRun, identity: dict[str, Any], fresh: bool) -> tuple[Path, Manifest | None]:
-    run_dir = _rescore_dir(source, identity)
+    """Beside the source run, named like any run by its identity (never the source's own directory)."""
+    run_dir = source.run_dir.parent / run_dir_name(identity, source.system)
     if run_dir.resolve() == source.run_dir.resolve():
         raise ConfigError(f"{run_dir}: a rescore may not be written over its source run")
-    existing = read_manifest(run_dir)
-    if existing is not None and fresh:
-        archive = run_dir.with_name(f"{run_dir.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-        shutil.move(str(run_dir), archive)
-        existing = None
-    if existing is not None and existing.identity != identity:
-        diffs = "; ".join(identity_differences(existing.identity, identity))
-        raise IdentityMismatch(f"{run_dir} holds a different run ({diffs}); use --fresh to start over there")
-    return run_dir, existing
+    return run_dir
 
 
 # ---------------------------------------------------------------- rescoring
@@ -193,10 +166,11 @@ def rescore(config: RescoreConfig) -> RescoreOutcome:
     task, dataset = _load_dataset(config, source, registry)
     judge, llm = _make_judge(config, task, dataset, registry)
     identity = rescored_identity(source, judge)
-    work = _Rescorer(source, dataset, judge, _rescore_dir(source, identity), config)
+    run_dir = _rescore_dir(source, identity)
+    work = _Rescorer(source, dataset, judge, run_dir, config)
     for record in source.records:  # every probe checked before anything is written or archived
         work.inputs(record)
-    run_dir, previous = _prepare_dir(source, identity, config.fresh)
+    previous = open_run_dir(run_dir, identity, fresh=config.fresh)
     manifest = asyncio.run(work.run(identity, previous, llm))
     rescored = load_run(run_dir, registry)
     agreement = judge_agreement(source, rescored, n_boot=config.n_boot, seed=config.seed)
@@ -217,7 +191,9 @@ class _Rescorer:
         self.probes = {p.probe_id: p for p in dataset.probes}
         self.episodes = {e.episode_id: e for e in dataset.episodes}
 
-    async def run(self, identity: dict[str, Any], previous: Manifest | None, llm: Any) -> Manifest:
+    async def run(
+        self, identity: dict[str, Any], previous: Manifest | None, llm: LLMClient | None
+    ) -> Manifest:
         run_id = run_id_for(identity)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not (self.run_dir / INGESTS).exists():
@@ -229,7 +205,7 @@ class _Rescorer:
         manifest = starting_manifest(run_id, identity, previous)
         write_manifest(self.run_dir, manifest)
         out = JsonlAppender(self.run_dir / RECORDS)
-        status = "interrupted"
+        status: Status = "interrupted"
         try:
             queue: asyncio.Queue[Record] = asyncio.Queue()
             for record in pending:
@@ -239,10 +215,9 @@ class _Rescorer:
             status = "complete"
         finally:
             out.close()
-            write_manifest(self.run_dir, self._final(manifest, status, started, llm))
-        final = read_manifest(self.run_dir)
-        assert final is not None
-        return final
+            manifest = self._final(manifest, status, started, llm)
+            write_manifest(self.run_dir, manifest)
+        return manifest
 
     async def _worker(self, queue: asyncio.Queue[Record], out: JsonlAppender, run_id: str) -> None:
         while not queue.empty():
@@ -281,185 +256,20 @@ class _Rescorer:
             update={**stamp, "prediction": prediction, "score": score, "error": error, "usage": usage}
         )
 
-    def _final(self, manifest: Manifest, status: str, started: float, llm: Any) -> Manifest:
-        """Counts and usage recomputed from the records on disk (so they stay right across resumes)."""
+    def _final(self, manifest: Manifest, status: Status, started: float, llm: LLMClient | None) -> Manifest:
+        """The planned probes are the source's; usage is recomputed from the records on disk (the
+        source's ingests, then every record's, which carries its prediction's and the new verdict's)."""
         final = latest_records(read_records(self.run_dir))
-        wanted = {r.probe_id for r in self.source.records}
-        have = {r.probe_id for r in final}
-        if status == "complete" and not wanted <= have:
-            status = "interrupted"
-        by_episode: dict[str, set[str]] = {}
+        planned: dict[str, list[str]] = {}
         for record in self.source.records:
-            by_episode.setdefault(record.episode_id, set()).add(record.probe_id)
-        usage = merge_usage(*(i.usage for i in self.source.ingests), *(r.usage for r in final))
-        cache = llm.cache.stats() if llm is not None and llm.cache is not None else {}
-        return manifest.model_copy(
-            update={
-                "status": status,
-                "updated_at": now(),
-                "usage": usage,
-                "cache": cache,
-                "wall_time_s": manifest.wall_time_s + time.monotonic() - started,
-                "counts": Counts(
-                    episodes_planned=self.source.manifest.counts.episodes_planned,
-                    episodes_done=sum(1 for probes in by_episode.values() if probes <= have),
-                    probes_planned=len(wanted),
-                    probes_scored=sum(1 for r in final if r.status == "scored"),
-                    probes_errored=sum(1 for r in final if r.status == "error"),
-                ),
-            }
+            planned.setdefault(record.episode_id, []).append(record.probe_id)
+        return final_manifest(
+            manifest,
+            final,
+            status=status,
+            planned=planned,
+            episodes_planned=self.source.manifest.counts.episodes_planned,
+            usage=merge_usage(*(i.usage for i in self.source.ingests), *(r.usage for r in final)),
+            cache=cache_stats([llm] if llm is not None else []),
+            wall_time_s=manifest.wall_time_s + time.monotonic() - started,
         )
-
-
-# ---------------------------------------------------------------- agreement
-
-
-def judge_agreement(a: LoadedRun, b: LoadedRun, *, n_boot: int = 2000, seed: int = 0) -> Agreement:
-    """How two runs' judges agree on the probes both scored, and the main metric under each."""
-    from membench.stats import cohens_kappa, compare, confusion_table, estimate, raw_agreement
-
-    labels_b = {r.probe_id: r for r in b.records if r.status == "scored"}
-    pairs = [
-        (r.kind, r.score.label, labels_b[r.probe_id].score.label)  # type: ignore[union-attr]
-        for r in a.records
-        if r.status == "scored" and r.probe_id in labels_b
-    ]
-    pairs = [(kind, x, y) for kind, x, y in pairs if x is not None and y is not None]
-    kinds = []
-    for kind in ["all", *sorted({kind for kind, _, _ in pairs})]:
-        chosen = [(x, y) for k, x, y in pairs if kind in ("all", k)]
-        xs, ys = [x for x, _ in chosen], [y for _, y in chosen]
-        kinds.append(
-            KindAgreement(
-                kind, len(chosen), raw_agreement(xs, ys), cohens_kappa(xs, ys), confusion_table(xs, ys)
-            )
-        )
-    main = a.task.main_metric()
-    frame_a, frame_b = a.contributions(), b.contributions()
-    estimate_a = next(
-        e for e in estimate(frame_a, a.task.metrics, n_boot=n_boot, seed=seed) if e.metric == main.name
-    )
-    estimate_b = next(
-        e for e in estimate(frame_b, a.task.metrics, n_boot=n_boot, seed=seed) if e.metric == main.name
-    )
-    difference = compare(
-        frame_a,
-        frame_b,
-        a.task.metrics,
-        main.name,
-        name_a=_judge_name(a),
-        name_b=_judge_name(b),
-        n_boot=n_boot,
-        seed=seed,
-    )
-    return Agreement(
-        _judge_name(a), _judge_name(b), tuple(kinds), main.name, estimate_a, estimate_b, difference
-    )
-
-
-def _judge_name(run: LoadedRun) -> str:
-    return str(run.manifest.identity.get("judge", {}).get("name", "?"))
-
-
-def agreement_json(agreement: Agreement) -> dict[str, Any]:
-    from membench.stats.policy import interval_method
-
-    c = agreement.difference
-    return {
-        "judge_a": agreement.judge_a,
-        "judge_b": agreement.judge_b,
-        "labels": [
-            {
-                "kind": k.kind,
-                "n": k.n,
-                "raw_agreement": k.raw,
-                "cohens_kappa": k.kappa,
-                "confusion": {
-                    "rows_judge_a": [str(x) for x in k.confusion.index],
-                    "columns_judge_b": [str(x) for x in k.confusion.columns],
-                    "counts": k.confusion.to_numpy().astype(int).tolist(),
-                },
-            }
-            for k in agreement.kinds
-        ],
-        "main_metric": {
-            "metric": agreement.metric,
-            "judge_a": {
-                "value": agreement.estimate_a.value,
-                "ci": agreement.estimate_a.interval,
-                "n": agreement.estimate_a.n,
-            },
-            "judge_b": {
-                "value": agreement.estimate_b.value,
-                "ci": agreement.estimate_b.interval,
-                "n": agreement.estimate_b.n,
-            },
-            "difference": c.difference,
-            "difference_ci": c.interval,
-            "interval": interval_method(c.n_clusters),
-            "test": c.test,
-            "p_permutation": c.p_permutation,
-            "p_mcnemar": c.p_mcnemar,
-            "n_paired": c.n_paired,
-        },
-    }
-
-
-def print_rescore(outcome: RescoreOutcome) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from membench.core import numbers as fmt
-    from membench.stats.policy import few_episodes_note, interval_sentence
-
-    console = Console(markup=False, highlight=False)
-    agreement = outcome.agreement
-    counts = outcome.manifest.counts
-    console.print(f"rescored {outcome.source.run_dir}")
-    console.print(f"     into {outcome.run_dir}  (records.jsonl, manifest.json, {AGREEMENT})")
-    console.print(
-        f"judge {agreement.judge_a} -> {agreement.judge_b}: {counts.probes_scored} scored, "
-        f"{counts.probes_errored} errored, of {counts.probes_planned}; status {outcome.manifest.status}"
-    )
-    table = Table(title=f"label agreement, {agreement.judge_a} (rows) vs {agreement.judge_b} (columns)")
-    for column in ("probes", "labelled by both", "raw agreement", "Cohen's kappa"):
-        table.add_column(column, justify="left" if column == "probes" else "right")
-    for k in agreement.kinds:
-        table.add_row(k.kind, str(k.n), _ratio(k.raw), "—" if k.kappa is None else f"{k.kappa:.3f}")
-    console.print(table)
-    for k in agreement.kinds:
-        if k.n == 0 or (k.kind == "all" and len(agreement.kinds) == 2):
-            continue
-        confusion = Table(
-            title=f"confusion ({k.kind}): {agreement.judge_a} rows, {agreement.judge_b} columns"
-        )
-        confusion.add_column(f"{agreement.judge_a} \\ {agreement.judge_b}")
-        for column in k.confusion.columns:
-            confusion.add_column(str(column), justify="right")
-        for label, row in k.confusion.iterrows():
-            confusion.add_row(str(label), *(str(int(v)) for v in row))
-        console.print(confusion)
-    spec = outcome.source.task.main_metric()
-    c = agreement.difference
-    for name, est in ((agreement.judge_a, agreement.estimate_a), (agreement.judge_b, agreement.estimate_b)):
-        console.print(
-            f"{spec.display} under {name}: {fmt.value(spec, est.value)} "
-            f"{fmt.interval(spec, est.interval)} (n={est.n})"
-        )
-    if c.difference is not None:
-        console.print(
-            f"difference ({agreement.judge_b} - {agreement.judge_a}) on {c.n_paired} paired probes: "
-            f"{fmt.delta(spec, c.difference)} {fmt.delta_interval(spec, c.interval)}; "
-            f"{c.test} p = {fmt.p_value(c.p_permutation)}"
-        )
-        note = few_episodes_note(c.n_clusters)
-        if note:
-            console.print(note)
-    console.print(interval_sentence())
-    if outcome.llm_used:
-        cache = outcome.manifest.cache
-        console.print(f"LLM cache: {cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses")
-
-
-def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"

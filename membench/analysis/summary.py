@@ -1,8 +1,8 @@
-"""What a finished run prints and writes: metric estimates with clustered intervals, and honest labels."""
+"""A finished run's summary: metric estimates with clustered intervals, as summary.json holds them and as
+the run summary's tables read them (rows of text: the printing is the command line's)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,16 +15,13 @@ from membench.core.records import (
     read_records,
     write_atomic,
 )
-from membench.core.task import Task
+from membench.core.task import MetricSpec, Task
 from membench.core.text import level_order
 from membench.stats.policy import CONFIDENCE, few_episodes_note, interval_note
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from membench.api import RunOutcome
-    from membench.core.config import RunConfig
-    from membench.run.runner import Components, RunPlan
     from membench.stats import MetricEstimate
 
 SUMMARY = "summary.json"
@@ -75,18 +72,20 @@ def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -
         for label in task.breakdowns
         if label in frame.columns
     }
-    summary = {"metrics": [estimate_dict(e) for e in overall], "breakdowns": breakdowns}
-    write_atomic(run_dir / SUMMARY, dump_json(summary))
-    return summary
+    return {"metrics": [estimate_dict(e) for e in overall], "breakdowns": breakdowns}
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
+    """Write ``summary`` as the run's summary.json; returns its path."""
+    path = run_dir / SUMMARY
+    write_atomic(path, dump_json(summary))
+    return path
 
 
 def _shown_interval(est: dict[str, Any]) -> tuple[float, float] | None:
     if est.get("ci_low") is None or est.get("ci_high") is None:
         return None
     return est["ci_low"], est["ci_high"]
-
-
-ALL_SUFFIX = "_all"
 
 
 def interval_lines(task: Task, summary: dict[str, Any]) -> list[str]:
@@ -97,23 +96,44 @@ def interval_lines(task: Task, summary: dict[str, Any]) -> list[str]:
     return [f"CI: {interval_note(episodes)}", *([note] if note else [])]
 
 
+def _variants(task: Task) -> list[MetricSpec]:
+    """The metrics the task declares as variants of others, in declaration order."""
+    return [m for m in task.metrics if m.variant_of]
+
+
+def variant_labels(task: Task) -> list[str]:
+    """The variant columns of the metrics table, one per label the task's variants carry."""
+    return list(dict.fromkeys(m.variant_label for m in _variants(task)))
+
+
+def metric_columns(task: Task) -> tuple[str, ...]:
+    """The metrics table's header: a column per variant label between the interval and the counts."""
+    return ("metric", "value", f"{CONFIDENCE:.0%} CI", *variant_labels(task), "n", "episodes", "errors")
+
+
+def legend(task: Task) -> str:
+    """What the value column counts, and what each variant column does differently."""
+    meanings = {m.variant_label: m.variant_legend for m in _variants(task)}
+    return "; ".join(["value: errored items excluded", *(f"{k}: {v}" for k, v in meanings.items() if v)])
+
+
 def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
-    """One row per metric; a metric's paper-style "(all)" twin is shown in its own column, not a row."""
+    """One row per metric (``metric_columns``); a variant is a cell in its metric's row, not a row."""
     specs = {m.name: m for m in task.metrics}
     by_name = {est["metric"]: est for est in summary["metrics"]}
+    variant_estimates = {(m.variant_of, m.variant_label): by_name.get(m.name) for m in _variants(task)}
     rows: list[tuple[str, ...]] = []
     for est in summary["metrics"]:
-        name = est["metric"]
-        if name.endswith(ALL_SUFFIX) and name[: -len(ALL_SUFFIX)] in by_name:
+        spec = specs[est["metric"]]
+        if spec.variant_of in by_name:
             continue
-        spec = specs[name]
-        twin = by_name.get(name + ALL_SUFFIX)
+        variants = [variant_estimates.get((spec.name, label)) for label in variant_labels(task)]
         rows.append(
             (
                 spec.display + (" ★" if spec.main else ""),
                 fmt.value(spec, est["value"]),
                 fmt.interval(spec, _shown_interval(est)),
-                fmt.value(spec, twin["value"]) if twin else "",
+                *(fmt.value(spec, v["value"]) if v else "" for v in variants),
                 str(est["n"]),
                 str(est["n_clusters"]),
                 str(est["n_errors"]),
@@ -123,11 +143,14 @@ def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
 
 
 def breakdown_tables(task: Task, summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Per label (question type, memory type): rows of levels, columns of the metrics broken down."""
+    """Per label (question type, memory type): rows of levels, columns of the metrics broken down.
+
+    Variants are left out: the breakdowns show each metric once.
+    """
     specs = {m.name: m for m in task.metrics}
     tables = []
     for label, estimates in summary["breakdowns"].items():
-        metrics = [m for m in dict.fromkeys(e["metric"] for e in estimates) if not m.endswith(ALL_SUFFIX)]
+        metrics = [m for m in dict.fromkeys(e["metric"] for e in estimates) if not specs[m].variant_of]
         if not metrics:
             continue
         cells = {(e["level"], e["metric"]): e for e in estimates}
@@ -142,93 +165,3 @@ def breakdown_tables(task: Task, summary: dict[str, Any]) -> list[tuple[str, lis
             rows.append(row)
         tables.append((label, [specs[m].display for m in metrics], rows))
     return tables
-
-
-def print_outcome(outcome: RunOutcome) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    task = outcome.components.task
-    summary = summarize(task, outcome.run_dir)
-    manifest = outcome.manifest
-    console = Console(markup=False, highlight=False)
-    table = Table(title=f"{task.name} × {outcome.components.system_name}")
-    columns = ("metric", "value", f"{CONFIDENCE:.0%} CI", "(all)", "n", "episodes", "errors")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for row in metric_rows(task, summary):
-        table.add_row(*row)
-    console.print(table)
-    for label, headers, rows in breakdown_tables(task, summary):
-        sub = Table(title=f"by {label}")
-        sub.add_column(label)
-        for header in headers:
-            sub.add_column(header, justify="right")
-        for cells in rows:
-            sub.add_row(*cells)
-        console.print(sub)
-    console.print("value: errored items excluded; (all): the paper's denominators, errors counted as 0")
-    for line in interval_lines(task, summary):
-        console.print(line)
-    dataset = outcome.plan.dataset
-    console.print(f"data: {dataset.source} [{dataset.metadata.get('origin', 'loaded')}]")
-    console.print(f"system: {outcome.components.system_description or outcome.components.system_name}")
-    judge = outcome.components.judge
-    reader = outcome.components.reader.identity()
-    console.print(
-        f"reader: {reader.get('name')}  judge: {judge.name} ({'exact' if judge.exact else 'approximate'})"
-    )
-    skipped = outcome.plan.skipped_probes
-    if skipped:
-        what = ", ".join(f"{n} {kind}" for kind, n in skipped.items())
-        console.print(f"not applicable to this system (capability not declared): {what} probes; shown as N/A")
-    counts = manifest.counts
-    console.print(
-        f"probes: {counts.probes_scored} scored, {counts.probes_errored} errored, "
-        f"of {counts.probes_planned}; "
-        f"episodes {counts.episodes_done}/{counts.episodes_planned}; status {manifest.status}; "
-        f"wall time {manifest.wall_time_s:.1f}s"
-    )
-    if outcome.components.llm_clients:
-        console.print(
-            f"LLM cache: {manifest.cache.get('hits', 0)} hits, {manifest.cache.get('misses', 0)} misses"
-        )
-    else:
-        console.print("LLMs: none in this run (offline reader and judge); add --llm / --judge-llm to use one")
-    for role, usage in sorted(manifest.usage.items()):
-        console.print(
-            f"usage [{role}]: {usage.calls} calls ({usage.cached_calls} cached), "
-            f"{usage.prompt_tokens}+{usage.completion_tokens} tokens, ${usage.cost_usd:.4f}"
-        )
-    console.print(f"results: {outcome.run_dir}  (records.jsonl, manifest.json, summary.json)")
-    # compare and report read a results directory (holding runs/) or a directory of runs.
-    runs_root = outcome.run_dir.parent
-    results_dir = runs_root.parent if runs_root.name == "runs" else runs_root
-    console.print(
-        f"next: run other systems on the same task (membench list systems), then "
-        f"membench compare --task {task.name} --systems {outcome.components.system_name},OTHER "
-        f"--results-dir {results_dir}, or membench report {results_dir} --out report"
-    )
-
-
-def print_dry_run(config: RunConfig, components: Components, plan: RunPlan, identity: dict[str, Any]) -> None:
-    from membench.core.identity import run_id_for
-
-    probes = [p for ps in plan.probes_by_episode.values() for p in ps]
-    sessions = sum(len(e.sessions) for e in plan.episodes)
-    reader_calls = sum(1 for p in probes if p.mode == "answer") if config.reader_llm else 0
-    judge_calls = (
-        sum(components.task.expected_judge_calls(p) for p in probes)
-        if components.judge.name.startswith("llm")
-        else 0
-    )
-    by_kind: dict[str, int] = {}
-    for probe in probes:
-        by_kind[probe.kind] = by_kind.get(probe.kind, 0) + 1
-    print(f"run id {run_id_for(identity)}")
-    print(f"episodes: {len(plan.episodes)} (of {len(plan.dataset.episodes)}), sessions to ingest: {sessions}")
-    print(f"probes: {len(probes)} ({', '.join(f'{n} {k}' for k, n in sorted(by_kind.items()))})")
-    if plan.skipped_probes:
-        print(f"not applicable to {config.system}: {json.dumps(plan.skipped_probes)}")
-    print(f"expected LLM calls: reader {reader_calls}, judge at least {judge_calls}")
-    print("system-side LLM calls depend on the system (one per ingested session for mem0 in llm mode)")

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError
 from membench.core.task import Task
 from membench.judges.base import Judge
+from membench.readers.base import Reader
 from membench.registry import Registry
 from membench.run.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
+
+if TYPE_CHECKING:
+    from membench.llm.types import LLM
 
 
 def default_cache_path() -> Path:
@@ -45,8 +49,28 @@ def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
     )
 
 
-def build_judge(task: Task, registry: Registry, name: str, llm: Any | None) -> Judge:
-    """Judge ``name``: one of the task's own, else a registered one; ``llm`` is the judge's LLM client."""
+def build_reader(task: Task, registry: Registry, name: str, llm: LLM | None) -> Reader:
+    """Reader ``name``: the LLM reader (the only one given a client, ``llm``: the same prompt for every
+    task), else one the task ships, else a registered one, built with no arguments."""
+    if name == "llm":
+        from membench.readers.llm import LLMReader
+
+        if llm is None:
+            raise ConfigError("the llm reader needs a model: --llm MODEL")
+        return LLMReader(llm)
+    if name in task.reader_names:
+        return task.make_reader(name)
+    try:
+        reader_cls = registry.get("reader", name)
+    except ConfigError as exc:
+        shipped = ", ".join(task.reader_names) or "none"
+        raise ConfigError(f"{exc}; task '{task.name}' readers: {shipped}") from exc
+    return reader_cls()
+
+
+def build_judge(task: Task, registry: Registry, name: str, llm: LLM | None) -> Judge:
+    """Judge ``name``: one of the task's own (``Task.make_judge``), else a registered one, built as
+    ``JudgeClass(llm)``; ``llm`` is the judge's LLM client (see ``membench.judges.base``)."""
     if name == "llm" and llm is None:
         raise ConfigError("the llm judge needs a model: --judge-llm MODEL")
     if name in task.judge_names:
@@ -59,19 +83,18 @@ def build_judge(task: Task, registry: Registry, name: str, llm: Any | None) -> J
 
 
 def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[str, str]:
-    """``-S`` options with ``--system-llm`` folded in, for systems that declare an ``llm`` option."""
+    """``-S`` options with ``--system-llm`` folded in (as the system's ``llm_options`` spell it), for
+    systems that declare an ``llm`` option; an ``-S`` option that says otherwise is refused."""
     options = dict(config.system_options)
     spec = config.system_llm
     if spec is None:
         return options
     if "llm" not in system_cls.default_options:
         raise ConfigError(f"system '{system_cls.name}' calls no LLM of its own; --system-llm does not apply")
-    for key, value in (("llm", spec.model), ("api_base", spec.api_base or "")):
+    for key, value in system_cls.llm_options(spec.model, spec.api_base).items():
         if options.get(key, value) != value:
             raise ConfigError(f"--system-llm and -S {key}={options[key]} disagree; give one of them")
         options[key] = value
-    if "mode" in system_cls.default_options:
-        options.setdefault("mode", "llm")
     return options
 
 
@@ -83,17 +106,14 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     clients: list[Any] = []
 
     reader_name = "llm" if config.reader_llm else (config.reader or task.default_reader)
-    reader_cls = registry.get("reader", reader_name)
-    if reader_name == "llm":
-        if config.reader_llm is None:
-            raise ConfigError("the llm reader needs a model: --llm MODEL")
-        clients.append(_make_llm(config.reader_llm, "reader", config))
-        reader = reader_cls(clients[-1])
-    else:
-        reader = reader_cls()
+    reader_llm: LLM | None = None
+    if reader_name == "llm" and config.reader_llm is not None:
+        reader_llm = _make_llm(config.reader_llm, "reader", config)
+        clients.append(reader_llm)
+    reader = build_reader(task, registry, reader_name, reader_llm)
 
     judge_name = config.judge or ("llm" if config.judge_llm else task.judge_names[0])
-    judge_llm = None
+    judge_llm: LLM | None = None
     if judge_name == "llm" and config.judge_llm is not None:
         judge_llm = _make_llm(config.judge_llm, "judge", config)
         clients.append(judge_llm)

@@ -2,38 +2,35 @@
 
 Stages per episode (dataset order inside an episode, episodes concurrently up to ``max_episodes``):
 reset → for each session: ingest → the probes due after it (predict → judge → append a record).
-A run directory is named by a hash of what decides the results, so the same command resumes it.
+A run directory is named by a hash of what decides the results, so the same command resumes it
+(``run/rundir.py`` keeps it: the same rules as ``membench score``'s).
+
+Answer probes are answered by the run's one reader, the same for every system; with the ``system``
+reader (``--reader system``), by each worker's own system instance, which must declare it answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import platform
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from membench import __version__
 from membench.core.config import RunConfig
-from membench.core.errors import IdentityMismatch, LLMError
-from membench.core.identity import identity_differences, limit_selection, run_id_for, sha256_hex
+from membench.core.identity import limit_selection, run_id_for, sha256_hex
 from membench.core.records import (
     INGESTS,
     RECORDS,
     JsonlAppender,
     latest_records,
-    read_manifest,
     read_records,
     write_manifest,
 )
 from membench.core.task import Task
 from membench.core.types import (
-    Counts,
     Dataset,
     Episode,
     ErrorInfo,
@@ -48,17 +45,18 @@ from membench.core.types import (
 )
 from membench.judges.base import Judge
 from membench.readers.base import Reader
+from membench.readers.system import SystemReader
 from membench.run.display import Display
-from membench.systems.base import MemorySystem
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def error_info(stage: str, exc: BaseException) -> ErrorInfo:
-    attempts = exc.attempts if isinstance(exc, LLMError) else 1
-    return ErrorInfo(stage=stage, type=type(exc).__name__, message=str(exc)[:2000], attempts=attempts)  # type: ignore[arg-type]
+from membench.run.rundir import (
+    Status,
+    cache_stats,
+    error_info,
+    final_manifest,
+    finished_probes,
+    now,
+    starting_manifest,
+)
+from membench.systems.base import Capabilities, MemorySystem
 
 
 @dataclass
@@ -69,6 +67,8 @@ class RunPlan:
     episodes: list[Episode]
     probes_by_episode: dict[str, list[Probe]]
     skipped_probes: dict[str, int] = field(default_factory=dict)
+    #: what the planned system declares it can do (the plan left out what it cannot).
+    system_capabilities: Capabilities = field(default_factory=Capabilities)
 
     @property
     def probe_count(self) -> int:
@@ -106,7 +106,7 @@ def plan_run(
                 continue
             kept.append(probe)
         probes[episode.episode_id] = kept
-    return RunPlan(dataset, episodes, probes, skipped)
+    return RunPlan(dataset, episodes, probes, skipped, system_cls.capabilities)
 
 
 def run_identity(
@@ -124,59 +124,16 @@ def run_identity(
     }
 
 
-def prepare_run_dir(
-    config: RunConfig, identity: dict[str, Any], system_name: str
-) -> tuple[Path, Manifest | None]:
-    """Find or create the run directory; refuse one that belongs to a different configuration."""
-    run_id = run_id_for(identity)
-    run_dir = (
-        config.run_dir or config.results_dir / "runs" / f"{identity['task']['name']}__{system_name}__{run_id}"
-    )
-    existing = read_manifest(run_dir)
-    if existing is not None and config.fresh:
-        archive = run_dir.with_name(f"{run_dir.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-        shutil.move(str(run_dir), archive)
-        existing = None
-    if existing is not None and existing.identity != identity:
-        diffs = "; ".join(identity_differences(existing.identity, identity))
-        raise IdentityMismatch(
-            f"{run_dir} holds a run with a different configuration ({diffs}); "
-            "use --fresh to start over there (the old run is archived) or choose another --run-dir"
-        )
-    return run_dir, existing
-
-
-def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
-    """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors."""
-    prior = latest_records(read_records(run_dir))
-    return {r.probe_id for r in prior if r.status == "scored" or not retry_errors}
-
-
-def starting_manifest(run_id: str, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
-    """The manifest a run starts (or resumes) with: creation time, usage, resumes and wall time carried."""
-    return Manifest(
-        run_id=run_id,
-        identity=identity,
-        status="running",
-        created_at=previous.created_at if previous else now(),
-        updated_at=now(),
-        membench_version=__version__,
-        python_version=platform.python_version(),
-        usage=previous.usage if previous else {},
-        resumes=(previous.resumes + 1) if previous else 0,
-        wall_time_s=previous.wall_time_s if previous else 0.0,
-    )
-
-
 class Runner:
     def __init__(self, config: RunConfig, components: Components, plan: RunPlan, display: Display) -> None:
+        """Refuses, before anything is written, a ``system`` reader for a system that does not answer."""
+        if isinstance(components.reader, SystemReader):
+            SystemReader.check(components.system_name, plan.system_capabilities)
         self.config = config
         self.c = components
         self.plan = plan
         self.display = display
         self.usage: UsageByRole = {}
-        self.errors = 0
-        self.scored = 0
 
     async def run(self, run_dir: Path, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
         run_id = run_id_for(identity)
@@ -201,7 +158,7 @@ class Runner:
         )
         workers = min(self.config.max_episodes, len(todo)) or 1
         systems = [self.c.make_system(run_dir / "state" / f"worker-{i}") for i in range(workers)]
-        status = "interrupted"
+        status: Status = "interrupted"
         try:
             await asyncio.gather(
                 *(self._worker(s, queue, pending, run_id, records_out, ingests_out) for s in systems)
@@ -213,27 +170,18 @@ class Runner:
                 await _close_quietly(system)
             records_out.close()
             ingests_out.close()
-            final = latest_records(read_records(run_dir))
-            manifest = manifest.model_copy(
-                update={
-                    "status": status,
-                    "updated_at": now(),
-                    "usage": merge_usage(manifest.usage, self.usage),
-                    "wall_time_s": manifest.wall_time_s + time.monotonic() - started,
-                    "counts": Counts(
-                        episodes_planned=len(self.plan.episodes),
-                        episodes_done=sum(
-                            1
-                            for e in self.plan.episodes
-                            if {p.probe_id for p in self.plan.probes_by_episode[e.episode_id]}
-                            <= {r.probe_id for r in final}
-                        ),
-                        probes_planned=self.plan.probe_count,
-                        probes_scored=sum(1 for r in final if r.status == "scored"),
-                        probes_errored=sum(1 for r in final if r.status == "error"),
-                    ),
-                    "cache": _cache_stats(self.c.llm_clients),
-                }
+            manifest = final_manifest(
+                manifest,
+                latest_records(read_records(run_dir)),
+                status=status,
+                planned={
+                    e.episode_id: [p.probe_id for p in self.plan.probes_by_episode[e.episode_id]]
+                    for e in self.plan.episodes
+                },
+                episodes_planned=len(self.plan.episodes),
+                usage=merge_usage(manifest.usage, self.usage),
+                cache=cache_stats(self.c.llm_clients),
+                wall_time_s=manifest.wall_time_s + time.monotonic() - started,
             )
             write_manifest(run_dir, manifest)
         return manifest
@@ -247,18 +195,25 @@ class Runner:
         records_out: JsonlAppender,
         ingests_out: JsonlAppender,
     ) -> None:
+        reader = self._reader_for(system)
         while not queue.empty():
             episode = queue.get_nowait()
             await self._episode(
-                system, episode, pending[episode.episode_id], run_id, records_out, ingests_out
+                system, reader, episode, pending[episode.episode_id], run_id, records_out, ingests_out
             )
             records_out.sync()
             ingests_out.sync()
             self.display.episode_done()
 
+    def _reader_for(self, system: MemorySystem) -> Reader:
+        """The run's reader, or with the ``system`` reader, that reader answering through ``system``."""
+        reader = self.c.reader
+        return reader.bound_to(system) if isinstance(reader, SystemReader) else reader
+
     async def _episode(
         self,
         system: MemorySystem,
+        reader: Reader,
         episode: Episode,
         probes: list[Probe],
         run_id: str,
@@ -301,13 +256,14 @@ class Runner:
                     )
                 )
             for probe in due.get(index, []):
-                record = await self._probe(system, episode, probe, run_id, ingest_error)
+                record = await self._probe(system, reader, episode, probe, run_id, ingest_error)
                 records_out.append(record)
                 self.display.probe_done(record.status == "error", record.usage)
 
     async def _probe(
         self,
         system: MemorySystem,
+        reader: Reader,
         episode: Episode,
         probe: Probe,
         run_id: str,
@@ -317,7 +273,7 @@ class Runner:
         score: Score | None = None
         error = ingest_error
         if error is None:
-            prediction, error = await self._predict(system, episode, probe)
+            prediction, error = await self._predict(system, reader, episode, probe)
         if error is None and prediction is not None:
             t0 = time.perf_counter()
             try:
@@ -346,7 +302,7 @@ class Runner:
         )
 
     async def _predict(
-        self, system: MemorySystem, episode: Episode, probe: Probe
+        self, system: MemorySystem, reader: Reader, episode: Episode, probe: Probe
     ) -> tuple[Prediction | None, ErrorInfo | None]:
         prediction = Prediction()
         t0 = time.perf_counter()
@@ -364,7 +320,7 @@ class Runner:
         if probe.mode == "answer":
             t0 = time.perf_counter()
             try:
-                answer = await self.c.reader.answer(probe, prediction.memories)
+                answer = await reader.answer(probe, prediction.memories)
             except Exception as exc:
                 return prediction, error_info("reader", exc)
             prediction.answer = answer.text
@@ -379,17 +335,3 @@ class Runner:
 async def _close_quietly(system: MemorySystem) -> None:
     with contextlib.suppress(Exception):  # closing must never hide the run's own outcome
         await system.close()
-
-
-def _cache_stats(clients: list[Any]) -> dict[str, int]:
-    hits = misses = 0
-    seen: set[int] = set()
-    for client in clients:
-        cache = getattr(client, "cache", None)
-        if cache is None or id(cache) in seen:
-            continue
-        seen.add(id(cache))
-        stats = cache.stats()
-        hits += stats.get("hits", 0)
-        misses += stats.get("misses", 0)
-    return {"hits": hits, "misses": misses}

@@ -7,7 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from membench.api import run
 from membench.cli.main import main
+from membench.cli.run_output import print_outcome
+from membench.core.config import RunConfig
+from membench.run.display import NullDisplay
+from membench.systems.mem0 import Mem0System
+
+TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
 
 
 def membench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -93,7 +102,17 @@ def test_dry_run_counts_without_running(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "episodes: 2" in result.stdout and "expected LLM calls: reader 0, judge at least" in result.stdout
+    assert "system-side LLM calls" not in result.stdout, "bm25 makes none and says nothing"
     assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_dry_run_prints_the_systems_own_word_on_its_llm_calls(tmp_path: Path) -> None:
+    result = membench(
+        *("run", "--task", "halumem", "--system", "mem0", "--dry-run", "-T", "users=1"),
+        *("--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results")),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"system-side LLM calls: {Mem0System.llm_calls_note}" in result.stdout.splitlines()
 
 
 def test_a_finished_run_says_where_it_is_and_what_to_do_next(tmp_path: Path) -> None:
@@ -115,3 +134,22 @@ def test_an_empty_limit_is_a_usage_error(tmp_path: Path) -> None:
         result = membench("run", "--task", "halumem", "--system", "bm25", "--limit", limit)
         assert result.returncode == 2, (limit, result.stderr)
         assert "--limit" in result.stderr and result.stdout == ""
+
+
+def test_printing_a_run_summary_writes_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # rich wraps printed lines at the terminal width
+    config = RunConfig(
+        task="toy",
+        system="keyword",
+        results_dir=tmp_path / "results",
+        data_dir=tmp_path / "data",
+        plugins=(f"{TOY}:ToyTask", f"{TOY}:KeywordSystem"),
+        display="none",
+    )
+    outcome = run(config, NullDisplay())
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    print_outcome(outcome)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert f"results: {outcome.run_dir}" in capsys.readouterr().out

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 from membench.analysis.summary import contributions_frame
-from membench.api import run
+from membench.api import compare, load_records, run
 from membench.core.config import RunConfig
-from membench.core.errors import IdentityMismatch
+from membench.core.errors import ConfigError, IdentityMismatch
 from membench.core.records import latest_records, read_ingests, read_records
 from membench.run.display import NullDisplay
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
-PLUGINS = tuple(f"{TOY}:{name}" for name in ("ToyTask", "KeywordSystem", "FlakySystem", "SlowSystem"))
+PLUGINS = tuple(
+    f"{TOY}:{name}" for name in ("ToyTask", "KeywordSystem", "FlakySystem", "SlowSystem", "AnsweringSystem")
+)
 
 
 def config(tmp_path: Path, system: str = "keyword", **overrides: object) -> RunConfig:
@@ -138,3 +140,39 @@ def test_limit_picks_the_same_episodes_for_every_system(tmp_path: Path) -> None:
     assert episodes_a == episodes_b and len(episodes_a) == 2
     c = run(config(tmp_path, limit=2, seed=1, task_options={"episodes": "8"}), NullDisplay())
     assert c.run_dir != a.run_dir, "the seed is part of the run identity"
+
+
+def test_a_system_that_answers_itself_is_asked_with_the_system_reader(tmp_path: Path) -> None:
+    outcome = run(config(tmp_path, system="answering", reader="system"), NullDisplay())
+    records = read_records(outcome.run_dir)
+    assert len(records) == 12 and all(r.status == "scored" for r in records)
+    # Every answer is the system's own words, and the judge scored it right.
+    assert all(r.prediction and r.prediction.answer.startswith("the system says ") for r in records)  # type: ignore[union-attr]
+    assert all(r.score and r.score.values["correct"] == 1.0 for r in records)
+    assert all(r.prediction and len(r.prediction.memories) == 1 for r in records), "retrieved first"
+    assert all("answer" in r.prediction.latency_s for r in records if r.prediction)
+    # Its answering is the system's usage, one call per probe, and the run is named by its reader.
+    assert outcome.manifest.usage["system"].calls == 12
+    assert outcome.manifest.identity["reader"] == {"name": "system", "version": "v1"}
+    frame = load_records(outcome.run_dir)
+    assert len(frame) == 12 and frame["answer"].str.startswith("the system says ").all()
+    assert frame["values.correct"].eq(1.0).all() and set(frame["labels.parity"]) == {"even", "odd"}
+    accuracy = next(e for e in outcome.summary["metrics"] if e["metric"] == "accuracy")
+    assert accuracy["value"] == 1.0 and accuracy["n"] == 12
+
+    # The same system under the shared reader answers with the retrieved sentence, never asked itself.
+    shared = run(config(tmp_path, system="answering"), NullDisplay())
+    answers = {r.prediction.answer for r in read_records(shared.run_dir) if r.prediction}
+    assert answers and not any(a and a.startswith("the system says") for a in answers)
+    assert "system" not in shared.manifest.usage
+    # The two readers' runs are never paired unless asked to.
+    with pytest.raises(ConfigError, match="reader"):
+        compare([outcome.run_dir, shared.run_dir], n_boot=0, plugins=PLUGINS)
+    paired = compare([outcome.run_dir, shared.run_dir], n_boot=0, plugins=PLUGINS, allow_different=["reader"])
+    assert paired.families[0].pairs[0].member.comparison.n_paired == 12
+
+
+def test_the_system_reader_refuses_a_system_that_does_not_answer(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"system 'keyword' does not answer questions itself"):
+        run(config(tmp_path, reader="system"), NullDisplay())
+    assert not (tmp_path / "results" / "runs").exists(), "refused before anything is written"

@@ -1,0 +1,146 @@
+"""The run directory, as both of its writers keep it: ``membench run`` and ``membench score``.
+
+One set of rules for every run directory, whoever fills it: where a run's directory is (named by a hash
+of its identity, so the same command finds it again), refusing a directory that holds a run of another
+configuration, archiving (never deleting) on ``--fresh``, which probes a resume skips, the manifest a
+run starts and ends with (creation time, usage, resumes and wall time carried across resumes; counts
+recomputed from the records on disk), and how a failure becomes a record's error.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from membench.core.errors import IdentityMismatch, LLMError
+from membench.core.identity import identity_differences, run_id_for
+from membench.core.records import latest_records, read_manifest, read_records
+from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
+from membench.core.version import __version__
+
+Status = Literal["running", "complete", "interrupted", "failed"]
+ErrorStage = Literal["ingest", "system", "reader", "judge"]
+
+
+def now() -> str:
+    """The timestamp records and manifests carry (UTC, milliseconds)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def error_info(stage: ErrorStage, exc: BaseException) -> ErrorInfo:
+    """A failure as a record holds it: the stage, type, message and the attempts an LLM call made."""
+    attempts = exc.attempts if isinstance(exc, LLMError) else 1
+    return ErrorInfo(stage=stage, type=type(exc).__name__, message=str(exc)[:2000], attempts=attempts)
+
+
+def run_dir_name(identity: dict[str, Any], system_name: str) -> str:
+    """``<task>__<system>__<run id>``: the name of a run's directory, decided by its identity."""
+    return f"{identity['task']['name']}__{system_name}__{run_id_for(identity)}"
+
+
+def open_run_dir(
+    run_dir: Path, identity: dict[str, Any], *, fresh: bool, elsewhere: str = ""
+) -> Manifest | None:
+    """The manifest of the run to resume in ``run_dir``, or None when the run starts there.
+
+    With ``fresh`` an existing run is archived beside it first. A run of another configuration is
+    refused with every field that differs named; ``elsewhere`` says how else the user may go on.
+    """
+    existing = read_manifest(run_dir)
+    if existing is not None and fresh:
+        archive(run_dir)
+        return None
+    if existing is not None and existing.identity != identity:
+        diffs = "; ".join(identity_differences(existing.identity, identity))
+        raise IdentityMismatch(
+            f"{run_dir} holds a run with a different configuration ({diffs}); "
+            f"use --fresh to start over there (the old run is archived){elsewhere}"
+        )
+    return existing
+
+
+def archive(run_dir: Path) -> Path:
+    """Move ``run_dir`` aside as ``<name>.replaced-<UTC time>`` (what ``--fresh`` does: nothing is lost)."""
+    target = run_dir.with_name(f"{run_dir.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    shutil.move(str(run_dir), target)
+    return target
+
+
+def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
+    """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors."""
+    prior = latest_records(read_records(run_dir))
+    return {r.probe_id for r in prior if r.status == "scored" or not retry_errors}
+
+
+def starting_manifest(run_id: str, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
+    """The manifest a run starts (or resumes) with: creation time, usage, resumes and wall time carried."""
+    return Manifest(
+        run_id=run_id,
+        identity=identity,
+        status="running",
+        created_at=previous.created_at if previous else now(),
+        updated_at=now(),
+        membench_version=__version__,
+        python_version=platform.python_version(),
+        usage=previous.usage if previous else {},
+        resumes=(previous.resumes + 1) if previous else 0,
+        wall_time_s=previous.wall_time_s if previous else 0.0,
+    )
+
+
+def final_manifest(
+    manifest: Manifest,
+    final: Sequence[Record],
+    *,
+    status: Status,
+    planned: Mapping[str, Collection[str]],
+    episodes_planned: int,
+    usage: UsageByRole,
+    cache: dict[str, int],
+    wall_time_s: float,
+) -> Manifest:
+    """The manifest a run ends with; ``final`` is the latest record of every probe on disk.
+
+    ``planned`` maps each planned episode to its probe ids. Counts come from the records, so they stay
+    right across resumes; an episode is done when every one of its probes has a record, and a run that
+    ended without a record for every planned probe is ``interrupted``, never ``complete``.
+    """
+    have = {r.probe_id for r in final}
+    if status == "complete" and not all(set(probes) <= have for probes in planned.values()):
+        status = "interrupted"
+    counts = Counts(
+        episodes_planned=episodes_planned,
+        episodes_done=sum(1 for probes in planned.values() if set(probes) <= have),
+        probes_planned=sum(len(probes) for probes in planned.values()),
+        probes_scored=sum(1 for r in final if r.status == "scored"),
+        probes_errored=sum(1 for r in final if r.status == "error"),
+    )
+    return manifest.model_copy(
+        update={
+            "status": status,
+            "updated_at": now(),
+            "usage": usage,
+            "cache": cache,
+            "wall_time_s": wall_time_s,
+            "counts": counts,
+        }
+    )
+
+
+def cache_stats(clients: Sequence[Any]) -> dict[str, int]:
+    """Hits and misses of the response caches behind ``clients`` (a cache two roles share, once)."""
+    hits = misses = 0
+    seen: set[int] = set()
+    for client in clients:
+        cache = getattr(client, "cache", None)
+        if cache is None or id(cache) in seen:
+            continue
+        seen.add(id(cache))
+        stats = cache.stats()
+        hits += stats.get("hits", 0)
+        misses += stats.get("misses", 0)
+    return {"hits": hits, "misses": misses}
