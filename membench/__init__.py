@@ -1,20 +1,26 @@
 """membench: one harness to compare long-term memory systems for LLM agents, with error bars.
 
-The Python API is ``membench.api`` (``from membench import api; api.run(api.RunConfig(...))``): run,
-score, compare, report and a run's records as a DataFrame. Import cost matters (``membench --help`` must
-stay fast), so this module imports nothing: ``membench.api`` loads on first use.
+The Python API: ``membench.run(membench.RunConfig(...))``, ``membench.score``, ``membench.compare``,
+``membench.report`` and ``membench.load_records`` (a run's records as a pandas DataFrame), defined in
+``membench.api``. Import cost matters (``membench --help`` must stay fast), so this module imports
+nothing heavy: each name loads ``membench.api`` on first use.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Any
 
 from membench.core.version import __version__ as __version__
 
+#: the names ``membench`` exports from ``membench.api``, loaded on first use.
+PUBLIC = ("run", "score", "compare", "report", "load_records", "RunConfig", "RescoreConfig", "LLMSpec")
+__all__ = ["__version__", *PUBLIC]
 
-def __getattr__(name: str) -> ModuleType:
-    """``membench.api`` after a bare ``import membench``, imported only when it is first used."""
-    if name == "api":
-        return importlib.import_module("membench.api")
+
+def __getattr__(name: str) -> Any:
+    """``membench.run`` and the other entry points, imported from ``membench.api`` when first used."""
+    if name in PUBLIC or name == "api":
+        api = importlib.import_module("membench.api")
+        return api if name == "api" else getattr(api, name)
     raise AttributeError(f"module 'membench' has no attribute {name!r}")

@@ -10,8 +10,8 @@
 
 Each takes what its command's flags give and returns what the command prints from, so a notebook can
 run, re-judge, compare and report without parsing output. The entry points live here rather than on the
-``membench`` package because two of their names are stage packages there (``membench.run``,
-``membench.report``). Importing this module loads neither pandas nor an LLM library: each function
+``membench`` package because two of their names are stage packages there (``membench.running``,
+``membench.reporting``). Importing this module loads neither pandas nor an LLM library: each function
 imports what it needs when called.
 """
 
@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 from membench.analysis.rescore import RescoreConfig, RescoreOutcome
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.types import Manifest
-from membench.run.components import prepare
-from membench.run.display import Display, make_display
-from membench.run.rundir import open_run_dir, run_dir_name
-from membench.run.runner import Components, Runner, RunPlan
+from membench.running.components import prepare
+from membench.running.display import Display, make_display
+from membench.running.rundir import open_run_dir, run_dir_name
+from membench.running.runner import Components, Runner, RunPlan
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from membench.analysis.compare import CompareResult
-    from membench.report import Board
+    from membench.reporting import Board
 
 __all__ = [
     "LLMSpec",
@@ -144,7 +144,7 @@ def report(
 ) -> WrittenReport:
     """Write leaderboard.md, leaderboard.html and a page per run into ``out``, from the complete runs
     under ``results_dir``."""
-    from membench.report import Settings, write_report
+    from membench.reporting import Settings, write_report
 
     settings = Settings(n_boot=n_boot, seed=seed, baseline=baseline, data_dir=Path(data_dir))
     files, boards = write_report(Path(results_dir), Path(out), settings, tuple(plugins))

@@ -45,8 +45,8 @@ from membench.core.records import (
 from membench.core.task import Task
 from membench.core.types import Dataset, Episode, Manifest, Probe, Record, merge_usage
 from membench.registry import Registry
-from membench.run.components import build_judge, make_llm_client
-from membench.run.rundir import (
+from membench.running.components import build_judge, make_llm_client
+from membench.running.rundir import (
     Status,
     cache_stats,
     error_info,

@@ -143,7 +143,7 @@ def print_table(result: CompareResult) -> None:
 
 def _md_cell(text: str) -> str:
     """Run labels, paths and probe ids come from runs and data: escaped as the leaderboard escapes them."""
-    from membench.report.markdown import md
+    from membench.reporting.markdown import md
 
     return md(text)
 

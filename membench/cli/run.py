@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from membench.cli.run_output import print_dry_run, print_outcome
     from membench.core.config import RunConfig
     from membench.registry import Registry
-    from membench.run.components import prepare
+    from membench.running.components import prepare
 
     config = RunConfig(
         task=args.task,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from membench.core.config import RunConfig
     from membench.core.task import Task
     from membench.core.types import Probe
-    from membench.run.runner import Components, RunPlan
+    from membench.running.runner import Components, RunPlan
 
 
 def print_outcome(outcome: RunOutcome) -> None:

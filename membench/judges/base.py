@@ -1,6 +1,6 @@
 """The Judge seam: one verdict per prediction. Judges are task-specific in what they read from ``Probe.gold``.
 
-One way to build a judge, whoever ships it (``membench.run.components.build_judge`` is the only caller):
+One way to build a judge, whoever ships it (``membench.running.components.build_judge`` is the only caller):
 
 - a task's own judges are named in ``Task.judge_names`` and built by ``Task.make_judge(name, llm)``;
 - any other judge (``--plugin file.py:MyJudge``, or an entry point in the ``membench.judges`` group) is

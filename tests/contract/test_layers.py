@@ -28,9 +28,9 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...], tuple[str, ...]], ...] = (
     (2, "membench_builders", ("membench_builders",), ()),
     (3, "membench_tasks", ("membench_tasks",), ()),
     (4, "registry", (), ("membench.registry",)),
-    (5, "run", ("membench.run",), ()),
+    (5, "running", ("membench.running",), ()),
     (6, "analysis", ("membench.analysis",), ()),
-    (7, "report", ("membench.report",), ()),
+    (7, "reporting", ("membench.reporting",), ()),
     # membench.testing is the tests' toolkit: it may use anything below the command line.
     (8, "testing", ("membench.testing",), ()),
     (8, "api", (), ("membench", "membench.api")),
@@ -161,18 +161,18 @@ def test_the_check_catches_an_upward_import_and_ignores_type_checking_ones(tmp_p
         "membench/core/bad.py": (
             "from typing import TYPE_CHECKING\n"
             "if TYPE_CHECKING:\n"
-            "    from membench.run.runner import Runner\n"  # for the type checker only: allowed
+            "    from membench.running.runner import Runner\n"  # for the type checker only: allowed
             "else:\n"
-            "    from membench import report\n"  # runs: an upward import
+            "    from membench import reporting\n"  # runs: an upward import
             "def late():\n"
             "    from ..cli import main\n"  # inside a function, relative: still runs
             "    return main\n"
         ),
-        "membench/report/__init__.py": "",
+        "membench/reporting/__init__.py": "",
         "membench/cli/__init__.py": "",
-        "membench/cli/main.py": "from membench.report import html\n",  # downward: allowed
-        "membench/run/__init__.py": "",
-        "membench/run/runner.py": "",
+        "membench/cli/main.py": "from membench.reporting import html\n",  # downward: allowed
+        "membench/running/__init__.py": "",
+        "membench/running/runner.py": "",
         "membench/mystery.py": "",
     }
     for name, text in files.items():
@@ -180,10 +180,10 @@ def test_the_check_catches_an_upward_import_and_ignores_type_checking_ones(tmp_p
         (tmp_path / name).write_text(text)
     bad, unplaced = violations({"membench": tmp_path / "membench"})
     assert [(v.path.name, v.line, v.source.name, v.target.name, v.imported) for v in bad] == [
-        ("bad.py", 5, "core", "report", "membench.report"),
+        ("bad.py", 5, "core", "reporting", "membench.reporting"),
         ("bad.py", 7, "core", "cli", "membench.cli.main"),
     ]
-    assert str(bad[0]).startswith(f"{tmp_path / 'membench/core/bad.py'}:5: core -> report")
+    assert str(bad[0]).startswith(f"{tmp_path / 'membench/core/bad.py'}:5: core -> reporting")
     assert unplaced == [
         f"{tmp_path / 'membench/mystery.py'}: membench.mystery is in no layer; add it to LAYERS"
     ]

@@ -13,7 +13,7 @@ from membench.api import run
 from membench.cli.main import main
 from membench.cli.run_output import print_outcome
 from membench.core.config import RunConfig
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 from membench.systems.mem0 import Mem0System
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")

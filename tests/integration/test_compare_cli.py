@@ -10,7 +10,7 @@ import pytest
 from membench.api import run
 from membench.cli.main import main
 from membench.core.config import RunConfig
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")

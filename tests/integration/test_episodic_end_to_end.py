@@ -12,7 +12,7 @@ from membench.analysis.summary import summarize
 from membench.api import run
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.records import read_records
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 from membench.testing import FakeLLM
 from membench.testing.configs import TINY_TASK_OPTIONS, tiny_run_config
 from membench.testing.openai_server import message_text

@@ -12,7 +12,7 @@ from membench.analysis.summary import contributions_frame, summarize
 from membench.api import run
 from membench.core.config import LLMSpec
 from membench.core.records import read_records
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 from membench.testing import FakeLLM, Fields, Prompt, RawReply, unscored_verdicts
 from membench.testing.configs import tiny_run_config
 

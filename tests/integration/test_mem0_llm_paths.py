@@ -21,7 +21,7 @@ from membench.api import run
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.records import read_ingests, read_records
 from membench.core.types import Record
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 from membench.testing import FakeLLM, grade_abstention, unscored_verdicts
 from membench.testing.openai_server import FakeOpenAIServer
 

@@ -13,7 +13,7 @@ import pytest
 
 from membench import api
 from membench.core.records import latest_records, read_records
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 
@@ -132,3 +132,17 @@ def test_report_writes_the_leaderboard_and_a_page_per_run(
     (board,) = written.boards
     assert {entry.run.run_dir for entry in board.entries} == {bm25.run_dir, forgetful.run_dir}
     assert "bm25" in (tmp_path / "site" / "leaderboard.md").read_text()
+
+
+def test_the_entry_points_are_membench_names(runs: tuple[Path, api.RunOutcome, api.RunOutcome]) -> None:
+    """``membench.run(membench.RunConfig(...))`` as the README shows it: the names are membench.api's,
+    even after the stage packages (membench.running, membench.reporting) have been imported."""
+    import membench
+    import membench.reporting
+    import membench.running.runner
+
+    for name in membench.PUBLIC:
+        assert getattr(membench, name) is getattr(api, name)
+    _, bm25, _ = runs
+    frame = membench.load_records(bm25.run_dir)
+    assert len(frame) == bm25.manifest.counts.probes_planned and set(frame["status"]) == {"scored"}

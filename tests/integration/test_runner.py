@@ -12,7 +12,7 @@ from membench.api import compare, load_records, run
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError, IdentityMismatch
 from membench.core.records import latest_records, read_ingests, read_records
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
 PLUGINS = tuple(

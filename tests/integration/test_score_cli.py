@@ -15,7 +15,7 @@ from membench.api import run
 from membench.cli.main import main
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.records import RECORDS, read_manifest, read_records
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 from membench.testing import FakeLLM, RawReply, grade_abstention, unscored_verdicts
 from membench_tasks.halumem.task import HaluMemTask
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from membench.core.types import Memory, Probe
 from membench.registry import Registry
-from membench.run.components import build_reader
+from membench.running.components import build_reader
 from membench_tasks.episodic.reader import NO_INFORMATION, SessionMatchReader, question_names
 
 

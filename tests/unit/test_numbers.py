@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
-from membench.report.markdown import md
-from membench.report.svg import _Axis, ci_plot
+from membench.reporting.markdown import md
+from membench.reporting.svg import _Axis, ci_plot
 from membench.stats import MetricEstimate
 
 PCT = MetricSpec("acc", "Accuracy")
@@ -69,7 +69,7 @@ def test_ci_plot_draws_whiskers_escapes_labels_and_marks_na() -> None:
 
 
 def test_run_pages_clip_long_lists_and_texts_and_say_so() -> None:
-    from membench.report.html import MAX_CHARS, MAX_ITEMS, clip, clip_text, pretty_json
+    from membench.reporting.html import MAX_CHARS, MAX_ITEMS, clip, clip_text, pretty_json
 
     gold = {"answer": ["x"], "vocabulary": [f"v{i}" for i in range(MAX_ITEMS + 7)], "text": "w" * 5000}
     shown = clip(gold)

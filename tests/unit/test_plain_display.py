@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from membench.run.display import PlainDisplay
+from membench.running.display import PlainDisplay
 
 
 def test_eta_appears_only_after_the_first_episode(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,8 +16,8 @@ from membench.core.errors import ConfigError
 from membench.core.records import read_records
 from membench.readers.extractive import ExtractiveReader
 from membench.registry import Registry, import_object
-from membench.run.components import build_reader
-from membench.run.display import NullDisplay
+from membench.running.components import build_reader
+from membench.running.display import NullDisplay
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
 

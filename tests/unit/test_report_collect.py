@@ -11,7 +11,7 @@ import pytest
 from membench.analysis.runs import load_run
 from membench.core.errors import ConfigError
 from membench.registry import Registry
-from membench.report.collect import Settings, _baseline, _ranks, collect
+from membench.reporting.collect import Settings, _baseline, _ranks, collect
 from membench.testing.toy_runs import write_toy_run
 
 PLUGIN = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py") + ":ToyTask"

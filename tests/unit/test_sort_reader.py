@@ -10,7 +10,7 @@ import pytest
 from membench.core.errors import ConfigError
 from membench.core.types import Memory, Probe
 from membench.registry import Registry
-from membench.run.components import build_reader
+from membench.running.components import build_reader
 from membench_tasks.sort.reader import ABSTAIN, OrderReader, locate
 
 FIRST = "the ferry left the harbour at dawn with three crates of pears and a sleeping dog"

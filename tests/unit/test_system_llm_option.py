@@ -9,7 +9,7 @@ import pytest
 
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.errors import ConfigError
-from membench.run.components import system_options
+from membench.running.components import system_options
 from membench.systems.base import MemorySystem
 from membench.systems.baselines import NoMemorySystem
 from membench.systems.mem0 import Mem0System

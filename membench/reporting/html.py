@@ -15,8 +15,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from membench.analysis.runs import role_label
 from membench.core import numbers as fmt
-from membench.report import svg
-from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
+from membench.reporting import svg
+from membench.reporting.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
 
 #: a run page shows at most MAX_MEMORIES retrieved memories per probe, MAX_ITEMS items of any list in
 #: gold or judge details, and MAX_CHARS characters of any one text: a full-context run over a
@@ -33,7 +33,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 def environment() -> Environment:
     """The template environment both page kinds use; autoescape is on for every template."""
     env = Environment(
-        loader=PackageLoader("membench.report", "templates"),
+        loader=PackageLoader("membench.reporting", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

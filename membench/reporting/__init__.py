@@ -13,7 +13,7 @@ from membench.analysis.runs import find_run_dirs, latest_complete, load_run
 from membench.core.errors import ConfigError
 from membench.core.records import write_atomic
 from membench.registry import Registry
-from membench.report.collect import Board, Settings, collect
+from membench.reporting.collect import Board, Settings, collect
 
 __all__ = ["Board", "Settings", "collect", "write_report"]
 
@@ -23,9 +23,9 @@ def write_report(
 ) -> tuple[list[Path], list[Board]]:
     """Render the report of the chosen complete runs under ``results_dir`` into ``out_dir``; returns
     the files written and the boards (which say which run each system came from)."""
-    from membench.report.html import render_html
-    from membench.report.markdown import render_markdown
-    from membench.report.pages import render_run_page
+    from membench.reporting.html import render_html
+    from membench.reporting.markdown import render_markdown
+    from membench.reporting.pages import render_run_page
 
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is a file: the report needs a directory to write into")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
-from membench.report.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
+from membench.reporting.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
 
 _SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
 

@@ -14,7 +14,7 @@ from membench.core.task import Task
 from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.registry import Registry
-from membench.run.runner import Components, RunPlan, plan_run, run_identity
+from membench.running.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
 
 if TYPE_CHECKING:

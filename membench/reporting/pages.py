@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from membench.core.types import Probe, Record
-from membench.report.collect import Board, Entry
-from membench.report.html import environment
+from membench.reporting.collect import Board, Entry
+from membench.reporting.html import environment
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ from membench.core.types import (
 from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.readers.system import SystemReader
-from membench.run.display import Display
-from membench.run.rundir import (
+from membench.running.display import Display
+from membench.running.rundir import (
     Status,
     cache_stats,
     error_info,

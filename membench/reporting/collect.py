@@ -33,7 +33,7 @@ from membench.core.identity import sha256_hex
 from membench.core.task import MetricSpec
 from membench.core.text import level_order
 from membench.core.types import Usage
-from membench.report.data import RunData, load_run_data
+from membench.reporting.data import RunData, load_run_data
 from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate
 from membench.stats.policy import ALPHA, CONFIDENCE, decide, few_episodes_note, interval_sentence
 
