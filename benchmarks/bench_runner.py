@@ -18,7 +18,7 @@ from membench.api import run
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
 from membench.core.records import read_records
-from membench.run.display import NullDisplay
+from membench.running.display import NullDisplay
 from membench.testing.openai_server import FakeOpenAIServer
 
 # Early enough after the imports: litellm and mem0 are imported only when a run first needs them.
