@@ -25,13 +25,13 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from membench.analysis.agreement import AGREEMENT, Agreement, agreement_json, judge_agreement
 from membench.analysis.runs import LoadedRun, load_run
 from membench.core.config import LLMSpec
 from membench.core.errors import ConfigError, DataError
-from membench.core.identity import run_id_for, sha256_hex
+from membench.core.identity import RunIdentity, run_id_for, sha256_hex
 from membench.core.records import (
     INGESTS,
     RECORDS,
@@ -129,19 +129,18 @@ def _make_judge(
     return judge, llm
 
 
-def rescored_identity(source: LoadedRun, judge: Judge) -> dict[str, Any]:
+def rescored_identity(source: LoadedRun, judge: Judge) -> RunIdentity:
     """The source identity with the judge replaced, and where it was rescored from."""
-    old_judge = source.manifest.identity.get("judge", {})
+    old_judge = source.identity["judge"]
     if judge.identity() == old_judge:
         raise ConfigError(f"{source.run_dir} was judged by {judge.name} already; choose another judge")
-    return {
-        **source.manifest.identity,
-        "judge": judge.identity(),
-        "rescored_from": {"run_id": source.manifest.run_id, "judge": old_judge},
-    }
+    identity = source.identity.copy()
+    identity["judge"] = judge.identity()
+    identity["rescored_from"] = {"run_id": source.manifest.run_id, "judge": old_judge}
+    return identity
 
 
-def _rescore_dir(source: LoadedRun, identity: dict[str, Any]) -> Path:
+def _rescore_dir(source: LoadedRun, identity: RunIdentity) -> Path:
     """Beside the source run, named like any run by its identity (never the source's own directory)."""
     run_dir = source.run_dir.parent / run_dir_name(identity, source.system)
     if run_dir.resolve() == source.run_dir.resolve():
@@ -192,7 +191,7 @@ class _Rescorer:
         self.episodes = {e.episode_id: e for e in dataset.episodes}
 
     async def run(
-        self, identity: dict[str, Any], previous: Manifest | None, llm: LLMClient | None
+        self, identity: RunIdentity, previous: Manifest | None, llm: LLMClient | None
     ) -> Manifest:
         run_id = run_id_for(identity)
         self.run_dir.mkdir(parents=True, exist_ok=True)

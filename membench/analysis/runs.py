@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from membench.core.errors import ConfigError, DataError
-from membench.core.identity import canonical_json
+from membench.core.identity import RunIdentity, canonical_json, component_model
 from membench.core.records import (
     MANIFEST,
     latest_ingests,
@@ -42,6 +42,11 @@ class LoadedRun:
     ingests: list[IngestRecord]
     #: the system's default options when its class can be loaded; None for a plugin not loaded here.
     system_defaults: Mapping[str, str] | None = None
+
+    @property
+    def identity(self) -> RunIdentity:
+        """The run's identity as written by the runner (or a rescore), typed."""
+        return cast(RunIdentity, self.manifest.identity)
 
     @property
     def task_name(self) -> str:
@@ -107,11 +112,10 @@ def role_label(identity: dict[str, Any], role: str) -> str:
     return _role_name(identity.get(role, {}))
 
 
-def _role_name(identity: dict[str, Any]) -> str:
+def _role_name(identity: Mapping[str, Any]) -> str:
     name = str(identity.get("name", "?"))
-    client = identity.get("llm") or identity.get("client") or {}
-    model = identity.get("model") or (client.get("model") if isinstance(client, dict) else None)
-    return f"{name}:{model}" if model and str(model) not in name else name
+    model = component_model(identity)
+    return f"{name}:{model}" if model and model not in name else name
 
 
 def load_run(run_dir: Path, registry: Registry | None = None) -> LoadedRun:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from membench.api import RunOutcome
     from membench.core.config import RunConfig
+    from membench.core.identity import RunIdentity
     from membench.core.task import Task
     from membench.core.types import Probe
     from membench.running.runner import Components, RunPlan
@@ -123,7 +124,7 @@ def _results_dir(run_dir: Path) -> Path:
 
 
 def print_dry_run(
-    config: RunConfig, components: Components, plan: RunPlan, identity: dict[str, Any], system_note: str
+    config: RunConfig, components: Components, plan: RunPlan, identity: RunIdentity, system_note: str
 ) -> None:
     """The run id, the episodes and probes the run would take, and the LLM calls they would make.
 

@@ -12,9 +12,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from membench.core.errors import ConfigError
+from membench.core.identity import TaskIdentity
 from membench.core.types import Dataset, IngestRecord, Probe, Record
 
 if TYPE_CHECKING:  # the seams a task builds sit above core: importing this module loads none of them
@@ -109,7 +110,7 @@ class Task(ABC):
         self.options: dict[str, str] = {**self.default_options, **options}
         self.data_dir = data_dir
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> TaskIdentity:
         """What decides the data and the scoring: the options, minus what given data makes moot.
 
         With ``-T data=PATH`` the options in ``builder_options`` decide nothing (the file does, and its

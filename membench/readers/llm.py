@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from membench.core.errors import ConfigError, OutputParseError
+from membench.core.identity import LLM_KEY
 from membench.core.types import Memory, Probe, Usage
 from membench.readers.base import Reader, ReaderAnswer
 
@@ -69,7 +70,7 @@ class LLMReader(Reader):
             "name": self.name,
             "template": self.template,
             "max_tokens": self.max_tokens,
-            "llm": self.client.identity(),
+            LLM_KEY: self.client.identity(),
         }
 
     def prompt(self, question: str, memories: list[Memory]) -> str:

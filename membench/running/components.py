@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError
+from membench.core.identity import RunIdentity
 from membench.core.task import Task
 from membench.judges.base import Judge
 from membench.readers.base import Reader
@@ -132,7 +133,7 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     return Components(task, reader, judge, make_system, config.system, clients)
 
 
-def prepare(config: RunConfig) -> tuple[Components, RunPlan, dict[str, Any]]:
+def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
     apply_offline_env()
     registry = Registry(list(config.plugins))
     components = build_components(config, registry)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from membench.core.errors import IdentityMismatch, LLMError
-from membench.core.identity import identity_differences, run_id_for
+from membench.core.identity import RunIdentity, identity_differences, run_id_for
 from membench.core.records import latest_records, read_manifest, read_records
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
@@ -37,13 +37,13 @@ def error_info(stage: ErrorStage, exc: BaseException) -> ErrorInfo:
     return ErrorInfo(stage=stage, type=type(exc).__name__, message=str(exc)[:2000], attempts=attempts)
 
 
-def run_dir_name(identity: dict[str, Any], system_name: str) -> str:
+def run_dir_name(identity: RunIdentity, system_name: str) -> str:
     """``<task>__<system>__<run id>``: the name of a run's directory, decided by its identity."""
     return f"{identity['task']['name']}__{system_name}__{run_id_for(identity)}"
 
 
 def open_run_dir(
-    run_dir: Path, identity: dict[str, Any], *, fresh: bool, elsewhere: str = ""
+    run_dir: Path, identity: RunIdentity, *, fresh: bool, elsewhere: str = ""
 ) -> Manifest | None:
     """The manifest of the run to resume in ``run_dir``, or None when the run starts there.
 
@@ -76,11 +76,11 @@ def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
     return {r.probe_id for r in prior if r.status == "scored" or not retry_errors}
 
 
-def starting_manifest(run_id: str, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
+def starting_manifest(run_id: str, identity: RunIdentity, previous: Manifest | None) -> Manifest:
     """The manifest a run starts (or resumes) with: creation time, usage, resumes and wall time carried."""
     return Manifest(
         run_id=run_id,
-        identity=identity,
+        identity=dict(identity),
         status="running",
         created_at=previous.created_at if previous else now(),
         updated_at=now(),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from membench.core.config import RunConfig
-from membench.core.identity import limit_selection, run_id_for, sha256_hex
+from membench.core.identity import RunIdentity, limit_selection, run_id_for, sha256_hex
 from membench.core.records import (
     INGESTS,
     RECORDS,
@@ -111,7 +111,7 @@ def plan_run(
 
 def run_identity(
     config: RunConfig, components: Components, dataset: Dataset, probe_system: MemorySystem
-) -> dict[str, Any]:
+) -> RunIdentity:
     """Everything that decides the results, and nothing that does not (paths, concurrency, display)."""
     return {
         "task": components.task.identity(),
@@ -135,7 +135,7 @@ class Runner:
         self.display = display
         self.usage: UsageByRole = {}
 
-    async def run(self, run_dir: Path, identity: dict[str, Any], previous: Manifest | None) -> Manifest:
+    async def run(self, run_dir: Path, identity: RunIdentity, previous: Manifest | None) -> Manifest:
         run_id = run_id_for(identity)
         done = finished_probes(run_dir, self.config.retry_errors)
         pending = {

@@ -21,6 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from membench.core.errors import LLMError, OutputParseError
+from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score, Usage
 from membench.judges.base import Judge
 from membench.llm.types import LLM
@@ -112,7 +113,7 @@ class LLMJudge(Judge):
             "template": TEMPLATE,
             "template_sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
             "max_tokens": self.max_tokens,
-            "llm": self.client.identity(),
+            LLM_KEY: self.client.identity(),
         }
 
     async def score(self, probe: Probe, prediction: Prediction, episode: Episode) -> Score:

@@ -32,6 +32,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from membench.core.errors import ConfigError, LLMError, OutputParseError
+from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
 from membench.llm.types import LLM, LLMResponse
 from membench_tasks.halumem.judge_base import (
@@ -167,7 +168,7 @@ class LLMJudge(HaluMemJudge):
         }
         return {
             **super().identity(),
-            "client": self._client.identity(),
+            LLM_KEY: self._client.identity(),
             "templates": dict(TEMPLATES),
             "template_sha256": digests,
             "max_tokens": self._max_tokens,

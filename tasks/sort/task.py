@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
+from membench.core.identity import TaskIdentity
 from membench.core.task import Contribution, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
 from membench_tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
@@ -53,7 +54,7 @@ class SortTask(Task):
         "split": "test",
     }
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> TaskIdentity:
         """As every task's, and a text to build from is known by its name (its bytes are in the data)."""
         identity = super().identity()
         if not self.options["data"] and self.options["text"]:

@@ -635,7 +635,12 @@ def test_llm_qa_out_of_set_label_twice_is_an_error_with_usage() -> None:
 def test_llm_identity_names_client_and_template_versions() -> None:
     identity = LLMJudge(FakeClient(lambda prompt, attempt: "")).identity()
     assert identity["name"] == "llm" and identity["exact"] is False
-    assert identity["client"] == {"model": "fake-judge", "base_url": "http://127.0.0.1:1"}
+    # The client's identity sits under the one key every LLM-using component uses, so reports can
+    # name the model without guessing (runs.role_label).
+    assert identity["llm"] == {"model": "fake-judge", "base_url": "http://127.0.0.1:1"}
+    from membench.analysis.runs import role_label
+
+    assert role_label({"judge": identity}, "judge") == "llm:fake-judge"
     assert identity["templates"]["integrity"] == "halumem-integrity-v1"
     assert set(identity["template_sha256"]) == set(identity["templates"].values())
 
