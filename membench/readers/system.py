@@ -35,8 +35,7 @@ class SystemReader(Reader):
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version}
 
-    @classmethod
-    def check(cls, system_name: str, capabilities: Capabilities) -> None:
+    def check_system(self, system_name: str, capabilities: Capabilities) -> None:
         """Refuse a system that does not declare it answers: it would fail on every answer probe."""
         if not capabilities.answers:
             raise ConfigError(

@@ -103,7 +103,7 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     """Resolve every name in ``config`` to an object; fail early, before any work, on a bad one."""
     task_cls = registry.get("task", config.task)
     task = task_cls(config.task_options, config.data_dir / config.task)
-    system_cls: type[MemorySystem] = registry.get("system", config.system)
+    system_cls = registry.get("system", config.system)
     clients: list[Any] = []
 
     reader_name = "llm" if config.reader_llm else (config.reader or task.default_reader)
@@ -112,6 +112,7 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
         reader_llm = _make_llm(config.reader_llm, "reader", config)
         clients.append(reader_llm)
     reader = build_reader(task, registry, reader_name, reader_llm)
+    reader.check_system(config.system, system_cls.capabilities)
 
     judge_name = config.judge or ("llm" if config.judge_llm else task.judge_names[0])
     judge_llm: LLM | None = None

@@ -45,7 +45,6 @@ from membench.core.types import (
 )
 from membench.judges.base import Judge
 from membench.readers.base import Reader
-from membench.readers.system import SystemReader
 from membench.running.display import Display
 from membench.running.rundir import (
     Status,
@@ -56,7 +55,7 @@ from membench.running.rundir import (
     now,
     starting_manifest,
 )
-from membench.systems.base import Capabilities, MemorySystem
+from membench.systems.base import MemorySystem
 
 
 @dataclass
@@ -67,8 +66,6 @@ class RunPlan:
     episodes: list[Episode]
     probes_by_episode: dict[str, list[Probe]]
     skipped_probes: dict[str, int] = field(default_factory=dict)
-    #: what the planned system declares it can do (the plan left out what it cannot).
-    system_capabilities: Capabilities = field(default_factory=Capabilities)
 
     @property
     def probe_count(self) -> int:
@@ -106,7 +103,7 @@ def plan_run(
                 continue
             kept.append(probe)
         probes[episode.episode_id] = kept
-    return RunPlan(dataset, episodes, probes, skipped, system_cls.capabilities)
+    return RunPlan(dataset, episodes, probes, skipped)
 
 
 def run_identity(
@@ -126,9 +123,6 @@ def run_identity(
 
 class Runner:
     def __init__(self, config: RunConfig, components: Components, plan: RunPlan, display: Display) -> None:
-        """Refuses, before anything is written, a ``system`` reader for a system that does not answer."""
-        if isinstance(components.reader, SystemReader):
-            SystemReader.check(components.system_name, plan.system_capabilities)
         self.config = config
         self.c = components
         self.plan = plan
@@ -206,9 +200,8 @@ class Runner:
             self.display.episode_done()
 
     def _reader_for(self, system: MemorySystem) -> Reader:
-        """The run's reader, or with the ``system`` reader, that reader answering through ``system``."""
-        reader = self.c.reader
-        return reader.bound_to(system) if isinstance(reader, SystemReader) else reader
+        """The run's reader as one episode worker's system needs it (``Reader.bound_to``)."""
+        return self.c.reader.bound_to(system)
 
     async def _episode(
         self,

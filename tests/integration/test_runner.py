@@ -12,6 +12,7 @@ from membench.api import compare, load_records, run
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError, IdentityMismatch
 from membench.core.records import latest_records, read_ingests, read_records
+from membench.running.components import prepare
 from membench.running.display import NullDisplay
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
@@ -176,3 +177,6 @@ def test_the_system_reader_refuses_a_system_that_does_not_answer(tmp_path: Path)
     with pytest.raises(ConfigError, match=r"system 'keyword' does not answer questions itself"):
         run(config(tmp_path, reader="system"), NullDisplay())
     assert not (tmp_path / "results" / "runs").exists(), "refused before anything is written"
+    # The refusal comes when the components are built, so a dry run is refused the same way.
+    with pytest.raises(ConfigError, match=r"system 'keyword' does not answer questions itself"):
+        prepare(config(tmp_path, reader="system", dry_run=True))
