@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from membench.cli.options import add_common, key_values
+from membench.cli.options import add_common, add_key_values, key_values
 
 
 def add_parser(sub: Any) -> None:
@@ -13,13 +13,13 @@ def add_parser(sub: Any) -> None:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     build = data_sub.add_parser("build", help="write a task's data with its seeded offline builder")
     build.add_argument("task")
-    build.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE")
+    add_key_values(build, "-T", "task_options")
     build.add_argument("--llm", metavar="MODEL", help="write the data with an LLM, for builders that can")
     build.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
     add_common(build)
     pull = data_sub.add_parser("pull", help="download the official release (needs access to the hub)")
     pull.add_argument("task")
-    pull.add_argument("-T", dest="task_options", action="append", default=[], metavar="KEY=VALUE")
+    add_key_values(pull, "-T", "task_options")
     pull.add_argument("--sha256", help="expected checksum; the download is refused on mismatch")
     add_common(pull)
 

@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     from membench.core.config import LLMSpec
 
 
+def add_key_values(parser: argparse.ArgumentParser, flag: str, dest: str, help: str | None = None) -> None:
+    """A repeatable ``KEY=VALUE`` option (``-T``, ``-S``), read back with ``key_values``."""
+    parser.add_argument(flag, dest=dest, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def key_values(pairs: list[str], flag: str) -> dict[str, str]:
     """``-T key=value`` pairs as a dict; anything without a key and an ``=`` is a usage error."""
     options: dict[str, str] = {}
@@ -51,5 +56,5 @@ def add_common(parser: argparse.ArgumentParser, results_dir: bool = True) -> Non
         action="append",
         default=[],
         metavar="MODULE:OBJECT",
-        help="load a system, task or judge class (repeatable); also 'path/file.py:Class'",
+        help="load a system, task, reader or judge class (repeatable); also 'path/file.py:Class'",
     )

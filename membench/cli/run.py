@@ -6,29 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from membench.cli.options import add_common, key_values, llm_spec, positive_int
+from membench.cli.options import add_common, add_key_values, key_values, llm_spec, positive_int
 
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="run (or resume) one task against one memory system")
     run.add_argument("--task", required=True)
     run.add_argument("--system", required=True)
-    run.add_argument(
-        "-T",
-        dest="task_options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="task option, e.g. -T data=HaluMem-Medium.jsonl, -T users=5",
-    )
-    run.add_argument(
-        "-S",
-        dest="system_options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini",
-    )
+    add_key_values(run, "-T", "task_options", "task option, e.g. -T data=HaluMem-Medium.jsonl, -T users=5")
+    add_key_values(run, "-S", "system_options", "system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini")
     run.add_argument(
         "--system-llm", metavar="MODEL", help="the system's own LLM (mem0: LLM extraction, -S mode=llm)"
     )

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench.cli.options import add_common, key_values, llm_spec
+from membench.cli.options import add_common, add_key_values, key_values, llm_spec
 
 if TYPE_CHECKING:
     from membench.analysis.rescore import RescoreOutcome
@@ -22,13 +22,11 @@ def add_parser(sub: Any) -> None:
     score.add_argument("--judge", required=True, help="judge name (a task judge, or llm with --judge-llm)")
     score.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
     score.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
-    score.add_argument(
+    add_key_values(
+        score,
         "-T",
-        dest="task_options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="where the run's data is now, e.g. -T data=PATH (the fingerprint must match)",
+        "task_options",
+        "where the run's data is now, e.g. -T data=PATH (the fingerprint must match)",
     )
     score.add_argument("--max-connections", type=int, default=8, help="concurrent judge requests")
     score.add_argument("--retry-errors", action="store_true", help="redo probes the judge failed last time")

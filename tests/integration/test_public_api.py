@@ -14,20 +14,11 @@ import pytest
 from membench import api
 from membench.core.records import latest_records, read_records
 from membench.running.display import NullDisplay
-
-TINY = {"users": "2", "sessions": "3", "turns": "6"}
+from membench.testing.configs import tiny_run_config
 
 
 def tiny_run(tmp_path: Path, system: str) -> api.RunOutcome:
-    config = api.RunConfig(
-        task="halumem",
-        system=system,
-        task_options=TINY,
-        results_dir=tmp_path / "results",
-        data_dir=tmp_path / "data",
-        display="none",
-    )
-    return api.run(config, NullDisplay())
+    return api.run(tiny_run_config(tmp_path, "halumem", system), NullDisplay())
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,12 @@ from membench.analysis.rescore import RescoreConfig, rescore
 from membench.analysis.runs import load_run
 from membench.api import run
 from membench.cli.main import main
-from membench.core.config import LLMSpec, RunConfig
+from membench.core.config import LLMSpec
 from membench.core.records import RECORDS, read_manifest, read_records
 from membench.running.display import NullDisplay
 from membench.testing import FakeLLM, RawReply, grade_abstention, unscored_verdicts
+from membench.testing.configs import TINY_TASK_OPTIONS, tiny_run_config
 from membench_tasks.halumem.task import HaluMemTask
-
-TINY = {"users": "2", "sessions": "3", "turns": "6"}
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -31,15 +30,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def halumem_run(tmp_path: Path, system: str) -> Path:
-    config = RunConfig(
-        task="halumem",
-        system=system,
-        task_options=TINY,
-        results_dir=tmp_path / "results",
-        data_dir=tmp_path / "data",
-        display="none",
-    )
-    return run(config, NullDisplay()).run_dir
+    return run(tiny_run_config(tmp_path, "halumem", system), NullDisplay()).run_dir
 
 
 @pytest.fixture
@@ -200,7 +191,7 @@ def test_llm_judge_rescore_is_free_the_second_time(
 
     # Every judgment was a QA one, answered as its prompt asks, and scored as the fake graded it.
     assert {p.kind for p in fake.prompts} == {"qa"} and not any(p.retry for p in fake.prompts)
-    dataset = HaluMemTask(TINY, tmp_path / "data" / "halumem").load()
+    dataset = HaluMemTask(dict(TINY_TASK_OPTIONS["halumem"]), tmp_path / "data" / "halumem").load()
     references = {p.probe_id: p.gold["answer"] for p in dataset.probes if p.kind == "qa"}
     records = read_records(second.run_dir)
     assert unscored_verdicts(records) == []
