@@ -243,7 +243,8 @@ def compare_runs(
     allow_different: tuple[str, ...] = (),
 ) -> CompareResult:
     """Every requested metric compared across ``runs``, one Holm family per metric."""
-    from membench.stats import compare_family, paired_mde
+    from membench.stats import compare_family
+    from membench.stats.policy import detectable_difference
 
     differing = check_comparable(runs, allow_different)
     task = runs[0].task
@@ -274,7 +275,7 @@ def compare_runs(
                     member=member,
                     estimate_a=_paired_estimate(specs, spec.name, c.name_a, a, b, estimates, n_boot, seed),
                     estimate_b=_paired_estimate(specs, spec.name, c.name_b, b, a, estimates, n_boot, seed),
-                    mde=paired_mde(c.se, c.n_clusters, alpha, POWER),
+                    mde=detectable_difference(c.se, c.n_clusters, len(family.members), alpha, POWER),
                     favours=_favours(spec, c.name_a, c.name_b, c.difference),
                     only_a=_names(a.keys - b.keys),
                     only_b=_names(b.keys - a.keys),
@@ -326,13 +327,18 @@ class _RunMetric:
 
     @classmethod
     def of(cls, frame: pd.DataFrame, specs: Sequence[MetricSpec], metric: str) -> _RunMetric:
+        """Errored probes are those the paired test leaves out (``stats.frame.uncounted_errors``): an
+        "(all)" metric keeps an errored probe, counted as 0, and so does the value shown beside it."""
+        from membench.stats.frame import prepare, uncounted_errors
         from membench.stats.metrics import MetricSet
 
         rows = frame[frame["metric"].isin([s.name for s in specs])]
         row_keys = rows["episode_id"].astype(str) + _SEP + rows["probe_id"].astype(str)
-        leaf = rows["metric"].isin(MetricSet(specs).leaves(metric)).to_numpy()
-        errors = rows["error"].to_numpy(dtype=bool)
-        return cls(rows, row_keys, frozenset(row_keys[leaf]), frozenset(row_keys[leaf & errors]))
+        metrics = MetricSet(specs)
+        leaf_rows = prepare(rows, metrics, metrics.leaves(metric))
+        leaf_keys = row_keys.iloc[leaf_rows.index.to_numpy()]
+        errored = leaf_keys[uncounted_errors(leaf_rows)]
+        return cls(rows, row_keys, frozenset(leaf_keys), frozenset(errored))
 
 
 def _paired_estimate(

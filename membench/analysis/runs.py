@@ -183,12 +183,16 @@ def comparable_values(run: LoadedRun) -> dict[str, str]:
 
     Task options include k (``top_k``) and every scoring option; the reader and judge include their
     models and prompt versions. Runs that differ in any of these answer or score the same probes
-    differently, so their difference is not the systems' difference.
+    differently, so their difference is not the systems' difference. Left out of the options: the
+    data file's name (the dataset fingerprint says whether the data is the same) and the options a
+    task declares as only checking an input (``Task.check_options``, e.g. a checksum).
     """
-    task = run.manifest.identity.get("task", {})
+    task = run.identity["task"]
+    moot = {"data", *run.task.check_options}
+    options = {k: v for k, v in task.get("options", {}).items() if k not in moot}
     return {
         "task": f"{task.get('name', '?')} v{task.get('version', '?')}",
-        "task-options": canonical_json(task.get("options", {})),
+        "task-options": canonical_json(options),
         "dataset": run.dataset_fingerprint,
         "reader": canonical_json(run.manifest.identity.get("reader", {})),
         "judge": canonical_json(run.manifest.identity.get("judge", {})),

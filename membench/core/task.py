@@ -99,6 +99,9 @@ class Task(ABC):
     default_options: ClassVar[Mapping[str, str]] = {}
     #: options that decide built data only: left out of the identity when ``-T data=PATH`` is given.
     builder_options: ClassVar[tuple[str, ...]] = ()
+    #: options that only check an input (a checksum) and decide no result: two runs that differ in them
+    #: are still comparable (``analysis.runs.comparable_values``).
+    check_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Mapping[str, str], data_dir: Path) -> None:
         unknown = set(options) - set(self.default_options)

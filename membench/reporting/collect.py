@@ -93,13 +93,16 @@ class Delta:
     p_holm: float | None
     significant: bool
 
+    #: how many comparisons share this one's Holm family (the deltas against the baseline).
+    family_size: int = 1
+
     @property
     def mde(self) -> float | None:
         """Minimum detectable difference (80% power at ALPHA, before Holm) for this pair's size and
-        clustering."""
-        from membench.stats import paired_mde
+        clustering; None where the family could not reject at all (``policy.detectable_difference``)."""
+        from membench.stats.policy import detectable_difference
 
-        return paired_mde(self.comparison.se, self.comparison.n_clusters, ALPHA)
+        return detectable_difference(self.comparison.se, self.comparison.n_clusters, self.family_size, ALPHA)
 
 
 @dataclass(frozen=True)
@@ -390,7 +393,8 @@ def _deltas(
             confidence=CONFIDENCE,
         )
         out[spec.name] = {
-            m.comparison.name_b: Delta(m.comparison, m.p_adjusted, m.reject) for m in family.members
+            m.comparison.name_b: Delta(m.comparison, m.p_adjusted, m.reject, len(family.members))
+            for m in family.members
         }
     return out
 

@@ -185,10 +185,11 @@ def _naive_se(
 
 
 def _bounds(metrics: MetricSet, name: str, used: pd.DataFrame) -> tuple[float, float] | None:
-    """The range the metric's value cannot leave: declared, or [0, 1] for a ratio of contributions
-    that each lie within [0, den] (a share)."""
+    """The range the metric's value cannot leave: declared, or [0, 1] for a percentage that is a ratio of
+    contributions each within [0, den] (a share). Only a share's unit says so: seconds or a Kendall tau
+    that happen to lie in [0, 1] in one sample could lie outside it in another."""
     spec = metrics.spec(name)
-    if spec.bounds is not None or spec.derive is not None or spec.aggregate != "ratio":
+    if spec.bounds is not None or spec.derive is not None or spec.aggregate != "ratio" or spec.unit != "%":
         return spec.bounds
     num, den = used["num"].to_numpy(), used["den"].to_numpy()
     return (0.0, 1.0) if bool(np.all(num >= 0) and np.all(num <= den)) else None

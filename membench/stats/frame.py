@@ -72,6 +72,13 @@ def prepare(contributions: pd.DataFrame, metrics: MetricSet, names: Sequence[str
     return rows
 
 
+def uncounted_errors(prepared: pd.DataFrame) -> np.ndarray:
+    """Rows (of ``prepare``'s output) that errored in a way their metric does not count: they weigh
+    nothing, so their probe leaves a comparison. An "(all)" metric counts an error as 0 over its
+    denominator, so such a row still weighs and its probe stays."""
+    return prepared["error"].to_numpy(dtype=bool) & (prepared[WEIGHT].to_numpy() == 0)
+
+
 def _require(rows: pd.DataFrame, bad: np.ndarray, column: str, problem: str) -> None:
     """Raise on the first row flagged ``bad``, naming its row in the table (counted from 1, like lines)."""
     if bad.any():

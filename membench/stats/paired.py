@@ -30,7 +30,7 @@ from scipy import stats as scipy_stats
 from membench.core.errors import ConfigError
 from membench.core.task import MetricSpec
 from membench.stats.estimate import t_interval
-from membench.stats.frame import WEIGHT, prepare, probe_keys
+from membench.stats.frame import WEIGHT, prepare, probe_keys, uncounted_errors
 from membench.stats.metrics import MetricSet, Sums, sandwich_se
 from membench.stats.policy import Correction, choose_interval, decide
 from membench.stats.resample import (
@@ -192,9 +192,7 @@ def _probe_table(contributions: pd.DataFrame, metrics: MetricSet, leaves: tuple[
     weight = np.bincount(cells, weights=rows[WEIGHT].to_numpy(), minlength=size).reshape(
         len(keys), len(leaves)
     )
-    # A probe leaves the comparison when it errored in a way the metric does not count: its errored
-    # rows weigh nothing. An "(all)" metric counts an error as 0 over its denominator, so it stays.
-    uncounted = rows["error"].to_numpy(dtype=bool) & (rows[WEIGHT].to_numpy() == 0)
+    uncounted = uncounted_errors(rows)
     error = np.bincount(codes, weights=uncounted.astype(float), minlength=len(keys)) > 0
     return _ProbeTable(keys, num, weight, error)
 
@@ -273,13 +271,13 @@ def _compare_tables(
 def _difference_bounds(
     metrics: MetricSet, metric: str, a: _ProbeTable, b: _ProbeTable
 ) -> tuple[float, float] | None:
-    """The range B - A cannot leave: from the metric's declared bounds, or ±1 for a share (a ratio whose
-    every probe's num lies within [0, den] in both runs)."""
+    """The range B - A cannot leave: from the metric's declared bounds, or ±1 for a share (a percentage
+    ratio whose every probe's num lies within [0, den] in both runs)."""
     spec = metrics.spec(metric)
     if spec.bounds is not None:
         low, high = spec.bounds
         return low - high, high - low
-    if spec.derive is not None or spec.aggregate != "ratio":
+    if spec.derive is not None or spec.aggregate != "ratio" or spec.unit != "%":
         return None
     shares = all(bool(np.all(t.num >= 0) and np.all(t.num <= t.weight)) for t in (a, b))
     return (-1.0, 1.0) if shares else None

@@ -113,6 +113,18 @@ def can_reject(n_clusters: int, family_size: int = 1, alpha: float = ALPHA, n_pe
     return max(1, family_size) * smallest_p(n_clusters, n_perm) <= alpha
 
 
+def detectable_difference(
+    se: float | None, n_clusters: int, family_size: int = 1, alpha: float = ALPHA, power: float = POWER
+) -> float | None:
+    """The minimum detectable difference (``power.paired_mde``, before Holm), or None where no
+    difference could be significant at all: an MDE beside the few-episodes note would contradict it."""
+    from membench.stats.power import paired_mde
+
+    if not can_reject(n_clusters, family_size, alpha):
+        return None
+    return paired_mde(se, n_clusters, alpha, power)
+
+
 def few_episodes_note(
     n_clusters: int, family_size: int = 1, alpha: float = ALPHA, n_perm: int = 10000
 ) -> str | None:

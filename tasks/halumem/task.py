@@ -27,6 +27,7 @@ class HaluMemTask(Task):
     breakdowns = ("question_type", "memory_type")
     judge_names = ("rule", "lexical", "llm")
     builder_options = ("users", "sessions", "turns", "noise", "seed")
+    check_options = ("sha256",)
     default_options: ClassVar[dict[str, str]] = {
         "data": "",
         "sha256": "",

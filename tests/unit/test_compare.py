@@ -227,6 +227,7 @@ def test_five_episodes_with_a_sixty_point_gap_decide_nothing_and_say_why(
     assert c.difference == pytest.approx(0.6) and c.n_clusters == 5
     assert c.p_permutation == pytest.approx(2 / 32) and c.p_mcnemar is not None and c.p_mcnemar < 1e-10
     assert not pair.member.reject and pair.mark == ""
+    assert pair.mde is None, "no MDE beside a note that nothing can be significant"
     assert family.note is not None and "with 5 episode(s)" in family.note
     text = render_markdown(result)
     assert "no difference can be significant" in text and "t interval on episodes" in text
@@ -250,3 +251,35 @@ def test_runs_judged_differently_or_with_other_task_options_are_refused_naming_t
     result = compare_runs(load([base, judged], registry), n_boot=0, allow_different=("judge",))
     assert result.differing == ('judge: {"name":"exact"} vs {"name":"lexical"}',)
     assert "paired although they differ (--allow-different) in judge" in render_markdown(result)
+
+
+def test_an_all_metric_shows_its_values_on_the_probes_it_pairs(tmp_path: Path, registry: Registry) -> None:
+    """"(all)" counts an errored probe as 0: the paired test keeps it, and so must the values shown
+    beside it, or "A 100%, B 100%, B − A −50 pt" would be printed."""
+    right = {f"e{e}:q{q}": 1.0 for e in range(3) for q in range(4)}
+    half = {probe: (None if i % 2 else 1.0) for i, probe in enumerate(right)}
+    dirs = [write_toy_run(tmp_path, "a", right), write_toy_run(tmp_path, "b", half)]
+    result = compare_runs(load(dirs, registry), metrics=["accuracy_all", "accuracy"], n_boot=0)
+    every, valid = result.families
+    (pair,) = every.pairs
+    assert pair.member.comparison.difference == pytest.approx(-0.5)
+    assert (pair.estimate_a.value, pair.estimate_b.value) == (1.0, pytest.approx(0.5))
+    assert pair.errored_b == () and pair.member.comparison.n_errored_either == 0
+    # The valid metric leaves the errored probes out, and lists them.
+    (valid_pair,) = valid.pairs
+    assert valid_pair.member.comparison.difference == 0.0 and len(valid_pair.errored_b) == 6
+
+
+def test_a_checksum_or_the_data_files_name_does_not_make_runs_incomparable(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """Same data (fingerprint), one run given HaluMem's checksum option and another file name: still
+    paired (only identities are compared here, so toy records serve)."""
+    a = write_toy_run(tmp_path, "a", outcomes(0.5, 1), task="halumem", task_options={"data": "one.jsonl"})
+    b = write_toy_run(
+        tmp_path, "b", outcomes(0.5, 2), task="halumem", task_options={"data": "copy.jsonl", "sha256": "ab"}
+    )
+    assert check_comparable(load([a, b], registry)) == []
+    other = write_toy_run(tmp_path, "c", outcomes(0.5, 3), task="halumem", task_options={"variant": "long"})
+    with pytest.raises(ConfigError, match="task-options"):
+        check_comparable(load([a, other], registry))
