@@ -9,10 +9,9 @@
     written = api.report("results", "site")                              # membench report
 
 Each takes what its command's flags give and returns what the command prints from, so a notebook can
-run, re-judge, compare and report without parsing output. The entry points live here rather than on the
-``membench`` package because two of their names are stage packages there (``membench.running``,
-``membench.reporting``). Importing this module loads neither pandas nor an LLM library: each function
-imports what it needs when called.
+run, re-judge, compare and report without parsing output. ``membench`` exports the same names
+(``membench.run(...)``), loading this module on first use. Importing it loads neither pandas nor an LLM
+library: each function imports what it needs when called.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from membench.analysis.rescore import RescoreConfig, RescoreOutcome
 from membench.core.config import LLMSpec, RunConfig
-from membench.core.types import Manifest
+from membench.core.types import Manifest, shown_labels
 from membench.running.components import prepare
 from membench.running.display import Display, make_display
 from membench.running.rundir import open_run_dir, run_dir_name
@@ -185,7 +184,7 @@ def load_records(run_dir: Path | str) -> pd.DataFrame:
             "cost_usd": sum(u.cost_usd for u in record.usage.values()),
             "completed_at": record.completed_at,
         }
-        row.update({f"labels.{k}": v for k, v in record.labels.items()})
+        row.update({f"labels.{k}": v for k, v in shown_labels(record.labels).items()})
         row.update({f"values.{k}": v for k, v in (verdict.values if verdict else {}).items()})
         row.update({f"latency_s.{k}": v for k, v in (prediction.latency_s if prediction else {}).items()})
         rows.append(row)

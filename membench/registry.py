@@ -1,10 +1,11 @@
 """Where systems, tasks and judges come from, loaded lazily so a broken plugin cannot break the CLI.
 
-Resolution order for a name: built-ins, then tasks discovered as ``tasks/<name>/task.py`` (the ``tasks``
-package, plus folders listed in ``MEMBENCH_TASKS_PATH``), then ``--plugin module:object`` objects (a
-MemorySystem, Task, Reader or Judge subclass), then the entry-point groups ``membench.systems``,
-``membench.tasks``, ``membench.readers`` and ``membench.judges``. Nothing heavy is imported until a name
-is actually used, and a lookup returns a class of the kind asked for or a ConfigError naming the culprit.
+Resolution order for a name: built-ins, then tasks discovered as ``tasks/<name>/task.py`` (installed
+as the ``membench_tasks`` package, plus folders listed in ``MEMBENCH_TASKS_PATH``), then ``--plugin
+module:object`` objects (a MemorySystem, Task, Reader or Judge subclass), then the entry-point groups
+``membench.systems``, ``membench.tasks``, ``membench.readers`` and ``membench.judges``. Nothing heavy is
+imported until a name is actually used, and a lookup returns a class of the kind asked for or a
+ConfigError naming the culprit.
 
 Readers and judges a task ships are not registered here: the task builds them (``Task.make_reader``,
 ``Task.make_judge``) and only its runs use them; ``names("reader")`` lists them with the task as origin.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from membench.analysis.runs import LoadedRun
+from membench.analysis.runs import LoadedRun, role_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +90,8 @@ def judge_agreement(a: LoadedRun, b: LoadedRun, *, n_boot: int = 2000, seed: int
 
 
 def _judge_name(run: LoadedRun) -> str:
-    return str(run.manifest.identity.get("judge", {}).get("name", "?"))
+    """The judge as reports name it, with its model: two LLM judges of different models differ."""
+    return role_label(run.manifest.identity, "judge")
 
 
 def agreement_json(agreement: Agreement) -> dict[str, Any]:

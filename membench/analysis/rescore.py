@@ -14,7 +14,7 @@ so an interrupted rescore resumes where it stopped when the same command is run 
 The dataset is loaded again through the task (built data comes from a seeded builder; official data
 from ``-T data=PATH``) and its fingerprint must equal the one in the source manifest; every probe's
 input hash must equal the one in its record. The run directory follows the same rules as a run's
-(``run/rundir.py``); the two judges' agreement (``analysis/agreement.py``) is written beside it. An LLM
+(``running/rundir.py``); the two judges' agreement (``analysis/agreement.py``) is written beside it. An LLM
 judge goes through ``LLMClient`` and the response cache, so judging the same predictions again costs no
 call.
 """
@@ -190,9 +190,7 @@ class _Rescorer:
         self.probes = {p.probe_id: p for p in dataset.probes}
         self.episodes = {e.episode_id: e for e in dataset.episodes}
 
-    async def run(
-        self, identity: RunIdentity, previous: Manifest | None, llm: LLMClient | None
-    ) -> Manifest:
+    async def run(self, identity: RunIdentity, previous: Manifest | None, llm: LLMClient | None) -> Manifest:
         run_id = run_id_for(identity)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not (self.run_dir / INGESTS).exists():

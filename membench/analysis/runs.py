@@ -82,9 +82,21 @@ class LoadedRun:
 
     def contributions(self) -> pd.DataFrame:
         """The statistics' input: every metric contribution of the latest records."""
-        from membench.stats.frame import contributions_frame
+        return task_contributions(self.task, self.records, self.ingests)
 
-        return contributions_frame(self.task.contributions(self.records, self.ingests))
+
+def task_contributions(task: Task, records: list[Record], ingests: list[IngestRecord]) -> pd.DataFrame:
+    """Every metric contribution ``task`` takes from a run's latest records, one row each."""
+    from membench.stats.frame import contributions_frame
+
+    return contributions_frame(task.contributions(records, ingests))
+
+
+def read_contributions(task: Task, run_dir: Path) -> pd.DataFrame:
+    """``task_contributions`` of the latest records on disk (a run being summarised as it ends)."""
+    return task_contributions(
+        task, latest_records(read_records(run_dir)), latest_ingests(read_ingests(run_dir))
+    )
 
 
 def run_mode(identity: dict[str, Any], system_defaults: Mapping[str, str] | None = None) -> str:

@@ -6,13 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from membench.analysis.runs import read_contributions
 from membench.core import numbers as fmt
 from membench.core.records import (
     dump_json,
-    latest_ingests,
-    latest_records,
-    read_ingests,
-    read_records,
     write_atomic,
 )
 from membench.core.task import MetricSpec, Task
@@ -20,20 +17,9 @@ from membench.core.text import level_order
 from membench.stats.policy import CONFIDENCE, few_episodes_note, interval_note
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from membench.stats import MetricEstimate
 
 SUMMARY = "summary.json"
-
-
-def contributions_frame(task: Task, run_dir: Path) -> pd.DataFrame:
-    """Every metric contribution of a run's latest records, one row each (the statistics' input)."""
-    from membench.stats.frame import contributions_frame as frame_of
-
-    records = latest_records(read_records(run_dir))
-    ingests = latest_ingests(read_ingests(run_dir))
-    return frame_of(task.contributions(records, ingests))
 
 
 def estimate_dict(est: MetricEstimate) -> dict[str, Any]:
@@ -65,7 +51,7 @@ def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -
     """Estimates for every metric the task declares (N/A when it has no contributions), and breakdowns."""
     from membench.stats import estimate
 
-    frame = contributions_frame(task, run_dir)
+    frame = read_contributions(task, run_dir)
     overall = estimate(frame, task.metrics, n_boot=n_boot, seed=seed)
     breakdowns = {
         label: [estimate_dict(e) for e in estimate(frame, task.metrics, n_boot=n_boot, seed=seed, by=label)]

@@ -44,12 +44,6 @@ HEADERS = (
 LEFT_ALIGNED = ("A", "B")
 
 
-def _p(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
 def _side(pair: PairResult) -> str:
     """ "A" or "B": the side the point difference favours (direction of the metric respected)."""
     c = pair.member.comparison
@@ -67,9 +61,9 @@ def pair_cells(pair: PairResult, spec: MetricSpec) -> list[str]:
         f"{fmt.value(spec, pair.estimate_b.value)} {fmt.interval(spec, pair.estimate_b.interval)}",
         f"{fmt.delta(spec, c.difference)} {fmt.delta_interval(spec, c.interval)}",
         _side(pair),
-        f"{_p(c.p_permutation)} ({_p(pair.member.p_adjusted)})",
+        f"{fmt.p_value(c.p_permutation)} ({fmt.p_value(pair.member.p_adjusted)})",
         pair.mark,
-        _p(c.p_mcnemar) if c.binary else "—",
+        fmt.p_value(c.p_mcnemar) if c.binary else "—",
         fmt.magnitude(spec, pair.mde),
         f"{c.n_paired} ({c.n_clusters})",
         f"{len(pair.only_a)} / {len(pair.only_b)}",

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from membench.analysis.runs import role_label
 from membench.analysis.summary import breakdown_tables, interval_lines, legend, metric_columns, metric_rows
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _what_ran(outcome: RunOutcome) -> list[str]:
     lines = [
         f"data: {dataset.source} [{dataset.metadata.get('origin', 'loaded')}]",
         f"system: {components.system_description or components.system_name}",
-        f"reader: {components.reader.identity().get('name')}  "
+        f"reader: {role_label({'reader': components.reader.identity()}, 'reader')}  "
         f"judge: {judge.name} ({'exact' if judge.exact else 'approximate'})",
     ]
     skipped = outcome.plan.skipped_probes

@@ -7,6 +7,7 @@ on probes; systems receive ``Session`` objects and query strings, nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -237,3 +238,9 @@ class Manifest(BaseModel):
     cache: dict[str, int] = Field(default_factory=dict)
     resumes: int = 0
     wall_time_s: float = 0.0
+
+
+def shown_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The labels a person reads (run pages, record tables): a key starting with "_" carries data a
+    task's metrics need (HaluMem's gold points of an extraction probe), not a category."""
+    return {key: value for key, value in labels.items() if not key.startswith("_")}

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from membench.analysis.runs import role_label
 from membench.core import numbers as fmt
+from membench.core.types import shown_labels
 from membench.reporting import svg
 from membench.reporting.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
 
@@ -42,7 +43,7 @@ def environment() -> Environment:
     )
     env.globals.update(fmt=fmt, svg=svg, csp=CSP, confidence=CONFIDENCE, significant=SIGNIFICANT)
     env.globals["role_label"] = role_label
-    env.globals.update(max_memories=MAX_MEMORIES)
+    env.globals.update(max_memories=MAX_MEMORIES, shown_labels=shown_labels)
     env.filters["pretty"] = pretty_json
     env.filters["clip_text"] = clip_text
     return env

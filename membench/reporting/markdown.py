@@ -108,7 +108,7 @@ def _neighbours(board: Board) -> list[str]:
         c = pair.comparison
         lines.append(
             f"| {md(pair.upper)} | {md(pair.lower)} | {fmt.delta(main, c.difference)} | "
-            f"{fmt.interval(main, c.interval)} | {fmt.p_value(c.p_permutation)} | "
+            f"{fmt.delta_interval(main, c.interval)} | {fmt.p_value(c.p_permutation)} | "
             f"{fmt.p_value(pair.p_holm)} | {pair.verdict} |"
         )
     return lines
@@ -127,7 +127,7 @@ def _main_deltas(board: Board) -> list[str]:
         left_out = f"{c.n_only_a} baseline only, {c.n_only_b} system only, {c.n_errored_either} errored"
         mcnemar = fmt.p_value(c.p_mcnemar) if c.binary else "–"
         lines.append(
-            f"| {md(label)} | {_delta_cell(main, delta)} | {fmt.interval(main, c.interval)} | "
+            f"| {md(label)} | {_delta_cell(main, delta)} | {fmt.delta_interval(main, c.interval)} | "
             f"{fmt.p_value(c.p_permutation)} | {fmt.p_value(delta.p_holm)} | {mcnemar} | "
             f"{fmt.magnitude(main, delta.mde)} | {c.n_paired} | {left_out} |"
         )

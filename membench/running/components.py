@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
@@ -19,6 +19,7 @@ from membench.running.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
 
 if TYPE_CHECKING:
+    from membench.llm.client import LLMClient
     from membench.llm.types import LLM
 
 
@@ -29,7 +30,7 @@ def default_cache_path() -> Path:
 
 def make_llm_client(
     spec: LLMSpec, role: str, *, use_cache: bool, cache_path: Path | None, max_connections: int
-) -> Any:
+) -> LLMClient:
     """An LLMClient for one role, with the shared response cache unless caching is off."""
     from membench.llm.cache import ResponseCache
     from membench.llm.client import LLMClient
@@ -40,7 +41,7 @@ def make_llm_client(
     )
 
 
-def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> Any:
+def _make_llm(spec: LLMSpec, role: str, config: RunConfig) -> LLMClient:
     return make_llm_client(
         spec,
         role,
@@ -104,7 +105,7 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     task_cls = registry.get("task", config.task)
     task = task_cls(config.task_options, config.data_dir / config.task)
     system_cls = registry.get("system", config.system)
-    clients: list[Any] = []
+    clients: list[LLMClient] = []
 
     reader_name = "llm" if config.reader_llm else (config.reader or task.default_reader)
     reader_llm: LLM | None = None

@@ -21,6 +21,7 @@ from membench.core.identity import RunIdentity, identity_differences, run_id_for
 from membench.core.records import latest_records, read_manifest, read_records
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
+from membench.llm.env import known_secrets, scrub
 
 Status = Literal["running", "complete", "interrupted", "failed"]
 ErrorStage = Literal["ingest", "system", "reader", "judge"]
@@ -32,9 +33,13 @@ def now() -> str:
 
 
 def error_info(stage: ErrorStage, exc: BaseException) -> ErrorInfo:
-    """A failure as a record holds it: the stage, type, message and the attempts an LLM call made."""
+    """A failure as a record holds it: the stage, type, message and the attempts an LLM call made.
+
+    Every message is scrubbed of keys, whatever raised it: an adapter's or an embedder's exception may
+    quote a credential as readily as an LLM provider's."""
     attempts = exc.attempts if isinstance(exc, LLMError) else 1
-    return ErrorInfo(stage=stage, type=type(exc).__name__, message=str(exc)[:2000], attempts=attempts)
+    message = scrub(str(exc), known_secrets())[:2000]
+    return ErrorInfo(stage=stage, type=type(exc).__name__, message=message, attempts=attempts)
 
 
 def run_dir_name(identity: RunIdentity, system_name: str) -> str:

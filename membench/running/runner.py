@@ -3,7 +3,7 @@
 Stages per episode (dataset order inside an episode, episodes concurrently up to ``max_episodes``):
 reset → for each session: ingest → the probes due after it (predict → judge → append a record).
 A run directory is named by a hash of what decides the results, so the same command resumes it
-(``run/rundir.py`` keeps it: the same rules as ``membench score``'s).
+(``running/rundir.py`` keeps it: the same rules as ``membench score``'s).
 
 Answer probes are answered by the run's one reader, the same for every system; with the ``system``
 reader (``--reader system``), by each worker's own system instance, which must declare it answers.
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from membench.core.config import RunConfig
 from membench.core.identity import RunIdentity, limit_selection, run_id_for, sha256_hex
@@ -57,6 +57,9 @@ from membench.running.rundir import (
 )
 from membench.systems.base import MemorySystem
 
+if TYPE_CHECKING:
+    from membench.llm.client import LLMClient
+
 
 @dataclass
 class RunPlan:
@@ -66,10 +69,6 @@ class RunPlan:
     episodes: list[Episode]
     probes_by_episode: dict[str, list[Probe]]
     skipped_probes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def probe_count(self) -> int:
-        return sum(len(p) for p in self.probes_by_episode.values())
 
 
 @dataclass
@@ -81,7 +80,7 @@ class Components:
     judge: Judge
     make_system: Callable[[Path], MemorySystem]
     system_name: str
-    llm_clients: list[Any] = field(default_factory=list)
+    llm_clients: list[LLMClient] = field(default_factory=list)
     #: the system's own one-line description (its mode, for mem0), printed with the results.
     system_description: str = ""
 

@@ -32,8 +32,6 @@ CONFIDENCE = 0.95
 POWER = 0.8
 #: from this many episodes on, the cluster bootstrap interval is shown; below it, the t interval.
 MIN_BOOTSTRAP_EPISODES = 50
-#: the test every decision comes from.
-DECIDING_TEST = "cluster sign-flip permutation"
 MCNEMAR_LABEL = "exact McNemar (treats probes as independent; decides nothing)"
 
 IntervalMethod = Literal["t", "bootstrap"]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from membench.core.errors import ConfigError, NotSupported
 from membench.core.types import Episode, Memory, Session, UsageByRole
 from membench.core.urls import public_url
+from membench.llm.types import LLM
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class MemorySystem(ABC):
     #: empty for a system that makes none (nothing is printed).
     llm_calls_note: ClassVar[str] = ""
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         unknown = set(options) - set(self.default_options)
         if unknown:
             allowed = ", ".join(sorted(self.default_options)) or "none"

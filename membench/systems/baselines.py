@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from membench.core.errors import ConfigError
 from membench.core.types import Episode, Memory, Session
+from membench.llm.types import LLM
 from membench.systems.base import Capabilities, MemorySystem
 
 
@@ -102,7 +103,7 @@ class FullContextSystem(MemorySystem):
     capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"max_turns": "0"}
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self.max_turns = _non_negative_int(self.options["max_turns"], "max_turns")
         self._log = TurnLog()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
 from membench.core.types import Episode, Memory, Session
@@ -20,6 +20,8 @@ from membench.systems.baselines import TurnLog
 
 if TYPE_CHECKING:
     import bm25s
+
+    from membench.llm.types import LLM
 
 _UNITS = ("turn", "round")
 
@@ -37,7 +39,7 @@ class BM25System(MemorySystem):
     capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"k1": "1.5", "b": "0.75", "unit": "turn"}
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self.k1 = _float_option(self.options, "k1", low=0.0, high=None)
         self.b = _float_option(self.options, "b", low=0.0, high=1.0)

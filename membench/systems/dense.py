@@ -21,6 +21,7 @@ import numpy as np
 
 from membench.core.errors import ConfigError
 from membench.core.types import Episode, Memory, Session
+from membench.llm.types import LLM
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.baselines import TurnLog
 from membench.systems.embedding import (
@@ -112,7 +113,7 @@ class DenseSystem(MemorySystem):
     default_options: ClassVar[Mapping[str, str]] = {"model": DEFAULT_EMBEDDER, "index": "numpy"}
     install_hint = "install a CPU build of torch first, then pip install 'membench[dense]'"
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         packaged_model = (DEFAULT_EMBEDDER_MODULE,) if self.options["model"] == DEFAULT_EMBEDDER else ()
         self.require_modules("sentence_transformers", *packaged_model)

@@ -36,6 +36,7 @@ from membench.core.types import Episode, Memory, Session, Usage, UsageByRole
 from membench.core.urls import public_url
 from membench.llm.client import LOCAL_PLACEHOLDER_KEY
 from membench.llm.env import known_secrets, scrub
+from membench.llm.types import LLM
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.embedding import (
     DEFAULT_EMBEDDER,
@@ -125,7 +126,7 @@ class _ExtractionLLM:
     is handed to the run's event loop, where the client lives, and the thread waits for its answer.
     """
 
-    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, client: LLM, loop: asyncio.AbstractEventLoop) -> None:
         self.client = client
         self.loop = loop
         self._usage = Usage()
@@ -170,7 +171,7 @@ class Mem0System(MemorySystem):
         "search_threshold": "0.0",
     }
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: Any | None = None) -> None:
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         if options.get("llm") and "mode" not in options:
             options = {**options, "mode": "llm"}  # -S llm=MODEL alone asks for LLM extraction
         super().__init__(options, workdir, llm)
@@ -326,6 +327,8 @@ class Mem0System(MemorySystem):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         memory = memory_cls.from_config(self.mem0_config())
         if self.options["mode"] == "llm":
+            if self.llm is None:  # __init__ builds one for mode=llm; None here would be a bug
+                raise ConfigError("mem0: mode=llm has no LLM client")
             self._extraction = _ExtractionLLM(self.llm, loop)
             memory.llm = self._extraction
         return memory

@@ -55,7 +55,7 @@ from membench_tasks.halumem.judge_base import (
 )
 
 #: the extraction probe's label that lists its gold points (see ``gold_points_label``).
-GOLD_POINTS_LABEL = "gold_points"
+GOLD_POINTS_LABEL = "_gold_points"  # "_": data for the metrics, not a category (core.types.shown_labels)
 _WHOLE_RECORD_FAILED = "the extraction record failed as a whole"
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from membench.analysis.summary import contributions_frame, summarize
+from membench.analysis.runs import read_contributions
+from membench.analysis.summary import summarize
 from membench.api import run
 from membench.core.config import LLMSpec
 from membench.core.records import read_records
@@ -120,7 +121,7 @@ def test_system_and_judge_failures_are_errors_outside_valid_denominators(tmp_pat
                 verdict = supported_if_the_user_said_it(memory)
                 assert (detail["a"], detail["included"]) == (verdict["score"], verdict["included"])
 
-    frame = contributions_frame(outcome.components.task, outcome.run_dir)
+    frame = read_contributions(outcome.components.task, outcome.run_dir)
     valid = frame[frame.metric == "qa_correct"]
     every = frame[frame.metric == "qa_correct_all"]
     assert every.den.sum() == len(qa)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from membench.analysis.summary import contributions_frame
+from membench.analysis.runs import read_contributions
 from membench.api import compare, load_records, run
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError, IdentityMismatch
@@ -97,7 +97,7 @@ def test_errors_are_recorded_not_scored_and_retried_only_on_request(
     assert by_id["ep1:q2"].prediction is not None, "the prediction is kept when only the judge failed"
     assert outcome.manifest.counts.probes_errored == 2 and outcome.manifest.status == "complete"
 
-    frame = contributions_frame(outcome.components.task, outcome.run_dir)
+    frame = read_contributions(outcome.components.task, outcome.run_dir)
     valid = frame[frame.metric == "accuracy"]
     every = frame[frame.metric == "accuracy_all"]
     assert valid.den.sum() == 10 and valid.num.sum() == 10, "errors leave the valid denominator"

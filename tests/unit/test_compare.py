@@ -254,7 +254,7 @@ def test_runs_judged_differently_or_with_other_task_options_are_refused_naming_t
 
 
 def test_an_all_metric_shows_its_values_on_the_probes_it_pairs(tmp_path: Path, registry: Registry) -> None:
-    """"(all)" counts an errored probe as 0: the paired test keeps it, and so must the values shown
+    """ "(all)" counts an errored probe as 0: the paired test keeps it, and so must the values shown
     beside it, or "A 100%, B 100%, B − A −50 pt" would be printed."""
     right = {f"e{e}:q{q}": 1.0 for e in range(3) for q in range(4)}
     half = {probe: (None if i % 2 else 1.0) for i, probe in enumerate(right)}

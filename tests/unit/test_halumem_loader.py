@@ -84,7 +84,7 @@ def test_extraction_probe_gold_points(dataset: Dataset) -> None:
     probe = _probes(dataset)[f"{MARTIN}:s1:extraction"]
     assert (probe.kind, probe.mode, probe.question, probe.query) == ("extraction", "session_memories", "", "")
     # what a failed record needs to count its points: [index, type, importance, distractor, update]
-    assert json.loads(probe.labels["gold_points"]) == [
+    assert json.loads(probe.labels["_gold_points"]) == [
         [1, "Persona Memory", 1.0, False, True],
         [2, "Persona Memory", None, True, False],
         [3, "Event Memory", 0.5, False, False],
@@ -116,7 +116,7 @@ def test_extraction_probe_gold_points(dataset: Dataset) -> None:
 def test_a_real_session_without_memory_points_still_gets_an_extraction_probe(dataset: Dataset) -> None:
     probes = _probes(dataset)
     empty = probes[f"{ANA}:s2:extraction"]
-    assert (empty.gold, empty.labels) == ({"memory_points": []}, {"gold_points": "[]"})
+    assert (empty.gold, empty.labels) == ({"memory_points": []}, {"_gold_points": "[]"})
     assert f"{ANA}:s1:extraction" not in probes and f"{ANA}:s3:extraction" not in probes  # noise sessions
 
 

@@ -107,3 +107,13 @@ def test_a_limit_below_one_is_refused_before_any_work() -> None:
 
     with pytest.raises(ConfigError, match="--limit must be at least 1"):
         RunConfig(task="halumem", system="bm25", limit=0)
+
+
+def test_an_error_message_from_any_stage_is_scrubbed_of_keys(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Not only LLM errors: an adapter's exception quoting a key must not carry it into a record."""
+    from membench.running.rundir import error_info
+
+    monkeypatch.setenv("MY_SERVICE_API_KEY", "s3cret-value-42")
+    info = error_info("system", RuntimeError("login refused for token s3cret-value-42"))
+    assert "s3cret-value-42" not in info.message and info.message.startswith("login refused")
+    assert (info.stage, info.type) == ("system", "RuntimeError")
