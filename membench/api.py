@@ -69,10 +69,12 @@ def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
     components, plan, identity = prepare(config)
     runner = Runner(config, components, plan, display or make_display(config.display))
     run_dir = config.run_dir or config.results_dir / "runs" / run_dir_name(identity, config.system)
-    previous = open_run_dir(run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir")
-    manifest = asyncio.run(runner.run(run_dir, identity, previous))
-    summary = summarize(components.task, run_dir)
-    write_summary(run_dir, summary)
+    with open_run_dir(
+        run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir"
+    ) as previous:
+        manifest = asyncio.run(runner.run(run_dir, identity, previous))
+        summary = summarize(components.task, run_dir)
+        write_summary(run_dir, summary)
     return RunOutcome(run_dir, manifest, plan, components, summary)
 
 

@@ -169,11 +169,11 @@ def rescore(config: RescoreConfig) -> RescoreOutcome:
     work = _Rescorer(source, dataset, judge, run_dir, config)
     for record in source.records:  # every probe checked before anything is written or archived
         work.inputs(record)
-    previous = open_run_dir(run_dir, identity, fresh=config.fresh)
-    manifest = asyncio.run(work.run(identity, previous, llm))
-    rescored = load_run(run_dir, registry)
-    agreement = judge_agreement(source, rescored, n_boot=config.n_boot, seed=config.seed)
-    write_atomic(run_dir / AGREEMENT, dump_json(agreement_json(agreement)))
+    with open_run_dir(run_dir, identity, fresh=config.fresh) as previous:
+        manifest = asyncio.run(work.run(identity, previous, llm))
+        rescored = load_run(run_dir, registry)
+        agreement = judge_agreement(source, rescored, n_boot=config.n_boot, seed=config.seed)
+        write_atomic(run_dir / AGREEMENT, dump_json(agreement_json(agreement)))
     return RescoreOutcome(source, run_dir, manifest, agreement, judge, llm is not None)
 
 

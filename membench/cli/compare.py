@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from membench.cli.options import add_common
+from membench.cli.options import add_common, non_negative_int
 
 
 def add_parser(sub: Any) -> None:
@@ -28,8 +28,8 @@ def add_parser(sub: Any) -> None:
         metavar="FIELD,...",
         help="pair runs that differ in these on purpose: reader, judge, task-options (comma-separated)",
     )
-    compare.add_argument("--n-boot", type=int, default=10000, help="cluster-bootstrap resamples")
-    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--n-boot", type=non_negative_int, default=10000, help="cluster-bootstrap resamples")
+    compare.add_argument("--seed", type=non_negative_int, default=0)
     add_common(compare)
 
 

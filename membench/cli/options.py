@@ -27,13 +27,23 @@ def key_values(pairs: list[str], flag: str) -> dict[str, str]:
 
 
 def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1 (a usage error otherwise, exit code 2)."""
+    """An argparse type: a whole number >= 1 (counts of things that must happen at least once)."""
+    return _whole_number(text, minimum=1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (seeds; bootstrap resamples, where 0 means no interval)."""
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    """``text`` as an int of at least ``minimum``; otherwise a usage error (argparse exits with 2)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
 
 

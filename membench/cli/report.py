@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from membench.cli.options import non_negative_int
+
 
 def add_parser(sub: Any) -> None:
     report = sub.add_parser("report", help="write leaderboard.md, leaderboard.html and a page per run")
@@ -13,8 +15,8 @@ def add_parser(sub: Any) -> None:
     report.add_argument("--out", type=Path, required=True, help="directory to write the report into")
     report.add_argument("--baseline", help="system name or run label deltas are taken against")
     report.add_argument("--data-dir", type=Path, default=Path("data"), help="where datasets are kept")
-    report.add_argument("--n-boot", type=int, default=2000, help="cluster-bootstrap resamples")
-    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--n-boot", type=non_negative_int, default=2000, help="cluster-bootstrap resamples")
+    report.add_argument("--seed", type=non_negative_int, default=0)
     report.add_argument(
         "--plugin", action="append", default=[], metavar="MODULE:OBJECT", help="load a task (repeatable)"
     )

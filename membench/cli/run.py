@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from membench.cli.options import add_common, add_key_values, key_values, llm_spec, positive_int
+from membench.cli.options import (
+    add_common,
+    add_key_values,
+    key_values,
+    llm_spec,
+    non_negative_int,
+    positive_int,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -28,9 +35,11 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
     run.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
     run.add_argument("--limit", type=positive_int, help="run the same N episodes for every system (seeded)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--max-episodes", type=int, default=2, help="episodes in flight at once")
-    run.add_argument("--max-connections", type=int, default=8, help="concurrent requests per LLM endpoint")
+    run.add_argument("--seed", type=non_negative_int, default=0)
+    run.add_argument("--max-episodes", type=positive_int, default=2, help="episodes in flight at once")
+    run.add_argument(
+        "--max-connections", type=positive_int, default=8, help="concurrent requests per LLM endpoint"
+    )
     run.add_argument("--run-dir", type=Path, help="use this run directory instead of the derived one")
     run.add_argument("--retry-errors", action="store_true", help="redo probes that errored last time")
     run.add_argument("--fresh", action="store_true", help="start over (the old run directory is archived)")

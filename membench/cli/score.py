@@ -10,7 +10,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from membench.cli.options import add_common, add_key_values, key_values, llm_spec
+from membench.cli.options import (
+    add_common,
+    add_key_values,
+    key_values,
+    llm_spec,
+    non_negative_int,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from membench.analysis.rescore import RescoreOutcome
@@ -28,13 +35,15 @@ def add_parser(sub: Any) -> None:
         "task_options",
         "where the run's data is now, e.g. -T data=PATH (the fingerprint must match)",
     )
-    score.add_argument("--max-connections", type=int, default=8, help="concurrent judge requests")
+    score.add_argument("--max-connections", type=positive_int, default=8, help="concurrent judge requests")
     score.add_argument("--retry-errors", action="store_true", help="redo probes the judge failed last time")
     score.add_argument(
         "--fresh", action="store_true", help="rescore from scratch (the old rescore is archived)"
     )
     score.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
-    score.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for metric intervals")
+    score.add_argument(
+        "--n-boot", type=non_negative_int, default=2000, help="bootstrap resamples for metric intervals"
+    )
     add_common(score, results_dir=False)  # the rescore is written beside RUN_DIR
 
 

@@ -2,7 +2,8 @@
 
 One set of rules for every run directory, whoever fills it: where a run's directory is (named by a hash
 of its identity, so the same command finds it again), refusing a directory that holds a run of another
-configuration, archiving (never deleting) on ``--fresh``, which probes a resume skips, the manifest a
+configuration, one writer at a time (a lock the kernel drops when its holder dies), archiving (never
+deleting) on ``--fresh``, which probes a resume skips, the manifest a
 run starts and ends with (creation time, usage, resumes and wall time carried across resumes; counts
 recomputed from the records on disk), and how a failure becomes a record's error.
 """
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import platform
 import shutil
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from membench.core.errors import IdentityMismatch, LLMError
 from membench.core.identity import RunIdentity, identity_differences, run_id_for
+from membench.core.lock import LOCK, exclusive
 from membench.core.records import latest_records, read_manifest, read_records
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
@@ -47,25 +50,37 @@ def run_dir_name(identity: RunIdentity, system_name: str) -> str:
     return f"{identity['task']['name']}__{system_name}__{run_id_for(identity)}"
 
 
+@contextmanager
 def open_run_dir(
     run_dir: Path, identity: RunIdentity, *, fresh: bool, elsewhere: str = ""
-) -> Manifest | None:
-    """The manifest of the run to resume in ``run_dir``, or None when the run starts there.
+) -> Iterator[Manifest | None]:
+    """The manifest of the run to resume in ``run_dir`` (None when the run starts there), with the
+    directory locked for the body: a second writer is refused, naming the PID that holds it.
 
-    With ``fresh`` an existing run is archived beside it first. A run of another configuration is
-    refused with every field that differs named; ``elsewhere`` says how else the user may go on.
+    With ``fresh`` an existing run is archived beside it first (its lock file goes with it, so the new
+    directory is locked anew). A run of another configuration is refused with every field that differs
+    named; ``elsewhere`` says how else the user may go on.
     """
-    existing = read_manifest(run_dir)
-    if existing is not None and fresh:
+    with exclusive(run_dir / LOCK, run_dir):
+        existing = read_manifest(run_dir)
+        if existing is None or not fresh:
+            _refuse_other_configuration(run_dir, existing, identity, elsewhere)
+            yield existing
+            return
         archive(run_dir)
-        return None
+    with exclusive(run_dir / LOCK, run_dir):
+        yield None
+
+
+def _refuse_other_configuration(
+    run_dir: Path, existing: Manifest | None, identity: RunIdentity, elsewhere: str
+) -> None:
     if existing is not None and existing.identity != identity:
         diffs = "; ".join(identity_differences(existing.identity, identity))
         raise IdentityMismatch(
             f"{run_dir} holds a run with a different configuration ({diffs}); "
             f"use --fresh to start over there (the old run is archived){elsewhere}"
         )
-    return existing
 
 
 def archive(run_dir: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from membench.api import run
-from membench.cli.main import main
+from membench.cli.main import build_parser, main
 from membench.cli.run_output import print_outcome
 from membench.core.config import RunConfig
 from membench.running.display import NullDisplay
@@ -129,11 +129,55 @@ def test_a_finished_run_says_where_it_is_and_what_to_do_next(tmp_path: Path) -> 
     assert "with 2 episode(s), the smallest possible permutation p is 0.5" in said
 
 
-def test_an_empty_limit_is_a_usage_error(tmp_path: Path) -> None:
-    for limit in ("0", "-1", "two"):
-        result = membench("run", "--task", "halumem", "--system", "bm25", "--limit", limit)
-        assert result.returncode == 2, (limit, result.stderr)
-        assert "--limit" in result.stderr and result.stdout == ""
+#: each command with what it needs besides the option under test (a toy run, so nothing is slow).
+COMMAND_ARGS = {
+    "run": ["run", "--task", "toy", "--system", "keyword", "--plugin", f"{TOY}:ToyTask",
+            "--plugin", f"{TOY}:KeywordSystem", "--display", "none"],
+    "score": ["score", "results/runs/x", "--judge", "lexical"],
+    "compare": ["compare", "--task", "toy"],
+    "report": ["report", "results", "--out", "site"],
+}  # fmt: skip
+#: every integer option of every command, with values it must refuse: out of range, or not a whole number.
+BAD_NUMBERS = [
+    *(("run", "--limit", v) for v in ("0", "-1", "two")),
+    *(("run", "--max-episodes", v) for v in ("0", "-2", "1.5")),
+    *(("run", "--max-connections", v) for v in ("0", "-1", "x")),
+    *(("run", "--seed", v) for v in ("-1", "0.5")),
+    *(("score", "--max-connections", v) for v in ("0", "-3")),
+    *(("score", "--n-boot", v) for v in ("-1", "many")),
+    *((cmd, "--n-boot", v) for cmd in ("compare", "report") for v in ("-1", "1e3")),
+    *((cmd, "--seed", v) for cmd in ("compare", "report") for v in ("-1", "x")),
+]
+
+
+@pytest.mark.parametrize(("command", "option", "value"), BAD_NUMBERS)
+def test_a_bad_number_is_a_usage_error_that_writes_nothing(
+    command: str,
+    option: str,
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default results/ and data/ folders would be written here
+    with pytest.raises(SystemExit) as stopped:
+        main([*COMMAND_ARGS[command], f"{option}={value}"])
+    assert stopped.value.code == 2
+    said = capsys.readouterr()
+    assert said.out == "" and f"error: argument {option}: " in said.err
+    assert said.err.strip().splitlines()[-1].startswith(f"membench {command}: error: argument {option}")
+    assert list(tmp_path.iterdir()) == [], "a usage error writes nothing"
+
+
+def test_the_smallest_accepted_numbers_parse() -> None:
+    """0 bootstrap resamples is allowed (it skips the interval, as the stats functions document), and 0
+    is a seed; every count of workers or episodes starts at 1."""
+    run_args = build_parser().parse_args(
+        [*COMMAND_ARGS["run"], "--limit=1", "--max-episodes=1", "--max-connections=1", "--seed=0"]
+    )
+    assert (run_args.limit, run_args.max_episodes, run_args.max_connections, run_args.seed) == (1, 1, 1, 0)
+    for command in ("compare", "report", "score"):
+        assert build_parser().parse_args([*COMMAND_ARGS[command], "--n-boot=0"]).n_boot == 0
 
 
 def test_printing_a_run_summary_writes_no_file(
