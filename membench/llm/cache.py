@@ -4,7 +4,10 @@ Re-scoring a run or iterating on a report re-asks the judge and the reader the s
 this cache those calls cost nothing and give the same answers. The key is a sha256 over canonical
 JSON of the model, the endpoint, the messages and every generation parameter; transport settings
 (timeouts, retries, connection limits) and credentials are left out, so changing a timeout keeps
-the cache warm and no key is ever written to disk. Only successful responses are stored.
+the cache warm and no key is ever written to disk. Only successful responses are stored, and only
+replies their caller could use: a caller that says how it parses (``usable``) gets an unparseable
+reply neither stored nor served, so ``--retry-errors`` asks the model again instead of replaying the
+reply that made the error.
 
 One connection guarded by a lock serves every thread; WAL mode lets several processes (parallel
 runs) share the file. Callers in asyncio should run ``get``/``put`` in a thread.
@@ -18,10 +21,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from membench.core.errors import OutputParseError
 from membench.core.types import Usage
 from membench.core.urls import public_url
 from membench.llm.types import LLMResponse
@@ -53,6 +57,19 @@ CREATE TABLE IF NOT EXISTS responses (
     raw TEXT NOT NULL
 )
 """
+
+
+def parsed_by(parse: Callable[[str], object]) -> Callable[[str], bool]:
+    """``usable`` for a caller whose parse raises ``OutputParseError`` on a reply it cannot use."""
+
+    def usable(text: str) -> bool:
+        try:
+            parse(text)
+        except OutputParseError:
+            return False
+        return True
+
+    return usable
 
 
 def default_cache_path() -> Path:
@@ -94,13 +111,17 @@ class ResponseCache:
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def get(self, key: str) -> LLMResponse | None:
-        """The stored response (``cached=True``), counting a hit or a miss."""
+    def get(self, key: str, usable: Callable[[str], bool] | None = None) -> LLMResponse | None:
+        """The stored response (``cached=True``), counting a hit or a miss.
+
+        A stored reply that ``usable`` rejects is a miss (stored before its caller checked replies):
+        the caller's next answer replaces it.
+        """
         with self._lock:
             row = self._conn.execute(
                 "SELECT text, usage, raw FROM responses WHERE key = ?", (key,)
             ).fetchone()
-            if row is None:
+            if row is None or (usable is not None and not usable(row[0])):
                 self._misses += 1
                 return None
             self._hits += 1

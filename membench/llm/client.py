@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -175,8 +176,13 @@ class LLMClient:
         max_tokens: int | None = None,
         temperature: float = 0.0,
         response_format: dict[str, Any] | None = None,
+        usable: Callable[[str], bool] | None = None,
     ) -> LLMResponse:
         """The model's answer, from the cache when this exact request was answered before.
+
+        ``usable`` is the caller's parse as a yes/no: a reply it rejects is returned (the caller
+        re-asks or records the error) but never stored, and a stored one it rejects is not served, so
+        a retry of that request reaches the model again.
 
         Raises ``membench.core.errors.LLMError`` when the call fails for good (its ``kind`` and
         ``attempts`` say how). A cache hit's usage keeps the tokens of the stored answer (the same
@@ -187,7 +193,7 @@ class LLMClient:
         )
         key = ResponseCache.key(request) if self.cache is not None else ""
         if self.cache is not None:
-            hit = await asyncio.to_thread(self.cache.get, key)
+            hit = await asyncio.to_thread(self.cache.get, key, usable)
             if hit is not None:
                 usage = hit.usage.model_copy(update={"calls": 1, "cached_calls": 1, "cost_usd": 0.0})
                 return self._count(LLMResponse(text=hit.text, usage=usage, cached=True, raw=hit.raw))
@@ -197,7 +203,7 @@ class LLMClient:
             lambda: self._attempt(request, pool), secrets=known_secrets(self._api_key)
         )
         response = outcome.value
-        if self.cache is not None:
+        if self.cache is not None and (usable is None or usable(response.text)):
             await asyncio.to_thread(self.cache.put, key, response, model=self.model)
         return self._count(response)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +28,10 @@ class LLM(Protocol):
         max_tokens: int | None = None,
         temperature: float = 0.0,
         response_format: dict[str, Any] | None = None,
-    ) -> LLMResponse: ...
+        usable: Callable[[str], bool] | None = None,
+    ) -> LLMResponse:
+        """The reply; one that ``usable`` (the caller's parse) rejects is never cached or served from it."""
+        ...
 
     def identity(self) -> dict[str, Any]:
         """What decides this client's outputs (model, generation parameters), for run identities."""

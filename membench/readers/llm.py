@@ -52,6 +52,11 @@ def parse_answer(text: str) -> str:
     return answer.strip().strip("*_").strip().strip('"').strip()
 
 
+def has_answer(text: str) -> bool:
+    """Whether a reply holds an answer: only such replies are cached (a retry re-asks the others)."""
+    return bool(parse_answer(text))
+
+
 class LLMReader(Reader):
     """Answer from memories (best first) with an LLM client whose usage is reported as ``reader``."""
 
@@ -81,7 +86,9 @@ class LLMReader(Reader):
         usage = Usage()
         replies: list[str] = []
         for _ in range(2):
-            response = await self.client.complete(messages, max_tokens=self.max_tokens, temperature=0.0)
+            response = await self.client.complete(
+                messages, max_tokens=self.max_tokens, temperature=0.0, usable=has_answer
+            )
             usage = usage.add(response.usage)
             answer = parse_answer(response.text)
             if answer:

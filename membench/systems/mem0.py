@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import re
@@ -117,6 +118,24 @@ def _as_llm_error(exc: BaseException) -> LLMError | None:
     return LLMError(kind, scrub(f"mem0: {exc}", known_secrets()))
 
 
+def _extracts(text: str) -> bool:
+    """Whether mem0 can read an extraction from ``text``, read as mem0 2.x reads it.
+
+    mem0 turns a reply it cannot parse into "nothing extracted" without a word; such a reply is
+    never cached, so a re-run or ``--retry-errors`` asks the model again instead of replaying it.
+    """
+    from mem0.memory.utils import extract_json, remove_code_blocks
+
+    body = remove_code_blocks(text)
+    for candidate in (body, extract_json(body)):
+        try:
+            value = json.loads(candidate, strict=False)
+        except json.JSONDecodeError:
+            continue
+        return isinstance(value, dict) and isinstance(value.get("memory"), list)
+    return False
+
+
 class _ExtractionLLM:
     """Fills mem0's LLM slot with membench's LLMClient, so mem0's extraction calls get what every other
     LLM call gets: the response cache (an identical re-run makes no call), retries with Retry-After,
@@ -142,7 +161,7 @@ class _ExtractionLLM:
     ) -> str:
         if tools:
             raise NotImplementedError("mem0 asked for tool calls, which its 2.x add path never does")
-        coroutine = self.client.complete(messages, response_format=response_format)
+        coroutine = self.client.complete(messages, response_format=response_format, usable=_extracts)
         response = asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
         with self._lock:
             self._usage = self._usage.add(response.usage)

@@ -24,6 +24,7 @@ from membench.core.errors import LLMError, OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score, Usage
 from membench.judges.base import Judge
+from membench.llm.cache import parsed_by
 from membench.llm.types import LLM
 from membench_tasks.episodic.scoring import chronology, f1_scores, match_answer
 
@@ -127,7 +128,12 @@ class LLMJudge(Judge):
         problem = ""
         for _ in range(2):
             try:
-                reply = await self.client.complete(messages, max_tokens=self.max_tokens, temperature=0.0)
+                reply = await self.client.complete(
+                    messages,
+                    max_tokens=self.max_tokens,
+                    temperature=0.0,
+                    usable=parsed_by(lambda text: parse_reply(text, gold)),
+                )
             except LLMError as exc:
                 return Score(judge=self.name, status="error", explanation=str(exc), usage={"judge": usage})
             usage = usage.add(reply.usage)

@@ -4,8 +4,10 @@ HaluMem asks three different questions (what did the system extract from a sessi
 reach memory, is an answer right), so each judge implements three methods and this base class routes
 a probe to the right one. The detail dictionaries built here are the contract with ``metrics.py``:
 one per gold point (``g``), one per extracted memory (``a``, ``included``); a failed element verdict
-keeps its slot with ``None`` and an ``error`` message, so "(all)" metrics can count it as 0 and
-"(valid)" metrics can leave it out.
+keeps its slot with ``None`` and an ``error`` message, and makes the whole score
+``status="error"``: the probe is counted as errored (every element of it failed, in metrics' "(all)"
+and "(valid)" alike) and ``--retry-errors`` redoes it, rather than a partly judged probe passing as
+scored.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ part of ``identity()``, so editing a prompt can never silently reuse an old run'
 
 A verdict is one JSON object, bare or in one ```json fence; anything else, a missing key or a value
 outside the allowed set is an ``OutputParseError``. The judge re-asks once (same messages, its bad
-reply, and a short reminder), then records the element as failed (``g``/``a`` None with an error,
-or ``Score(status="error")`` for update and QA): a failure is never turned into a wrong verdict.
+reply, and a short reminder), then records the element as failed (``g``/``a`` None with an error);
+the probe's score is then ``Score(status="error")``, for an extraction probe with any failed element
+too, so ``--retry-errors`` redoes it: a failure is never turned into a wrong verdict.
 A client's ``LLMError`` (raised after the client's own retries) is recorded the same way.
 
 Official shortcuts kept: an empty extraction scores every gold point g = 0 with no call, and an update
@@ -34,6 +35,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from membench.core.errors import ConfigError, LLMError, OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
+from membench.llm.cache import parsed_by
 from membench.llm.types import LLM, LLMResponse
 from membench_tasks.halumem.judge_base import (
     QA_LABELS,
@@ -216,8 +218,11 @@ class LLMJudge(HaluMemJudge):
                     memory_detail(position, verdict["score"], verdict["included"], verdict["reason"])
                 )
         failed = sum(outcome.verdict is None for outcome in outcomes)
+        # A probe missing any verdict is an error, not a score: counted as errored, shown, and redone
+        # by --retry-errors (the details keep every verdict made and say which failed).
         return Score(
             judge=self.name,
+            status="error" if failed else "scored",
             details=details,
             explanation=f"llm judge: {len(outcomes)} judgments, {failed} failed",
             usage=_judge_usage(outcomes),
@@ -270,7 +275,7 @@ class LLMJudge(HaluMemJudge):
         messages = [{"role": "user", "content": self._templates[judgment].render(**inputs)}]
         usage = Usage()
         try:
-            reply = await self._complete(messages)
+            reply = await self._complete(messages, spec)
             usage = usage.add(_call_usage(reply))
             try:
                 return _Outcome(parse_verdict(reply.text, spec), None, usage)
@@ -281,7 +286,7 @@ class LLMJudge(HaluMemJudge):
                     {"role": "assistant", "content": reply.text},
                     {"role": "user", "content": reminder},
                 ]
-                reply = await self._complete(retry)
+                reply = await self._complete(retry, spec)
                 usage = usage.add(_call_usage(reply))
                 try:
                     return _Outcome(parse_verdict(reply.text, spec), None, usage)
@@ -290,8 +295,13 @@ class LLMJudge(HaluMemJudge):
         except LLMError as exc:
             return _Outcome(None, f"judge call failed: {exc}", usage)
 
-    async def _complete(self, messages: list[dict[str, str]]) -> LLMResponse:
-        return await self._client.complete(messages, max_tokens=self._max_tokens, temperature=0.0)
+    async def _complete(self, messages: list[dict[str, str]], spec: Mapping[str, Check]) -> LLMResponse:
+        return await self._client.complete(
+            messages,
+            max_tokens=self._max_tokens,
+            temperature=0.0,
+            usable=parsed_by(lambda text: parse_verdict(text, spec)),
+        )
 
 
 async def _bounded(limit: asyncio.Semaphore, judgment: Awaitable[_Outcome]) -> _Outcome:

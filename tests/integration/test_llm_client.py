@@ -133,6 +133,24 @@ def test_cache_hit_makes_no_request(server: FakeOpenAIServer, tmp_path: Path) ->
     assert cache.stats() == {"hits": 1, "misses": 1}
 
 
+def test_a_reply_its_caller_cannot_use_is_not_cached(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """The caller's parse decides what is stored: an unusable reply reaches the model again next time."""
+    replies = iter(["no answer here", "Answer: Lisbon"])
+    server.responder = lambda request: next(replies)
+    cache = ResponseCache(tmp_path / "llm.sqlite")
+    llm = client(server, cache=cache)
+
+    def usable(text: str) -> bool:
+        return text.startswith("Answer:")
+
+    assert complete(llm, usable=usable).text == "no answer here"
+    assert len(cache) == 0
+    assert complete(llm, usable=usable).text == "Answer: Lisbon"
+    assert server.total_requests == 2
+    again = complete(llm, usable=usable)
+    assert again.cached and again.text == "Answer: Lisbon" and server.total_requests == 2
+
+
 def test_cache_misses_on_other_temperature_or_messages(server: FakeOpenAIServer, tmp_path: Path) -> None:
     llm = client(server, cache=ResponseCache(tmp_path / "llm.sqlite"))
     complete(llm)

@@ -100,6 +100,17 @@ def test_two_empty_answers_raise_output_parse_error(server: FakeOpenAIServer, tm
     assert server.path_counts == {"/v1/chat/completions": 2}
 
 
+def test_a_reader_error_is_not_replayed_from_the_cache(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """Asked again (``--retry-errors``), the reader reaches the model: its empty replies were not stored."""
+    cache = ResponseCache(tmp_path / "llm.sqlite")
+    with pytest.raises(OutputParseError):
+        ask(make_reader(server, ["**Answer:**"], cache=cache))
+    assert len(cache) == 0
+    assert ask(make_reader(server, ["Answer: Lisbon"], cache=cache)).text == "Lisbon"
+    assert server.path_counts == {"/v1/chat/completions": 3}
+    assert len(cache) == 1
+
+
 def test_identity_names_the_template_and_the_llm_but_no_key(
     server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

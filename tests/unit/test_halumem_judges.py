@@ -485,6 +485,8 @@ class FakeClient:
         self.requests: list[list[dict[str, str]]] = []
         self.in_flight = 0
         self.most_in_flight = 0
+        #: the replies the judge's ``usable`` rejected: a caching client would not have stored them.
+        self.unusable: list[str] = []
 
     async def complete(
         self,
@@ -493,6 +495,7 @@ class FakeClient:
         max_tokens: int | None = None,
         temperature: float = 0.0,
         response_format: dict | None = None,
+        usable: Callable[[str], bool] | None = None,
     ) -> LLMResponse:
         self.requests.append(messages)
         self.in_flight += 1
@@ -505,6 +508,9 @@ class FakeClient:
         if isinstance(reply, Exception):
             raise reply
         usage = Usage(prompt_tokens=10, completion_tokens=2, cost_usd=0.001)
+        text = reply.text if isinstance(reply, Cached) else reply
+        if usable is not None and not usable(text):
+            self.unusable.append(text)
         if isinstance(reply, Cached):
             return LLMResponse(text=reply.text, usage=usage, cached=True)
         return LLMResponse(text=reply, usage=usage)
@@ -557,7 +563,29 @@ def test_llm_extraction_verdicts_errors_and_usage() -> None:
     usage = score.usage["judge"]
     assert (usage.calls, usage.cached_calls, usage.prompt_tokens, usage.completion_tokens) == (10, 1, 100, 20)
     assert usage.cost_usd == pytest.approx(0.01)
-    assert score.status == "scored"
+    # Three verdicts failed: the probe is an error (so --retry-errors redoes it), with every verdict kept.
+    assert score.status == "error"
+    assert score.explanation == "llm judge: 8 judgments, 3 failed"
+    # Only the replies that parsed may be cached: the first P3 reply, both P4 and both M3 replies not.
+    no_score = json.dumps({"reason": "no score key"})
+    out_of_scale = verdict(score=3, included=False)
+    assert sorted(client.unusable) == sorted(["score: 2", no_score, no_score, out_of_scale, out_of_scale])
+
+
+def test_llm_extraction_with_one_failed_accuracy_verdict_is_an_error_that_keeps_its_usage() -> None:
+    def script(prompt: str, attempt: int) -> Reply:
+        if "Candidate memory:\nM2" in prompt:
+            return "no verdict here"
+        return verdict(score=2, included=True) if "Candidate memory" in prompt else verdict(score=2)
+
+    probe = extraction_probe([gold_point(1, "P1 fully stated", "Persona Memory", None)])
+    score = asyncio.run(LLMJudge(FakeClient(script)).score(probe, recalled("M1", "M2"), EPISODE))
+    assert score.status == "error"
+    assert score.explanation == "llm judge: 3 judgments, 1 failed"
+    points, memories = by_element(score)
+    assert points["u1:s0:m1"]["g"] == 2
+    assert [d["a"] for d in memories] == [2, None]
+    assert score.usage["judge"].calls == 4  # P1, M1, and M2 asked twice
 
 
 def test_llm_reask_carries_the_bad_reply_and_a_reminder() -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from membench.core.errors import OutputParseError
 from membench.core.types import Usage
-from membench.llm.cache import ResponseCache, default_cache_path, public_url
+from membench.llm.cache import ResponseCache, default_cache_path, parsed_by, public_url
 from membench.llm.types import LLMResponse
 
 BASE: dict[str, Any] = {
@@ -89,6 +90,24 @@ def test_empty_responses_are_never_stored(cache: ResponseCache) -> None:
     with pytest.raises(ValueError, match="empty"):
         cache.put("k", _response("  \n"))
     assert len(cache) == 0
+
+
+def test_a_stored_reply_its_caller_cannot_use_is_a_miss(cache: ResponseCache) -> None:
+    key = ResponseCache.key(BASE)
+    cache.put(key, _response("garbage"))  # stored before its caller checked replies
+    assert cache.get(key, usable=lambda text: text != "garbage") is None
+    assert cache.get(key, usable=lambda text: True) is not None
+    assert cache.stats() == {"hits": 1, "misses": 1}
+
+
+def test_parsed_by_accepts_exactly_what_its_parse_accepts() -> None:
+    def parse(text: str) -> int:
+        if not text.isdigit():
+            raise OutputParseError("not a number")
+        return int(text)
+
+    usable = parsed_by(parse)
+    assert usable("42") and not usable("forty-two")
 
 
 def test_concurrent_threads_share_one_cache(cache: ResponseCache) -> None:
