@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import pkgutil
 import sys
@@ -204,6 +205,12 @@ class Registry:
         seam = _seams()[kind]
         if not (isinstance(loaded, type) and issubclass(loaded, seam)):
             raise ConfigError(f"{kind} '{name}' from {entry.origin} is not a {seam.__name__} subclass")
+        if inspect.isabstract(loaded):
+            # Refused here, before any work: instantiating it later fails with a bare TypeError.
+            missing = ", ".join(sorted(getattr(loaded, "__abstractmethods__", ())))
+            raise ConfigError(
+                f"{kind} '{name}' from {entry.origin} is abstract: it does not implement {missing}"
+            )
         return loaded
 
 

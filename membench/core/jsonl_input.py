@@ -18,6 +18,7 @@ Usage in a loader::
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -37,6 +38,7 @@ _JSON_NAMES: dict[type, str] = {
     type(None): "null",
 }
 _SHOWN_VALUE_CHARS = 40
+_TOO_DEEP = "is not valid JSON (nested too deeply)"
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -55,15 +57,59 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                hint = "; truncated?" if not raw.endswith(b"\n") else ""
-                raise DataError(
-                    path, number, None, f"is not valid JSON ({exc.msg} at column {exc.colno}){hint}"
-                ) from None
+                value = parse_json(text, path, number)
+            except DataError as exc:
+                if not raw.endswith(b"\n") and "is not valid JSON" in exc.problem:
+                    raise DataError(path, number, None, f"{exc.problem}; truncated?") from None
+                raise
             if not isinstance(value, dict):
                 raise DataError(path, number, None, f"holds {_json_name(value)}, expected a JSON object")
             yield number, value
+
+
+def parse_json(text: str, path: Path, line: int | None) -> Any:
+    """``text`` parsed as JSON, or a one-line DataError at ``path:line``.
+
+    Besides syntax errors this refuses what ``json.loads`` accepts but nothing downstream survives:
+    nesting so deep that parsing exhausts the recursion limit, and a lone surrogate escape such as
+    ``"\\udfff"``, which loads as a string no UTF-8 file can hold (the run would crash later, when
+    it writes a record quoting it).
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, line, None, f"is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # an integer with more digits than Python converts
+        raise DataError(path, line, None, f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DataError(path, line, None, _TOO_DEEP) from None
+    if "\\u" in text:
+        try:
+            _refuse_lone_surrogates(value, Where(path, line))
+        except RecursionError:
+            raise DataError(path, line, None, _TOO_DEEP) from None
+    return value
+
+
+def _refuse_lone_surrogates(value: Any, at: Where) -> None:
+    """A DataError at the first string (key or value) inside ``value`` that is not encodable UTF-8."""
+    if isinstance(value, str):
+        _check_encodable(value, at)
+    elif isinstance(value, dict):
+        for key, element in value.items():
+            _check_encodable(key, at.key(key))
+            _refuse_lone_surrogates(element, at.key(key))
+    elif isinstance(value, list):
+        for i, element in enumerate(value):
+            _refuse_lone_surrogates(element, at.item(i))
+
+
+def _check_encodable(text: str, at: Where) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise at.error(f"holds a lone surrogate escape \\u{code:04x}, which is not a character") from None
 
 
 def _decode(raw: bytes, path: Path, number: int) -> str:
@@ -86,7 +132,7 @@ class Where:
     __slots__ = ("_parent", "_step", "line", "path")
 
     def __init__(
-        self, path: Path, line: int, parent: Where | None = None, step: str | int | None = None
+        self, path: Path, line: int | None, parent: Where | None = None, step: str | int | None = None
     ) -> None:
         self.path = path
         self.line = line
@@ -129,18 +175,30 @@ def check(value: Any, kind: type | tuple[type, ...], at: Where) -> Any:
     Python's ``True`` is an ``int``, but a JSON ``true`` where a count was expected is a data error, so
     booleans are never accepted as numbers; an integer is accepted (returned as a float) for a float.
     """
-    if type(value) is kind:
+    if type(value) is kind and kind is not float:
         return value
     kinds = kind if isinstance(kind, tuple) else (kind,)
     for wanted in kinds:
         if isinstance(value, bool) and wanted is not bool:
             continue
-        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+        if wanted is float and isinstance(value, (int, float)):
+            return _finite(value, at)
         if isinstance(value, wanted):
             return value
     expected = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
     raise at.error(f"must be {expected}, got {_json_name(value)} ({shown(value)})")
+
+
+def _finite(value: float, at: Where) -> float:
+    """``value`` as a finite float: JSON has no NaN or Infinity (Python's parser accepts them, and
+    ``1e999`` overflows to infinity), and arithmetic on them poisons every mean it enters."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise at.error(f"is too large a number ({shown(value)})") from None
+    if not math.isfinite(number):
+        raise at.error(f"must be a finite number, got {number}")
+    return number
 
 
 @overload
@@ -152,7 +210,7 @@ def require(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], at:
     if key not in obj:
         raise at.key(key).error("is missing")
     value = obj[key]
-    if type(value) is kind:  # the common case, without building a Where for check()
+    if type(value) is kind and kind is not float:  # the common case, without building a Where for check()
         return value
     return check(value, kind, at.key(key))
 

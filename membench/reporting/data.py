@@ -5,7 +5,9 @@ task, from ``<data_dir>/<task>``, and uses it only when its fingerprint is the o
 manifest: a question shown beside an answer must be the question that was asked. When the data is
 absent or differs, the report says so plainly and shows the records without it.
 
-The task's data directory must exist: a report reads data, it does not fetch any. (A task whose
+A run on ``-T data=FILE`` keeps only the file's name, so that file is looked for in ``<data_dir>/<task>``
+and then in ``<data_dir>``. Otherwise the task's data directory must exist: a report reads data, it
+does not fetch any. (A task whose
 offline data is generated may still write its seeded file there, exactly as ``membench run`` would.)
 """
 
@@ -45,9 +47,19 @@ def load_run_data(run: LoadedRun, data_dir: Path) -> RunData:
     """The dataset ``run`` was evaluated on, read from ``data_dir/<task>``, or why it is not shown."""
     expected = run.dataset_fingerprint
     task_dir = data_dir / run.task_name
-    if not task_dir.is_dir():
-        return RunData(None, f"no data directory {task_dir} when this report was written", expected)
     options = dict(run.manifest.identity["task"].get("options", {}))
+    if options.get("data"):
+        found = given_data(str(options["data"]), data_dir, task_dir)
+        if found is None:
+            return RunData(
+                None,
+                f"the run read -T data={options['data']}, and no such file is in {task_dir} or {data_dir} "
+                "(put it there, or point --data-dir at its folder)",
+                expected,
+            )
+        options["data"] = str(found)
+    elif not task_dir.is_dir():
+        return RunData(None, f"no data directory {task_dir} when this report was written", expected)
     try:
         dataset = type(run.task)(options, task_dir).load()
     except MembenchError as exc:
@@ -60,3 +72,13 @@ def load_run_data(run: LoadedRun, data_dir: Path) -> RunData:
             expected,
         )
     return RunData(dataset, None, expected)
+
+
+def given_data(name: str, data_dir: Path, task_dir: Path) -> Path | None:
+    """Where a run's ``-T data=`` file is now: its identity keeps only the file name (the same file at
+    another place is the same run), so it is looked for in the task's data folder, then in
+    ``data_dir`` itself; the fingerprint check then says whether it is the file the run read."""
+    for folder in (task_dir, data_dir):
+        if (folder / name).exists():
+            return folder / name
+    return None

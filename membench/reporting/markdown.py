@@ -8,6 +8,7 @@ so a name holding ``|`` or HTML cannot break a table or inject markup.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
@@ -19,6 +20,13 @@ _SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
 def md(text: str) -> str:
     """Text safe inside a Markdown table cell: special characters escaped, newlines flattened."""
     return " ".join(str(text).split()).translate(_SPECIAL)
+
+
+def run_page_link(run_name: str) -> str:
+    """The link target of a run's page, percent-encoded: a link target is not a table cell, so ``md``
+    does not make it safe (``<``, ``>``, spaces and ``)`` would end the link and let the rest of the
+    name through as raw HTML); a browser decodes it back to the file ``runs/<run name>.html``."""
+    return f"runs/{quote(run_name, safe='')}.html"
 
 
 def render_markdown(boards: Sequence[Board], settings: Settings, n_runs: int) -> str:
@@ -84,7 +92,7 @@ def _ranking(board: Board) -> list[str]:
             f"| {_rank(entry)} | {md(entry.label)} | {fmt.value(main, est.value)} | "
             f"{fmt.interval(main, est.interval)} | {est.n} | {entry.n_errored}/{entry.n_probes} | "
             f"{fmt.usd(entry.cost_usd, entry.llm_calls)} | {fmt.seconds(entry.ingest_s)} | "
-            f"{fmt.seconds(entry.query_s)} | [{md(entry.run_name)}](runs/{entry.run_name}.html) |"
+            f"{fmt.seconds(entry.query_s)} | [{md(entry.run_name)}]({run_page_link(entry.run_name)}) |"
         )
     return lines
 

@@ -20,7 +20,6 @@ prose, which the closed-vocabulary matcher cannot score (the count skipped is in
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from membench.core.errors import ConfigError, DataError
-from membench.core.jsonl_input import Where, check, iter_jsonl, list_of, require
+from membench.core.jsonl_input import Where, check, iter_jsonl, list_of, parse_json, require, shown
 from membench.core.types import Dataset, Episode, Probe, Session, Turn
 
 #: upstream retrieval types -> the trait (gold vocabulary) a question asks for.
@@ -118,10 +117,7 @@ def _folder_books(path: Path) -> Iterator[_Book]:
     folders = [path] if (path / "book.json").exists() else sorted(p.parent for p in path.rglob("book.json"))
     for folder in folders:
         book_path = folder / "book.json"
-        try:
-            text = json.loads(book_path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(book_path, None, None, f"is not a readable JSON string ({exc})") from None
+        text = parse_json(_read_text(book_path), book_path, None)
         if not isinstance(text, str):
             raise DataError(book_path, None, None, "must hold the book as one JSON string")
         yield _Book(
@@ -140,10 +136,7 @@ def _table(folder: Path, stem: str) -> list[tuple[Where, dict[str, Any]]]:
     if as_jsonl.exists():
         return [(Where(as_jsonl, line), obj) for line, obj in iter_jsonl(as_jsonl)]
     if as_json.exists():
-        try:
-            rows = json.loads(as_json.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(as_json, None, None, f"is not valid JSON ({exc})") from None
+        rows = parse_json(_read_text(as_json), as_json, None)
         if not isinstance(rows, list):
             raise DataError(as_json, None, None, "must be a list of row objects (orient='records')")
         return [
@@ -152,6 +145,15 @@ def _table(folder: Path, stem: str) -> list[tuple[Where, dict[str, Any]]]:
     if parquet.exists():
         return [(Where(parquet, i + 1), row) for i, row in enumerate(_parquet_rows(parquet))]
     raise ConfigError(f"{folder} has no {stem}.parquet, {stem}.json or {stem}.jsonl")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except OSError as exc:
+        raise DataError(path, None, None, f"cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, None, f"is not valid UTF-8 (byte at offset {exc.start})") from None
 
 
 def _parquet_rows(path: Path) -> list[dict[str, Any]]:
@@ -164,6 +166,9 @@ def _parquet_rows(path: Path) -> list[dict[str, Any]]:
             f"reading {path} needs a parquet engine (pip install pyarrow), or export the table to JSON "
             f"with DataFrame.to_json(orient='records'): {exc}"
         ) from None
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid, OSError or ValueError on junk
+        problem = " ".join(str(exc).split())
+        raise DataError(path, None, None, f"is not a readable parquet file ({problem})") from None
     return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict("records")]
 
 
@@ -198,6 +203,8 @@ def _parse_book(book: _Book) -> tuple[Episode, list[Probe], int]:
     )
     questions = [(at, q) for at, q in book.questions if require(q, "retrieval_type", str, at) != SKIPPED_TYPE]
     parsed = [_question(at, q) for at, q in questions]
+    for (at, _), question in zip(questions, parsed, strict=True):
+        _check_in_vocabulary(question, vocabulary[question["trait"]], at)
     top_k = 4 * max([q["n_chapters"] for q in parsed] + [1])
     probes = [
         Probe(
@@ -230,8 +237,23 @@ def _parse_book(book: _Book) -> tuple[Episode, list[Probe], int]:
     return episode, probes, len(book.questions) - len(questions)
 
 
+def _check_in_vocabulary(question: dict[str, Any], vocabulary: list[str], at: Where) -> None:
+    """Every gold item must be a word of the closed vocabulary: the matcher finds only those, so an item
+    outside it could never be matched and the question would be unanswerable by construction."""
+    known = set(vocabulary)
+    for i, item in enumerate(question["items"]):
+        if item not in known:
+            raise (
+                at.key("correct_answer")
+                .item(i)
+                .error(f"{shown(item)} is not in the book's {question['trait']} vocabulary")
+            )
+
+
 def _split_chapters(book: _Book) -> dict[int, list[str]]:
     heads = list(_CHAPTER_HEAD.finditer(book.text))
+    if not heads:
+        raise book.text_at.error("has no 'Chapter k' headings (a line 'Chapter 1' starts each chapter)")
     bounds = [*(h.start() for h in heads[1:]), len(book.text)]
     chapters: dict[int, list[str]] = {}
     for head, end in zip(heads, bounds, strict=True):

@@ -34,6 +34,12 @@ UPDATE_TOP_K = 10
 QA_TOP_K = 20
 
 _NAME = re.compile(r"Name:\s*([^;]*)")
+ROLES = ("user", "assistant")
+#: the official "%b %d, %Y, %H:%M:%S" with English month names, checked without the locale.
+_TIMESTAMP = re.compile(
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-2]\d|3[01]), \d{4}, "
+    r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+)
 _BOOL_STRINGS = {"true": True, "false": False}
 _POINT_KEYS = ("subject", "required", "stale")
 
@@ -132,8 +138,8 @@ def _parse_user(obj: dict[str, Any], at: Where) -> _User:
             Session(
                 session_id=session_id,
                 turns=[_parse_turn(m, m_at) for m_at, m in each_object(raw, "dialogue", s_at)],
-                start_time=require(raw, "start_time", str, s_at),
-                end_time=require(raw, "end_time", str, s_at),
+                start_time=_timestamp(raw, "start_time", s_at),
+                end_time=_timestamp(raw, "end_time", s_at),
                 evaluated=not noise,
             )
         )
@@ -154,11 +160,20 @@ def _persona_name(obj: dict[str, Any], at: Where) -> str:
 
 
 def _parse_turn(raw: dict[str, Any], at: Where) -> Turn:
+    role = require(raw, "role", str, at)
+    if role not in ROLES:
+        raise at.key("role").error(f"must be one of {', '.join(ROLES)}, got {shown(role)}")
     return Turn(
-        role=require(raw, "role", str, at),
-        content=require(raw, "content", str, at),
-        timestamp=require(raw, "timestamp", str, at),
+        role=role, content=require(raw, "content", str, at), timestamp=_timestamp(raw, "timestamp", at)
     )
+
+
+def _timestamp(obj: dict[str, Any], key: str, at: Where) -> str:
+    """A time in the release's format: systems parse it, so a malformed one would fail mid-run."""
+    value = require(obj, key, str, at)
+    if _TIMESTAMP.fullmatch(value) is None:
+        raise at.key(key).error(f"must be a time like 'Dec 15, 2025, 06:11:23', got {shown(value)}")
+    return value
 
 
 def _session_probes(raw: dict[str, Any], at: Where, uuid: str, i: int) -> list[Probe]:
@@ -245,11 +260,21 @@ def _parse_points(raw: dict[str, Any], at: Where, prefix: str) -> list[dict[str,
                 "is_distractor": source == "interference",
                 "is_update": _flag(point, "is_update", p_at),
                 "original_memories": list_of(originals, str, p_at.key("original_memories")),
-                "importance": optional(point, "importance", (float, type(None)), p_at, None),
+                "importance": _importance(point, p_at),
                 "keys": _point_keys(point, p_at),
             }
         )
     return points
+
+
+def _importance(point: dict[str, Any], at: Where) -> float | None:
+    """A point's importance, the weight of weighted recall: absent or null (a distractor), else a
+    finite number of at least 0 (``check`` refuses NaN, Infinity and overflow; a negative weight would
+    turn a recalled point into a penalty)."""
+    importance: float | None = optional(point, "importance", (float, type(None)), at, None)
+    if importance is not None and importance < 0:
+        raise at.key("importance").error(f"must be at least 0, got {importance}")
+    return importance
 
 
 def _memory_type(raw: str) -> str:

@@ -222,13 +222,15 @@ def _read_csv(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, 
         raise DataError(path, None, None, f"cannot be read: {exc.strerror}") from exc
     with handle:
         reader = csv.DictReader(handle)
-        missing = [name for name in required if name not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(path, 1, missing[0], "is missing from the header")
         try:
+            header = reader.fieldnames or []
+            missing = [name for name in required if name not in header]
+            if missing:
+                raise DataError(path, 1, missing[0], "is missing from the header")
             return [(reader.line_num, row) for row in reader]
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(path, reader.line_num, None, f"is not valid CSV: {exc}") from exc
+            problem = " ".join(str(exc).split())
+            raise DataError(path, max(reader.line_num, 1), None, f"is not valid CSV: {problem}") from None
 
 
 def _int(value: Any, path: object, line: int | None, field: str) -> int:
@@ -251,15 +253,20 @@ def rows_from_csv(folder: Path, excerpt_length: int, segment_length: int) -> tup
     """The merged rows of one condition's three CSVs, and the files read."""
     files = [_condition_file(folder, kind, excerpt_length, segment_length) for kind in ("books", "excerpts")]
     segments_path = _condition_file(folder, "segments", excerpt_length, segment_length)
-    books = {}
+    books: dict[int, str] = {}
+    book_lines: dict[int, int] = {}
     for line, raw in _read_csv(files[0], BOOK_FIELDS):
-        books[_int(raw["book_idx"], files[0], line, "book_idx")] = raw["book_title"]
+        book = _int(raw["book_idx"], files[0], line, "book_idx")
+        _refuse_repeat(book, book_lines, files[0], line, "book_idx")
+        books[book] = raw["book_title"]
     excerpts: dict[tuple[int, int], str] = {}
+    excerpt_lines: dict[tuple[int, int], int] = {}
     for line, raw in _read_csv(files[1], EXCERPT_FIELDS):
         key = (
             _int(raw["book_idx"], files[1], line, "book_idx"),
             _int(raw["excerpt_idx"], files[1], line, "excerpt_idx"),
         )
+        _refuse_repeat(key, excerpt_lines, files[1], line, "excerpt_idx")
         excerpts[key] = _text(raw["excerpt_text"], files[1], line, "excerpt_text")
     rows = []
     seen: dict[tuple[int, ...], int] = {}
@@ -268,6 +275,14 @@ def rows_from_csv(folder: Path, excerpt_length: int, segment_length: int) -> tup
         _check_new(row, seen, segments_path, line)
         rows.append(row)
     return rows, [*files, segments_path]
+
+
+def _refuse_repeat(key: Any, first_line: dict[Any, int], path: object, line: int, field: str) -> None:
+    """Refuse a second record under one key: a dict would keep the last silently, and the segments
+    joined to it would then be checked against text that may not be theirs."""
+    if key in first_line:
+        raise DataError(path, line, field, f"repeats {key} first given at line {first_line[key]}")
+    first_line[key] = line
 
 
 def _check_new(row: SortRow, seen: dict[tuple[int, ...], int], path: object, line: int) -> None:
@@ -338,6 +353,19 @@ def _check(row: SortRow, path: object, line: int | None) -> None:
             f"{row.excerpt_length} words",
         )  # fmt: skip
     _check_bin(row, path, line)
+    _check_segments(row, path, line)
+
+
+def _check_segments(row: SortRow, path: object, line: int | None) -> None:
+    """Each segment must be the excerpt's words at its position: otherwise swapped or shifted segments
+    would flip the gold letter without any other check noticing."""
+    words = row.excerpt_text.split()
+    for number, text, pos in ((1, row.segment_1, row.seg1_pos), (2, row.segment_2, row.seg2_pos)):
+        if text.split() != words[pos : pos + row.segment_length]:
+            raise DataError(
+                path, line, f"segment_{number}",
+                f"is not the excerpt's {row.segment_length} words at seg{number}_pos {pos}",
+            )  # fmt: skip
 
 
 def _check_bin(row: SortRow, path: object, line: int | None) -> None:
@@ -397,8 +425,9 @@ def read_parquet(path: Path) -> Any:
 
     try:
         return pd.read_parquet(path)
-    except Exception as exc:
-        raise DataError(path, None, None, f"is not a readable parquet file: {exc}") from exc
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid, OSError or ValueError on junk
+        problem = " ".join(str(exc).split())
+        raise DataError(path, None, None, f"is not a readable parquet file: {problem}") from None
 
 
 def rows_from_frame(

@@ -160,3 +160,34 @@ def test_an_out_path_that_is_a_file_is_a_clear_error(
     assert report(results, target, f"--plugin={TOY}:ToyTask") == 2
     assert f"--out {target} is a file" in capsys.readouterr().err
     assert target.read_text() == "mine"
+
+
+def test_a_run_on_a_given_data_file_shows_its_questions_when_the_file_is_in_data_dir(tmp_path: Path) -> None:
+    make_runs(tmp_path / "build", "halumem", ["no-memory"], HALUMEM_TINY)
+    elsewhere = tmp_path / "elsewhere" / "sample.jsonl"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(next((tmp_path / "build" / "data" / "halumem").glob("*.jsonl")).read_bytes())
+    results = make_runs(tmp_path, "halumem", ["bm25"], {"data": str(elsewhere)})
+    run_name = next((results / "runs").iterdir()).name
+
+    assert report(results, tmp_path / "absent", "--data-dir", str(tmp_path / "kept")) == 0
+    page = (tmp_path / "absent" / "runs" / f"{run_name}.html").read_text()
+    assert "the run read -T data=sample.jsonl, and no such file is in " in page
+    assert str(tmp_path / "kept" / "halumem") in page and "<dt>Gold</dt><dd><pre>" not in page
+
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "sample.jsonl").write_bytes(elsewhere.read_bytes())
+    assert report(results, tmp_path / "out", "--data-dir", str(tmp_path / "kept")) == 0
+    page = (tmp_path / "out" / "runs" / f"{run_name}.html").read_text()
+    assert "<dt>Gold</dt><dd><pre>" in page and "Questions and gold answers are not shown" not in page
+
+
+def test_the_run_page_link_target_in_markdown_is_percent_encoded(tmp_path: Path) -> None:
+    results = make_runs(tmp_path, "halumem", ["bm25"], HALUMEM_TINY)
+    crafted = "<img src=x onerror=alert(1)>"
+    next((results / "runs").iterdir()).rename(results / "runs" / crafted)
+    assert report(results, tmp_path / "out", "--data-dir", str(tmp_path / "data")) == 0
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "(runs/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.html)" in markdown
+    assert not re.search(r"(?<!\\)[<>]", markdown), "no raw angle bracket, in link text or target"
+    assert (tmp_path / "out" / "runs" / f"{crafted}.html").is_file(), "the link decodes to the page"

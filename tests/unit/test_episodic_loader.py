@@ -149,3 +149,46 @@ def test_builder_output_error_names_line_and_field(tmp_path: Path) -> None:
     path.write_text(lines[0] + "\n" + json.dumps(broken) + "\n")
     with pytest.raises(DataError, match=r"e.jsonl:2: field 'qa\[4\].correct_answer'"):
         load_episodic(path)
+
+
+def test_a_book_without_chapter_headings_is_a_data_error(tmp_path: Path) -> None:
+    book = _copy(tmp_path)
+    text = json.loads((book / "book.json").read_text())
+    (book / "book.json").write_text(json.dumps(text.replace("Chapter ", "Part ")))
+    with pytest.raises(DataError, match=r"book.json:1: has no 'Chapter k' headings"):
+        load_episodic(book)
+
+
+def test_a_gold_item_outside_the_vocabulary_is_refused(tmp_path: Path) -> None:
+    book = _copy(tmp_path)
+    rows = json.loads((book / "df_qa.json").read_text())
+    rows[0]["correct_answer"] = ["Bethpage Black Course", "Atlantis"]
+    (book / "df_qa.json").write_text(json.dumps(rows))
+    with pytest.raises(DataError) as caught:
+        load_episodic(book)
+    assert str(caught.value) == (
+        f"{book / 'df_qa.json'}:1: field 'correct_answer[1]' \"Atlantis\" "
+        "is not in the book's location vocabulary"
+    )
+
+
+def test_deep_nesting_and_lone_surrogates_in_json_tables_are_data_errors(tmp_path: Path) -> None:
+    book = _copy(tmp_path)
+    (book / "df_qa.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match=r"df_qa.json: is not valid JSON \(nested too deeply\)"):
+        load_episodic(book)
+    (book / "book.json").write_text('"Chapter 1\\n\\nA \\udfff here"')
+    with pytest.raises(DataError, match=r"book.json: holds a lone surrogate escape \\udfff"):
+        load_episodic(book)
+    (book / "book.json").write_bytes(b'"Chapter 1 \xff"')
+    with pytest.raises(DataError, match=r"book.json: is not valid UTF-8"):
+        load_episodic(book)
+
+
+def test_a_junk_parquet_table_is_a_data_error(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow", reason="the dev extra installs pyarrow; reading parquet needs it")
+    book = _copy(tmp_path)
+    (book / "df_qa.json").unlink()
+    (book / "df_qa.parquet").write_bytes(b"PAR1 junk PAR1")
+    with pytest.raises(DataError, match=r"df_qa.parquet: is not a readable parquet file \(.+\)$"):
+        load_episodic(book)

@@ -278,3 +278,37 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text("\n", encoding="utf-8")
     assert _load_error(path) == f"{path}: holds no users (the file is empty)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("NaN", "must be a finite number, got nan"),
+        ("Infinity", "must be a finite number, got inf"),
+        ("-Infinity", "must be a finite number, got -inf"),
+        ("1e999", "must be a finite number, got inf"),
+        ("1" + "0" * 400, "is too large a number"),
+        ("-0.5", "must be at least 0, got -0.5"),
+    ],
+)
+def test_an_importance_that_is_no_usable_weight_is_refused(tmp_path: Path, raw: str, problem: str) -> None:
+    users = _users()
+    users[0]["sessions"][2]["memory_points"][0]["importance"] = "IMPORTANCE"
+    path = _write_users(tmp_path, users)
+    path.write_text(path.read_text(encoding="utf-8").replace('"IMPORTANCE"', raw), encoding="utf-8")
+    message = _load_error(path)
+    assert f":1: field 'sessions[2].memory_points[0].importance' {problem}" in message
+
+
+def test_roles_and_times_outside_the_release_format_are_refused(tmp_path: Path) -> None:
+    users = _users()
+    users[1]["sessions"][0]["dialogue"][2]["role"] = "Dec 15, 2025, 06:11:23"  # swapped with its timestamp
+    message = _load_error(_write_users(tmp_path, users))
+    assert ":2: field 'sessions[0].dialogue[2].role' must be one of user, assistant" in message
+    users = _users()
+    users[0]["sessions"][2]["end_time"] = "user"
+    message = _load_error(_write_users(tmp_path, users))
+    assert (
+        ":1: field 'sessions[2].end_time' must be a time like 'Dec 15, 2025, 06:11:23', got \"user\""
+        in message
+    )

@@ -137,3 +137,45 @@ def test_check_accepts_any_of_several_types() -> None:
     at = Where(Path("f.jsonl"), 1)
     assert check(None, (float, type(None)), at) is None
     assert check(0.25, (float, type(None)), at) == 0.25
+
+
+def test_json_nested_too_deeply_is_a_data_error_not_a_recursion_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, b'{"ok": 1}\n{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    with pytest.raises(DataError) as caught:
+        list(iter_jsonl(path))
+    assert _one_line(caught.value) == f"{path}:2: is not valid JSON (nested too deeply)"
+
+
+def test_a_lone_surrogate_escape_is_refused_with_its_field_and_a_pair_is_kept(tmp_path: Path) -> None:
+    path = _write(tmp_path, b'{"emoji": "\\ud83d\\ude00"}\n{"turns": [{"content": "x\\udfff"}]}\n')
+    lines = iter_jsonl(path)
+    assert next(lines) == (1, {"emoji": "\N{GRINNING FACE}"})
+    with pytest.raises(DataError) as caught:
+        next(lines)
+    message = _one_line(caught.value)
+    assert (
+        message == f"{path}:2: field 'turns[0].content' holds a lone surrogate escape \\udfff, "
+        "which is not a character"
+    )
+
+
+def test_an_integer_too_long_to_convert_is_a_data_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, b'{"n": ' + b"9" * 5000 + b"}\n")
+    with pytest.raises(DataError, match=r"data.jsonl:1: is not valid JSON \(Exceeds the limit"):
+        list(iter_jsonl(path))
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (float("nan"), "must be a finite number, got nan"),
+        (float("inf"), "must be a finite number, got inf"),
+        (10**400, "is too large a number"),
+    ],
+)
+def test_a_float_field_must_be_finite(value: object, problem: str) -> None:
+    at = Where(Path("f.jsonl"), 3)
+    with pytest.raises(DataError, match=f"^f.jsonl:3: field 'w' {problem}"):
+        require({"w": value}, "w", float, at)
+    with pytest.raises(DataError, match=f"^f.jsonl:3: field 'w' {problem}"):
+        optional({"w": value}, "w", (float, type(None)), at, None)

@@ -116,3 +116,15 @@ def test_every_task_builds_its_readers_and_its_default(task_name: str, tmp_path:
     task = registry.get("task", task_name)({}, tmp_path)
     for name in {*task.reader_names, task.default_reader}:
         assert build_reader(task, registry, name, None).name == name
+
+
+def test_an_abstract_plugin_class_is_refused_by_name_before_any_work(tmp_path: Path) -> None:
+    plugin = tmp_path / "abstract_plugin.py"
+    plugin.write_text(
+        "from membench.readers.base import Reader\n\nclass HalfReader(Reader):\n    name = 'half'\n"
+    )
+    registry = Registry([f"{plugin}:HalfReader"])
+    with pytest.raises(
+        ConfigError, match=r"reader 'half' from --plugin .* is abstract: it does not implement \w+"
+    ):
+        registry.get("reader", "half")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -202,3 +204,53 @@ def test_parquet_errors_name_the_row_counting_from_one() -> None:
         rows_from_frame(frame, "x.parquet", [250], [20])
     with pytest.raises(DataError, match=r"x\.parquet:9: field 'distance_bin'.*line 1"):
         rows_from_frame(pd.concat([_frame(), _frame().iloc[:1]], ignore_index=True), "x.parquet", [250], [20])
+
+
+def test_invalid_utf8_in_the_header_is_a_data_error(tmp_path: Path) -> None:
+    segments = _copy(tmp_path) / "segments_250-s20-n2.csv"
+    segments.write_bytes(b",book_idx\xff,excerpt_idx\n" + segments.read_bytes().split(b"\n", 1)[1])
+    with pytest.raises(DataError, match=r"segments_250-s20-n2.csv:1: is not valid CSV: 'utf-8' codec"):
+        load(tmp_path)
+
+
+def test_swapped_segments_are_refused_rather_than_flipping_the_gold_letter(tmp_path: Path) -> None:
+    segments = _copy(tmp_path) / "segments_250-s20-n2.csv"
+    header, first, *rest = segments.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = next(csv.reader([first]))
+    cells[4], cells[5] = cells[5], cells[4]
+    swapped = io.StringIO()
+    csv.writer(swapped, lineterminator="\n").writerow(cells)
+    segments.write_text(header + swapped.getvalue() + "".join(rest), encoding="utf-8")
+    with pytest.raises(
+        DataError,
+        match=r"segments_250-s20-n2.csv:2: field 'segment_1' is not the excerpt's 20 words at seg1_pos 59",
+    ):
+        load(tmp_path)
+
+
+def test_a_repeated_excerpt_or_book_key_is_refused(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    excerpts = folder / "excerpts_250-s20-n2.csv"
+    header, *rows = list(csv.reader(io.StringIO(excerpts.read_text(encoding="utf-8"))))
+    duplicate = [*rows[0][:-1], rows[1][-1]]  # excerpt 0 again, with another excerpt's text
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows, duplicate])
+    excerpts.write_text(out.getvalue(), encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"excerpts_250-s20-n2.csv:\d+: field 'excerpt_idx' repeats \(4242, 0\)"
+    ):
+        load(tmp_path)
+    books = folder / "books_250-s20-n2.csv"
+    books.write_text(books.read_text(encoding="utf-8") + "1,4242,Another Title,99\n", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"books_250-s20-n2.csv:3: field 'book_idx' repeats 4242 first given at line 2"
+    ):
+        load(tmp_path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="needs pyarrow")
+def test_a_junk_parquet_file_is_a_data_error(tmp_path: Path) -> None:
+    junk = tmp_path / "test_e250_s20.parquet"
+    junk.write_bytes(b"PAR1 this is not a parquet file PAR1")
+    with pytest.raises(DataError, match=r"test_e250_s20.parquet: is not a readable parquet file"):
+        load(junk)
