@@ -4,12 +4,13 @@ factory, the plan of what to run, and the run's identity. A bad name fails here,
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
-from membench.core.errors import ConfigError
+from membench.core.errors import ConfigError, MembenchError
 from membench.core.identity import RunIdentity
 from membench.core.task import Task
 from membench.judges.base import Judge
@@ -67,7 +68,21 @@ def build_reader(task: Task, registry: Registry, name: str, llm: LLM | None) -> 
     except ConfigError as exc:
         shipped = ", ".join(task.reader_names) or "none"
         raise ConfigError(f"{exc}; task '{task.name}' readers: {shipped}") from exc
-    return reader_cls()
+    return construct("reader", name, reader_cls)
+
+
+T = TypeVar("T")
+
+
+def construct(kind: str, name: str, build: Callable[[], T]) -> T:
+    """``build()``, with a plugin's own failure turned into one line naming what could not be built:
+    a constructor that raises must not end the command in a traceback. membench's errors pass."""
+    try:
+        return build()
+    except MembenchError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"could not build {kind} '{name}': {type(exc).__name__}: {exc}") from exc
 
 
 def build_judge(task: Task, registry: Registry, name: str, llm: LLM | None) -> Judge:
@@ -81,7 +96,7 @@ def build_judge(task: Task, registry: Registry, name: str, llm: LLM | None) -> J
         judge_cls = registry.get("judge", name)
     except ConfigError as exc:
         raise ConfigError(f"{exc}; task '{task.name}' judges: {', '.join(task.judge_names)}") from exc
-    return judge_cls(llm)
+    return construct("judge", name, lambda: judge_cls(llm))
 
 
 def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[str, str]:
@@ -103,7 +118,9 @@ def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[st
 def build_components(config: RunConfig, registry: Registry) -> Components:
     """Resolve every name in ``config`` to an object; fail early, before any work, on a bad one."""
     task_cls = registry.get("task", config.task)
-    task = task_cls(config.task_options, config.data_dir / config.task)
+    task = construct(
+        "task", config.task, lambda: task_cls(config.task_options, config.data_dir / config.task)
+    )
     system_cls = registry.get("system", config.system)
     clients: list[LLMClient] = []
 
@@ -143,7 +160,10 @@ def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
     components.task.check_judge(components.judge, dataset)
     system_cls = registry.get("system", config.system)
     plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
-    probe_system = system_cls(system_options(config, system_cls), config.results_dir / ".identity-probe")
+    options = system_options(config, system_cls)
+    probe_system = construct(
+        "system", config.system, lambda: system_cls(options, config.results_dir / ".identity-probe")
+    )
     identity = run_identity(config, components, dataset, probe_system)
     components.system_description = probe_system.describe()
     return components, plan, identity

@@ -197,3 +197,22 @@ def test_printing_a_run_summary_writes_no_file(
     print_outcome(outcome)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert f"results: {outcome.run_dir}" in capsys.readouterr().out
+
+
+def test_a_plugin_whose_constructor_raises_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(
+        "from membench.readers.extractive import ExtractiveReader\n"
+        "class Broken(ExtractiveReader):\n"
+        "    name = 'broken'\n"
+        "    def __init__(self):\n"
+        "        raise RuntimeError('no licence file')\n"
+    )
+    args = ["run", "--task", "halumem", "--system", "bm25", "--reader", "broken", "-T", "users=2"]
+    paths = ["--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results")]
+    assert main([*args, *paths, "--plugin", f"{plugin}:Broken"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "membench: error: could not build reader 'broken': RuntimeError: no licence file"
+    assert not (tmp_path / "results").exists()
