@@ -42,6 +42,11 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--run-dir", type=Path, help="use this run directory instead of the derived one")
     run.add_argument("--retry-errors", action="store_true", help="redo probes that errored last time")
+    run.add_argument(
+        "--repair",
+        action="store_true",
+        help="move unreadable lines of the run's records aside (records.damaged-*.jsonl) and redo them",
+    )
     run.add_argument("--fresh", action="store_true", help="start over (the old run directory is archived)")
     run.add_argument(
         "--dry-run", action="store_true", help="print what would run, and the LLM calls, then exit"
@@ -76,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         run_dir=args.run_dir,
         retry_errors=args.retry_errors,
+        repair=args.repair,
         fresh=args.fresh,
         dry_run=args.dry_run,
         display=args.display,

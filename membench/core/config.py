@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class RunConfig:
     data_dir: Path = Path("data")
     run_dir: Path | None = None
     retry_errors: bool = False
+    #: move unreadable lines of records.jsonl and ingest.jsonl aside (their probes are redone).
+    repair: bool = False
     fresh: bool = False
     dry_run: bool = False
     display: str = "auto"
@@ -49,3 +52,33 @@ class RunConfig:
         # could then pick over a real one.
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be at least 1 episode, got {self.limit}")
+        for option, path in (
+            ("--results-dir", self.results_dir),
+            ("--data-dir", self.data_dir),
+            ("--run-dir", self.run_dir),
+        ):
+            if path is not None:
+                check_directory(option, path)
+
+
+def check_directory(option: str, path: Path) -> None:
+    """Refuse a directory option that cannot be one, before any work: a file, or a folder that cannot
+    be created (``/proc/x``); otherwise the run fails part-way, or after all its work, on the write.
+
+    A missing folder is tried by creating (and removing) a temporary one in its nearest existing
+    parent: permission bits alone cannot tell, for root or for a filesystem like /proc.
+    """
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        what = "is a file" if parent == path else f"cannot be created: {parent} is a file"
+        raise ConfigError(f"{option} {path} {what}, not a directory")
+    if parent == path:
+        return
+    try:
+        Path(tempfile.mkdtemp(dir=parent, prefix=".membench-probe-")).rmdir()
+    except OSError as exc:
+        raise ConfigError(
+            f"{option} {path} cannot be created: making a folder in {parent} fails ({exc.strerror})"
+        ) from exc

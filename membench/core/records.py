@@ -3,6 +3,8 @@
 Records are flushed line by line and fsynced at episode boundaries, so a killed run loses at most the
 probe it was working on. Reading tolerates a torn last line (the write that was cut by the kill) and
 reports it instead of failing, because that is exactly the state an interrupted run leaves behind.
+Any other unreadable line is an error, until a repair moves it aside (never deleting it), which leaves
+its probe without a record, so a resume redoes it.
 """
 
 from __future__ import annotations
@@ -98,22 +100,66 @@ class JsonlAppender:
         self._handle.close()
 
 
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n") if path.exists() else []
+
+
+def _parse(path: Path, number: int, raw: bytes, model: type[M]) -> M | DataError:
+    """The record on line ``number``, or the error that names the file, line and field it fails on."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        return DataError(path, number, field, first["msg"])
+
+
 def _read_jsonl(path: Path, model: type[M]) -> Iterator[M]:
-    if not path.exists():
-        return
-    lines = path.read_bytes().split(b"\n")
+    lines = _lines(path)
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        is_torn_tail = number == len(lines)  # no newline after it: the write was cut
-        try:
-            yield model.model_validate_json(raw)
-        except ValidationError as exc:
-            if is_torn_tail:
+        parsed = _parse(path, number, raw, model)
+        if isinstance(parsed, DataError):
+            if number == len(lines):  # no newline after it: the write was cut
                 return
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or None
-            raise DataError(path, number, field, first["msg"]) from exc
+            raise parsed
+        yield parsed
+
+
+def repair_jsonl(path: Path, model: type[BaseModel], stamp: str) -> int:
+    """Move the unreadable lines of ``path`` aside and rewrite it without them; returns how many moved.
+
+    The lines go, with their line numbers and why they were unreadable, to
+    ``<stem>.damaged-<stamp>.jsonl`` beside it (appended, flushed and fsynced before ``path`` is
+    replaced atomically), so a kill at any point loses nothing: the worst case is a line kept in both.
+    """
+    good: list[bytes] = []
+    damaged: list[str] = []
+    for number, raw in enumerate(_lines(path), start=1):
+        if not raw.strip():
+            continue
+        parsed = _parse(path, number, raw, model)
+        if isinstance(parsed, DataError):
+            text = raw.decode("utf-8", errors="backslashreplace")
+            damaged.append(json.dumps({"line": number, "problem": str(parsed), "text": text}) + "\n")
+        else:
+            good.append(raw + b"\n")
+    if not damaged:
+        return 0
+    with path.with_name(f"{path.stem}.damaged-{stamp}.jsonl").open("a", encoding="utf-8") as aside:
+        aside.writelines(damaged)
+        aside.flush()
+        os.fsync(aside.fileno())
+    write_atomic(path, b"".join(good).decode("utf-8"))
+    return len(damaged)
+
+
+def repair_run(run_dir: Path, stamp: str) -> int:
+    """Move the unreadable lines of a run's records and ingests aside; returns how many moved."""
+    return repair_jsonl(run_dir / RECORDS, Record, stamp) + repair_jsonl(
+        run_dir / INGESTS, IngestRecord, stamp
+    )
 
 
 def read_records(run_dir: Path) -> list[Record]:

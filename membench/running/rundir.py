@@ -3,9 +3,10 @@
 One set of rules for every run directory, whoever fills it: where a run's directory is (named by a hash
 of its identity, so the same command finds it again), refusing a directory that holds a run of another
 configuration, one writer at a time (a lock the kernel drops when its holder dies), archiving (never
-deleting) on ``--fresh``, which probes a resume skips, the manifest a
-run starts and ends with (creation time, usage, resumes and wall time carried across resumes; counts
-recomputed from the records on disk), and how a failure becomes a record's error.
+deleting) on ``--fresh``, moving unreadable record lines aside (never deleting them) on ``--repair``,
+which probes a resume skips, the manifest a run starts and ends with (creation time, usage, resumes and
+wall time carried across resumes; counts recomputed from the records on disk), and how a failure
+becomes a record's error.
 """
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from membench.core.errors import IdentityMismatch, LLMError
+from membench.core.errors import DataError, IdentityMismatch, LLMError
 from membench.core.identity import RunIdentity, identity_differences, run_id_for
 from membench.core.lock import LOCK, exclusive
-from membench.core.records import latest_records, read_manifest, read_records
+from membench.core.records import latest_records, read_ingests, read_manifest, read_records, repair_run
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
 from membench.llm.env import known_secrets, scrub
 
 Status = Literal["running", "complete", "interrupted", "failed"]
 ErrorStage = Literal["ingest", "system", "reader", "judge"]
+
+
+def stamp() -> str:
+    """The UTC time in the names of files and folders moved aside (archived runs, damaged lines)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
 
 
 def now() -> str:
@@ -85,9 +91,32 @@ def _refuse_other_configuration(
 
 def archive(run_dir: Path) -> Path:
     """Move ``run_dir`` aside as ``<name>.replaced-<UTC time>`` (what ``--fresh`` does: nothing is lost)."""
-    target = run_dir.with_name(f"{run_dir.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    target = run_dir.with_name(f"{run_dir.name}.replaced-{stamp()}")
     shutil.move(str(run_dir), target)
     return target
+
+
+def readable_for_resume(run_dir: Path, repair: bool) -> int:
+    """Make sure a resume can read every record and ingest on disk; returns how many lines were moved.
+
+    With ``repair`` unreadable lines are moved aside (their probes then have no record, so they are
+    redone); without it the first one is refused, naming file and line, and saying that --repair
+    fixes it: a damaged line would otherwise stop every resume, with no way forward.
+    """
+    if repair:
+        return repair_run(run_dir, stamp())
+    try:
+        read_records(run_dir)
+        read_ingests(run_dir)
+    except DataError as exc:
+        raise DataError(
+            exc.path,
+            exc.line,
+            exc.field,
+            f"{exc.problem}; run the same command with --repair to move unreadable lines aside "
+            "and redo their probes",
+        ) from exc
+    return 0
 
 
 def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:

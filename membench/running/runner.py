@@ -53,6 +53,7 @@ from membench.running.rundir import (
     final_manifest,
     finished_probes,
     now,
+    readable_for_resume,
     starting_manifest,
 )
 from membench.systems.base import MemorySystem
@@ -130,6 +131,7 @@ class Runner:
 
     async def run(self, run_dir: Path, identity: RunIdentity, previous: Manifest | None) -> Manifest:
         run_id = run_id_for(identity)
+        moved = readable_for_resume(run_dir, self.config.repair)
         done = finished_probes(run_dir, self.config.retry_errors)
         pending = {
             eid: [p for p in probes if p.probe_id not in done]
@@ -146,6 +148,8 @@ class Runner:
             queue.put_nowait(episode)
         total_pending = sum(len(pending[e.episode_id]) for e in todo)
         resumed = f" (resuming: {len(done)} probes already done)" if previous is not None else ""
+        if moved:
+            resumed += f" ({moved} unreadable lines moved aside)"
         self.display.start(
             f"{identity['task']['name']} × {self.c.system_name}{resumed}", len(todo), total_pending
         )

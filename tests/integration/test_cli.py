@@ -216,3 +216,24 @@ def test_a_plugin_whose_constructor_raises_is_one_line_naming_it(
     err = capsys.readouterr().err.strip()
     assert err == "membench: error: could not build reader 'broken': RuntimeError: no licence file"
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--run-dir", "a-file", "is a file, not a directory"),
+        ("--results-dir", "a-file", "is a file, not a directory"),
+        ("--run-dir", "a-file/run", "cannot be created: a-file is a file"),
+        ("--data-dir", "/proc/x", "cannot be created: making a folder in /proc fails"),
+    ],
+)
+def test_an_unusable_directory_is_one_line_before_any_work(  # type: ignore[no-untyped-def]
+    option: str, value: str, problem: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder\n")
+    toy = ["--plugin", f"{TOY}:ToyTask", "--plugin", f"{TOY}:KeywordSystem"]
+    assert main(["run", "--task", "toy", "--system", "keyword", *toy, option, value]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.startswith(f"membench: error: {option} {value} {problem}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing written
