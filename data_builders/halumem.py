@@ -50,6 +50,12 @@ BUILDER_VERSION = "2"
 #: the first session states its facts one per round, so it needs at least this many rounds.
 MIN_TURNS = FIRST_SESSION_FACTS
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+#: bytes the written file takes per dialogue round, about: measured from this builder's output (400 to
+#: 600 for real sessions, with their memory points and questions; noise rounds take less).
+BYTES_PER_ROUND = 500
+#: the largest file the builder writes. It holds every user in memory first, so a file much larger
+#: than this could not be built on an ordinary machine; a size beyond it is refused before any work.
+MAX_BUILT_BYTES = 2 * 10**9
 NOISE_SOURCE = "stage6_3_supplement"
 NOISE_TITLE = "Pure_QA_Session"
 
@@ -220,6 +226,22 @@ def _random_time_in(rng: random.Random, gap: tuple[str, str]) -> str:
 # ---------------------------------------------------------------- entry points
 
 
+def estimated_bytes(users: int, sessions: int, turns: int, noise: int = 0) -> int:
+    """About how large the built file is: rounds (real and noise sessions) times ``BYTES_PER_ROUND``."""
+    return users * (sessions + noise) * turns * BYTES_PER_ROUND
+
+
+def check_size(users: int, sessions: int, turns: int, noise: int = 0) -> None:
+    """Refuse, naming the estimate, a size whose file would exceed ``MAX_BUILT_BYTES``."""
+    estimate = estimated_bytes(users, sessions, turns, noise)
+    if estimate > MAX_BUILT_BYTES:
+        raise ConfigError(
+            f"users={users}, sessions={sessions}, turns={turns}, noise={noise} would write about "
+            f"{estimate / 1e9:,.1f} GB, over the builder's limit of {MAX_BUILT_BYTES / 1e9:,.0f} GB; "
+            "choose fewer users, sessions or turns"
+        )
+
+
 def build_halumem(
     out_path: Path,
     *,
@@ -247,6 +269,7 @@ def build_halumem(
         )
     if noise < 0 or (noise and variant != "long"):
         raise ConfigError(f"noise sessions ({noise}) need variant=long and a count of 0 or more")
+    check_size(users, sessions, turns, noise)
     rng = random.Random(seed)
     built = [_build_user(rng, sessions, turns) for _ in range(users)]
     if variant == "long":

@@ -4,7 +4,9 @@ factory, the plan of what to run, and the run's identity. A bad name fails here,
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -153,6 +155,26 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
 
 
 def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
+    """The components, plan and identity of ``config``'s run. A dry run has no side effects: data the
+    task would build and the identity probe's workdir go to a scratch folder removed on return, so
+    nothing is written under --data-dir or --results-dir (data already there is read in place)."""
+    if not config.dry_run:
+        return _prepare(config, config.results_dir / ".identity-probe")
+    with tempfile.TemporaryDirectory(prefix="membench-dry-run-") as scratch:
+        data_dir = _read_through_data_dir(config.data_dir / config.task, Path(scratch) / "data" / config.task)
+        return _prepare(replace(config, data_dir=data_dir.parent), Path(scratch) / ".identity-probe")
+
+
+def _read_through_data_dir(real: Path, scratch: Path) -> Path:
+    """``scratch``, holding a link to every entry of the task's ``real`` data folder: a task finds the
+    data already built or pulled there, and writes what it builds into ``scratch`` instead."""
+    scratch.mkdir(parents=True)
+    for entry in sorted(real.iterdir()) if real.is_dir() else []:
+        (scratch / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return scratch
+
+
+def _prepare(config: RunConfig, probe_workdir: Path) -> tuple[Components, RunPlan, RunIdentity]:
     apply_offline_env()
     registry = Registry(list(config.plugins))
     components = build_components(config, registry)
@@ -161,9 +183,7 @@ def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
     system_cls = registry.get("system", config.system)
     plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
     options = system_options(config, system_cls)
-    probe_system = construct(
-        "system", config.system, lambda: system_cls(options, config.results_dir / ".identity-probe")
-    )
+    probe_system = construct("system", config.system, lambda: system_cls(options, probe_workdir))
     identity = run_identity(config, components, dataset, probe_system)
     components.system_description = probe_system.describe()
     return components, plan, identity

@@ -346,3 +346,37 @@ def test_bad_arguments_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture
         build_halumem(tmp_path / "y.jsonl", noise=2)
     with pytest.raises(ConfigError, match="at least 1"):
         build_halumem(tmp_path / "y.jsonl", users=0)
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        {"users": 10, "sessions": 8, "turns": 8},
+        {"users": 2, "sessions": 20, "turns": 30},
+        {"users": 2, "sessions": 4, "turns": 8, "variant": "long", "noise": 5},
+    ],
+)
+def test_the_size_estimate_is_within_a_factor_of_two_of_the_file(
+    tmp_path: Path, size: dict[str, Any]
+) -> None:
+    written = build_halumem(tmp_path / "h.jsonl", **size).stat().st_size
+    estimate = halumem.estimated_bytes(size["users"], size["sessions"], size["turns"], size.get("noise", 0))
+    assert written / 2 <= estimate <= written * 2
+
+
+def test_a_size_that_cannot_fit_is_refused_naming_the_estimate_before_any_write(tmp_path: Path) -> None:
+    out = tmp_path / "data" / "halumem.jsonl"
+    with pytest.raises(
+        ConfigError, match=r"would write about 32,000\.0 GB, over the builder's limit of 2 GB"
+    ):
+        build_halumem(out, users=1_000_000_000, sessions=8, turns=8)
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_task_refuses_a_billion_users_at_once_writing_nothing(tmp_path: Path) -> None:
+    from membench_tasks.halumem.task import HaluMemTask
+
+    task = HaluMemTask({"users": "1000000000"}, tmp_path / "halumem")
+    with pytest.raises(ConfigError, match=r"users=1000000000, .* about 32,000\.0 GB"):
+        task.load()
+    assert list(tmp_path.iterdir()) == []
