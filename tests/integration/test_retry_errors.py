@@ -103,7 +103,11 @@ def test_judge_errors_and_partly_judged_extractions_are_redone_on_retry(tmp_path
         failed = [r for r in records if r.status == "error"]
         assert sorted(r.kind for r in failed) == ["extraction"] + ["qa"] * BROKEN_PROBES
         (extraction,) = [r for r in failed if r.kind == "extraction"]
-        assert extraction.score is not None and extraction.score.explanation.endswith(", 1 failed")
+        assert extraction.score is not None
+        # One accuracy prompt is garbled; a session may hold the same memory twice (the same prompt),
+        # and which memory is asked first depends on the judge's concurrency: count the failed ones.
+        failed_verdicts = [d for d in extraction.score.details if d.get("error")]
+        assert failed_verdicts and extraction.score.explanation.endswith(f", {len(failed_verdicts)} failed")
         assert extraction.usage["judge"].calls > 2, "the verdicts that were made keep their cost"
 
         questions.on = memories.on = False
