@@ -60,7 +60,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from membench.api import run
     from membench.cli.run_output import print_dry_run, print_outcome
     from membench.core.config import RunConfig
-    from membench.registry import Registry
     from membench.running.components import prepare
 
     config = RunConfig(
@@ -90,8 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if config.dry_run:
         components, plan, identity = prepare(config)
-        system_cls = Registry(list(config.plugins)).get("system", config.system)
-        print_dry_run(config, components, plan, identity, system_cls.llm_calls_note)
+        print_dry_run(config, components, plan, identity, components.system_cls.llm_calls_note)
         return 0
     outcome = run(config)
     print_outcome(outcome)

@@ -151,7 +151,7 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
         workdir.mkdir(parents=True, exist_ok=True)
         return system_cls(options, workdir, system_llm)
 
-    return Components(task, reader, judge, make_system, config.system, clients)
+    return Components(task, reader, judge, make_system, config.system, system_cls, options, clients)
 
 
 def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
@@ -180,9 +180,8 @@ def _prepare(config: RunConfig, probe_workdir: Path) -> tuple[Components, RunPla
     components = build_components(config, registry)
     dataset = components.task.load()
     components.task.check_judge(components.judge, dataset)
-    system_cls = registry.get("system", config.system)
+    system_cls, options = components.system_cls, components.system_options
     plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
-    options = system_options(config, system_cls)
     probe_system = construct("system", config.system, lambda: system_cls(options, probe_workdir))
     identity = run_identity(config, components, dataset, probe_system)
     components.system_description = probe_system.describe()

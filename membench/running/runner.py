@@ -81,6 +81,9 @@ class Components:
     judge: Judge
     make_system: Callable[[Path], MemorySystem]
     system_name: str
+    #: the system's class and the options it is built with (``-S`` with ``--system-llm`` folded in).
+    system_cls: type[MemorySystem]
+    system_options: dict[str, str]
     llm_clients: list[LLMClient] = field(default_factory=list)
     #: the system's own one-line description (its mode, for mem0), printed with the results.
     system_description: str = ""
