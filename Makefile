@@ -1,6 +1,7 @@
 # Everything a fresh machine needs, from nothing: `make demo` runs the main job, `make test` the tests.
-# Both install the mem0 extra (torch's CPU build first); `make test` also installs Debian's chromium,
-# which the HTML report's browser test opens.
+# Both install the mem0, langmem and hosted extras (torch's CPU build first); `make test` also installs
+# Debian's chromium, which the HTML report's browser test opens. Systems with environments of their own
+# (MemOS, A-Mem, cognee) are installed by `membench systems install NAME`; their tests are slow ones.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +22,7 @@ $(BIN)/python:
 # torch (CPU build) must be installed before anything that depends on it, or pip pulls a CUDA build.
 $(STAMP_MEM0): $(STAMP)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,mem0]'
+	$(BIN)/pip install --quiet -e '.[dev,mem0,langmem,hosted]'
 	touch $@
 
 $(STAMP): $(BIN)/python pyproject.toml

@@ -18,7 +18,6 @@ import importlib.util
 import inspect
 import os
 import pkgutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from membench.core.errors import ConfigError
+from membench.core.plugins import import_object
 
 if TYPE_CHECKING:
     from membench.core.task import Task
@@ -40,6 +40,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "bm25": "membench.systems.bm25:BM25System",
     "dense": "membench.systems.dense:DenseSystem",
     "mem0": "membench.systems.mem0:Mem0System",
+    "oracle": "membench.systems.oracle:OracleSystem",
 }
 
 BUILTIN_READERS: dict[str, str] = {
@@ -59,39 +60,6 @@ GROUPS: dict[Kind, str] = {
     "reader": "membench.readers",
     "judge": "membench.judges",
 }
-
-
-def import_object(spec: str) -> Any:
-    """Import ``package.module:attribute`` (or a file path ``path/to/file.py:attribute``)."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not attribute:
-        raise ConfigError(f"plugin '{spec}' must look like 'module:object' or 'path/file.py:object'")
-    try:
-        if module_name.endswith(".py"):
-            module = _import_file(Path(module_name))
-        else:
-            module = importlib.import_module(module_name)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"cannot import '{module_name}' for '{spec}': {type(exc).__name__}: {exc}") from exc
-    try:
-        return getattr(module, attribute)
-    except AttributeError as exc:
-        raise ConfigError(f"module '{module_name}' has no attribute '{attribute}'") from exc
-
-
-def _import_file(path: Path) -> Any:
-    if not path.exists():
-        raise ConfigError(f"plugin file not found: {path}")
-    name = f"membench_plugin_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"cannot load plugin file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -11,8 +12,12 @@ from typing import Any
 import pytest
 
 from membench.core.env import apply_offline_env
+from membench.systems.worker.serve import LOOPBACK_ONLY_VAR
 
 apply_offline_env()
+# Worker processes (systems in their own environments) inherit this and refuse off-machine connections
+# themselves: the guard below covers this process only.
+os.environ[LOOPBACK_ONLY_VAR] = "1"
 
 
 #: markers for tests that need an optional extra: the modules it provides, and the skip reason without it.

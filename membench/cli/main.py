@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from membench.cli import compare, data, report, run, score
+from membench.cli import compare, data, report, run, score, systems
 from membench.cli import list as lister
 from membench.core.version import __version__
 
@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
     "compare": (compare.add_parser, compare.cmd_compare),
     "score": (score.add_parser, score.cmd_score),
     "report": (report.add_parser, report.cmd_report),
+    "systems": (systems.add_parser, systems.cmd_systems),
 }
 
 

@@ -158,6 +158,11 @@ class Task(ABC):
         """Download the official release (only ever on a user's request)."""
         raise ConfigError(f"task '{self.name}' has no official download")
 
+    def evidence(self, dataset: Dataset) -> dict[str, list[str]]:
+        """The facts each session establishes that gold answers rest on, by session id: what the
+        oracle system stores (the retrieval upper bound). A task without such gold says so here."""
+        raise ConfigError(f"task '{self.name}' has no per-session evidence, so the oracle cannot run on it")
+
     def check_judge(self, judge: Judge, dataset: Dataset) -> None:
         """Raise ConfigError before any work when ``judge`` cannot score ``dataset`` (default: all can)."""
         return None

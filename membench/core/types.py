@@ -209,6 +209,9 @@ class IngestRecord(BaseModel):
     session_index: int
     session_id: str
     latency_s: float
+    #: the time after ``ingest`` returned until the system could serve what it was given (``settle``):
+    #: a hosted system's asynchronous indexing, kept apart from the add time.
+    index_wait_s: float = 0.0
     ok: bool
     error: ErrorInfo | None = None
     usage: UsageByRole = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from membench.readers.base import Reader
 from membench.registry import Registry
 from membench.running.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
+from membench.systems.oracle import OracleSystem
 
 if TYPE_CHECKING:
     from membench.llm.client import LLMClient
@@ -117,13 +118,26 @@ def system_options(config: RunConfig, system_cls: type[MemorySystem]) -> dict[st
     return options
 
 
+def runnable_system(system_cls: type[MemorySystem]) -> type[MemorySystem]:
+    """The class a run builds for ``system_cls``: itself, or a worker driving it in its own
+    environment; refused, naming what to set, when a hosted system lacks its configuration."""
+    problem = system_cls.not_configured()
+    if problem is not None:
+        raise ConfigError(f"system '{system_cls.name}' is not configured: {problem}")
+    if system_cls.environment is None:
+        return system_cls
+    from membench.systems.worker.client import WorkerSystem, worker_class_for
+
+    return system_cls if issubclass(system_cls, WorkerSystem) else worker_class_for(system_cls)
+
+
 def build_components(config: RunConfig, registry: Registry) -> Components:
     """Resolve every name in ``config`` to an object; fail early, before any work, on a bad one."""
     task_cls = registry.get("task", config.task)
     task = construct(
         "task", config.task, lambda: task_cls(config.task_options, config.data_dir / config.task)
     )
-    system_cls = registry.get("system", config.system)
+    system_cls = runnable_system(registry.get("system", config.system))
     clients: list[LLMClient] = []
 
     reader_name = "llm" if config.reader_llm else (config.reader or task.default_reader)
@@ -165,6 +179,19 @@ def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
         return _prepare(replace(config, data_dir=data_dir.parent), Path(scratch) / ".identity-probe")
 
 
+def _hand_evidence(components: Components, evidence: dict[str, list[str]]) -> None:
+    """Build the oracle's instances with the task's evidence: the one system that is given gold."""
+    make = components.make_system
+
+    def make_oracle(workdir: Path) -> MemorySystem:
+        system = make(workdir)
+        assert isinstance(system, OracleSystem)
+        system.use_evidence(evidence)
+        return system
+
+    components.make_system = make_oracle
+
+
 def _read_through_data_dir(real: Path, scratch: Path) -> Path:
     """``scratch``, holding a link to every entry of the task's ``real`` data folder: a task finds the
     data already built or pulled there, and writes what it builds into ``scratch`` instead."""
@@ -182,6 +209,8 @@ def _prepare(config: RunConfig, probe_workdir: Path) -> tuple[Components, RunPla
     components.task.check_judge(components.judge, dataset)
     system_cls, options = components.system_cls, components.system_options
     plan = plan_run(components.task, dataset, system_cls, config.limit, config.seed)
+    if issubclass(system_cls, OracleSystem):
+        _hand_evidence(components, components.task.evidence(dataset))
     probe_system = construct("system", config.system, lambda: system_cls(options, probe_workdir))
     identity = run_identity(config, components, dataset, probe_system)
     components.system_description = probe_system.describe()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from membench.core.config import RunConfig
+from membench.core.errors import ConfigError
 from membench.core.identity import RunIdentity, limit_selection, run_id_for, sha256_hex
 from membench.core.records import (
     INGESTS,
@@ -164,6 +165,9 @@ class Runner:
                 *(self._worker(s, queue, pending, run_id, records_out, ingests_out) for s in systems)
             )
             status = "complete"
+        except ConfigError:
+            status = "failed"
+            raise
         finally:
             self.display.stop()
             for system in systems:
@@ -230,15 +234,22 @@ class Runner:
         ingest_error: ErrorInfo | None = None
         try:
             await system.reset(episode)
+        except ConfigError:
+            raise  # the system cannot run as configured (a worker of another system, a bad option)
         except Exception as exc:
             ingest_error = error_info("ingest", exc)
         for index, session in enumerate(episode.sessions[: last_needed + 1]):
             if ingest_error is None:
                 t0 = time.perf_counter()
+                added: float | None = None  # when ingest returned; settle's wait is timed apart
                 try:
                     await system.ingest(session)
+                    added = time.perf_counter()
+                    await system.settle()
                 except Exception as exc:
                     ingest_error = error_info("ingest", exc)
+                settled = time.perf_counter()
+                added = settled if added is None else added
                 usage = system.take_usage()
                 self._add_usage(usage)
                 ingests_out.append(
@@ -247,7 +258,8 @@ class Runner:
                         episode_id=episode.episode_id,
                         session_index=index,
                         session_id=session.session_id,
-                        latency_s=time.perf_counter() - t0,
+                        latency_s=added - t0,
+                        index_wait_s=settled - added,
                         ok=ingest_error is None,
                         error=ingest_error,
                         usage=usage,
@@ -334,3 +346,5 @@ class Runner:
 async def _close_quietly(system: MemorySystem) -> None:
     with contextlib.suppress(Exception):  # closing must never hide the run's own outcome
         await system.close()
+    with contextlib.suppress(Exception):
+        await system.release_llm_endpoint()

@@ -8,16 +8,34 @@ should be cached at module level by the adapter, not reloaded per instance.
 from __future__ import annotations
 
 import importlib.util
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from membench.core.errors import ConfigError, NotSupported
 from membench.core.types import Episode, Memory, Session, UsageByRole
 from membench.core.urls import public_url
 from membench.llm.types import LLM
+
+if TYPE_CHECKING:
+    from membench.llm.proxy import LLMProxy
+
+#: the key a library is given for membench's own loopback LLM endpoint (which needs none).
+ENDPOINT_PLACEHOLDER_KEY = "membench-no-key"
+
+
+@dataclass(frozen=True)
+class LLMEndpoint:
+    """An OpenAI-compatible URL on loopback for a library that must be pointed at a server rather than
+    handed a client: every call it makes there is served by the system's ``llm`` (membench's client),
+    so it is cached, retried and counted under the ``system`` role like any other LLM call."""
+
+    base_url: str
+    model: str
+    api_key: str = ENDPOINT_PLACEHOLDER_KEY
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,18 @@ class MemorySystem(ABC):
     #: how many LLM calls the system makes itself, printed by ``--dry-run`` after "system-side LLM calls: ";
     #: empty for a system that makes none (nothing is printed).
     llm_calls_note: ClassVar[str] = ""
+    #: None: the system runs in membench's own environment, in process. A name: it runs as a worker
+    #: process in the environment ``membench systems install NAME`` makes from the pinned requirements
+    #: ``membench/systems/envs/NAME.txt`` (its libraries conflict with membench's, or each other's).
+    environment: ClassVar[str | None] = None
+    #: the modules whose presence (in the system's environment) means it is installed.
+    modules: ClassVar[tuple[str, ...]] = ()
+    #: environment variables that must be set for it to run (a hosted service's API key); without
+    #: them it is "not configured" in ``membench systems list`` and refused by ``membench run``.
+    required_env: ClassVar[tuple[str, ...]] = ()
+    #: what it needs beyond its packages, one phrase for ``membench systems list`` ("an LLM endpoint
+    #: (--system-llm)", "a Letta server (-S base_url)"); empty when it runs offline as installed.
+    needs: ClassVar[str] = ""
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         unknown = set(options) - set(self.default_options)
@@ -56,6 +86,14 @@ class MemorySystem(ABC):
         self.options: dict[str, str] = {**self.default_options, **options}
         self.workdir = workdir
         self.llm = llm
+        self._endpoint: LLMEndpoint | None = None
+        self._proxy: LLMProxy | None = None
+
+    @classmethod
+    def not_configured(cls) -> str | None:
+        """Why the system cannot run as configured (the environment variables it lacks), or None."""
+        missing = [name for name in cls.required_env if not os.environ.get(name)]
+        return f"set {', '.join(missing)}" if missing else None
 
     @classmethod
     def llm_options(cls, model: str, api_base: str | None) -> dict[str, str]:
@@ -104,6 +142,40 @@ class MemorySystem(ABC):
     async def retrieve(self, query: str, k: int) -> list[Memory]:
         """The top ``k`` memories for ``query``, best first."""
 
+    async def settle(self) -> None:
+        """Wait until everything ingested so far can be retrieved (default: at once).
+
+        A hosted system that indexes asynchronously waits here, polling its own status, so a probe is
+        never asked of a half-built memory. The runner times it apart from ``ingest`` (``ingest.jsonl``
+        keeps ``index_wait_s`` beside the add time).
+        """
+        return None
+
+    async def llm_endpoint(self) -> LLMEndpoint:
+        """The loopback endpoint serving this system's ``llm``, started on first use (see LLMEndpoint).
+
+        For a library that takes a base URL (MemOS, LangMem's chat model, A-Mem, cognee). In a worker
+        process the parent's endpoint is handed in, so the calls are still counted by the parent.
+        """
+        if self._endpoint is None:
+            if self.llm is None:
+                raise ConfigError(f"system '{self.name}' needs an LLM here: --system-llm MODEL")
+            from membench.llm.proxy import LLMProxy
+
+            self._proxy = LLMProxy(self.llm)
+            self._endpoint = LLMEndpoint(await self._proxy.start(), model=self.options.get("llm", ""))
+        return self._endpoint
+
+    def use_llm_endpoint(self, endpoint: LLMEndpoint) -> None:
+        """Serve ``llm_endpoint`` from ``endpoint`` (a worker process is handed its parent's)."""
+        self._endpoint = endpoint
+
+    async def release_llm_endpoint(self) -> None:
+        """Stop the endpoint ``llm_endpoint`` started, if any (the runner calls it after ``close``)."""
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            await proxy.close()
+
     async def session_memories(self, session: Session) -> list[Memory]:
         """What the system stored from ``session``; only if ``capabilities.session_memories``."""
         raise NotSupported(f"system '{self.name}' does not report per-session memories")
@@ -119,8 +191,13 @@ class MemorySystem(ABC):
         raise NotSupported(f"system '{self.name}' does not answer questions itself")
 
     def take_usage(self) -> UsageByRole:
-        """LLM usage of the system since the last call (role ``system``); empty if it uses none."""
-        return {}
+        """LLM usage of the system since the last call (role ``system``); empty if it uses none.
+
+        The default counts the calls served through ``llm_endpoint``; an adapter that calls ``llm``
+        directly counts its own (and adds these, if it uses both).
+        """
+        usage = self._proxy.take_usage() if self._proxy is not None else None
+        return {"system": usage} if usage is not None and usage.calls else {}
 
     async def close(self) -> None:
         """Release resources at the end of the run (default: nothing to release)."""

@@ -112,6 +112,7 @@ class DenseSystem(MemorySystem):
     capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"model": DEFAULT_EMBEDDER, "index": "numpy"}
     install_hint = "install a CPU build of torch first, then pip install 'membench[dense]'"
+    modules = ("sentence_transformers", DEFAULT_EMBEDDER_MODULE)
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)

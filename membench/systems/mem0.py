@@ -179,6 +179,7 @@ class Mem0System(MemorySystem):
     name = "mem0"
     capabilities = Capabilities(session_memories=True)
     install_hint = "install a CPU build of torch first, then pip install 'membench[mem0]'"
+    modules = ("mem0", "sentence_transformers", DEFAULT_EMBEDDER_MODULE)
     llm_calls_note = "one extraction call per ingested session in llm mode, none in offline mode"
     default_options: ClassVar[Mapping[str, str]] = {
         "mode": "offline",

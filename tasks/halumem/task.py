@@ -115,6 +115,18 @@ class HaluMemTask(Task):
         if isinstance(judge, RuleJudge):
             RuleJudge.check_dataset(dataset)
 
+    def evidence(self, dataset: Dataset) -> dict[str, list[str]]:
+        """Each evaluated session's memory points about the user (its extraction probe's gold, less the
+        assistant's distractor claims): the memories a perfect extraction would have stored."""
+        sessions = {e.episode_id: e.sessions for e in dataset.episodes}
+        evidence: dict[str, list[str]] = {}
+        for probe in dataset.probes:
+            if probe.kind == "extraction":
+                session_id = sessions[probe.episode_id][probe.after_session].session_id
+                points = probe.gold.get("memory_points", [])
+                evidence[session_id] = [p["content"] for p in points if not p["is_distractor"]]
+        return evidence
+
     def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
         return halumem_contributions(records, ingests)
 

@@ -32,6 +32,8 @@ from membench.core.types import Episode, Memory, Session, Turn
 from membench.registry import Registry
 from membench.systems.base import MemorySystem
 
+#: builds the test's system in a folder, as a run would (the ``make`` fixture of conftest.py).
+Make = Callable[[Path], MemorySystem]
 #: the markers of tests/conftest.py: a system needing an extra is skipped, with its hint, without it.
 EXTRA_MARKS = {"mem0": pytest.mark.needs_mem0, "dense": pytest.mark.needs_embedder}
 SYSTEM_NAMES = [name for name, _ in Registry([]).names("system")]
@@ -51,6 +53,8 @@ FACTS = {
     "s3": ("I am training for the Berlin marathon in September.", "Which marathon am I training for?"),
 }
 OTHER_FACT = ("My favourite dish is mushroom risotto with truffle oil.", "What is my favourite dish?")
+#: what the oracle is handed as each session's evidence (Task.evidence in a run): its fact.
+EVIDENCE = {sid: fact for sid, (fact, _) in {**FACTS, "t1": OTHER_FACT}.items()}
 REPLY = {"s1": "What a lovely dog!", "s2": "Lisbon is a wonderful city.", "s3": "Good luck with it!"}
 
 
@@ -78,11 +82,6 @@ def _system_class(name: str) -> type[MemorySystem]:
     return system_cls
 
 
-def _make(name: str, workdir: Path) -> MemorySystem:
-    workdir.mkdir(parents=True, exist_ok=True)  # as the runner's system factory does
-    return _system_class(name)({}, workdir)
-
-
 def _run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(scenario())
 
@@ -103,8 +102,8 @@ async def _stated(system: MemorySystem, fact: str, question: str, k: int = 3) ->
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_ingest_then_retrieve_finds_the_exact_phrase(name: str, tmp_path: Path) -> None:
-    system = _make(name, tmp_path / "worker-0")
+def test_ingest_then_retrieve_finds_the_exact_phrase(name: str, tmp_path: Path, make: Make) -> None:
+    system = make(tmp_path / "worker-0")
 
     async def scenario() -> None:
         await _ingest(system, EPISODE)
@@ -119,8 +118,8 @@ def test_ingest_then_retrieve_finds_the_exact_phrase(name: str, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_retrieve_returns_at_most_k_memories(name: str, tmp_path: Path) -> None:
-    system = _make(name, tmp_path / "worker-0")
+def test_retrieve_returns_at_most_k_memories(name: str, tmp_path: Path, make: Make) -> None:
+    system = make(tmp_path / "worker-0")
 
     async def scenario() -> None:
         await _ingest(system, EPISODE)
@@ -138,8 +137,8 @@ def test_retrieve_returns_at_most_k_memories(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_reset_forgets_everything(name: str, tmp_path: Path) -> None:
-    system = _make(name, tmp_path / "worker-0")
+def test_reset_forgets_everything(name: str, tmp_path: Path, make: Make) -> None:
+    system = make(tmp_path / "worker-0")
 
     async def scenario() -> None:
         await _ingest(system, EPISODE)
@@ -157,9 +156,9 @@ def test_reset_forgets_everything(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_episodes_on_two_workers_are_isolated(name: str, tmp_path: Path) -> None:
-    first = _make(name, tmp_path / "worker-0")
-    second = _make(name, tmp_path / "worker-1")
+def test_episodes_on_two_workers_are_isolated(name: str, tmp_path: Path, make: Make) -> None:
+    first = make(tmp_path / "worker-0")
+    second = make(tmp_path / "worker-1")
 
     async def scenario() -> None:
         await _ingest(first, EPISODE)
@@ -176,8 +175,8 @@ def test_episodes_on_two_workers_are_isolated(name: str, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_session_memories_are_that_sessions_content_only(name: str, tmp_path: Path) -> None:
-    system = _make(name, tmp_path / "worker-0")
+def test_session_memories_are_that_sessions_content_only(name: str, tmp_path: Path, make: Make) -> None:
+    system = make(tmp_path / "worker-0")
 
     async def scenario() -> None:
         await _ingest(system, EPISODE)
@@ -217,11 +216,11 @@ def redirected_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list
 
 @pytest.mark.parametrize("name", SYSTEMS)
 def test_state_stays_under_the_given_directory(
-    name: str, tmp_path: Path, redirected_defaults: list[Path]
+    name: str, tmp_path: Path, redirected_defaults: list[Path], make: Make
 ) -> None:
     state = tmp_path / "state"
     workdir = state / "worker-0"
-    system = _make(name, workdir)
+    system = make(workdir)
 
     async def scenario() -> None:
         await _ingest(system, EPISODE)
@@ -243,16 +242,16 @@ def test_state_stays_under_the_given_directory(
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_close_is_idempotent_and_frees_the_directory(name: str, tmp_path: Path) -> None:
+def test_close_is_idempotent_and_frees_the_directory(name: str, tmp_path: Path, make: Make) -> None:
     workdir = tmp_path / "worker-0"
-    system = _make(name, workdir)
+    system = make(workdir)
 
     async def scenario() -> None:
         await _ingest(system, EPISODE)
         assert await system.close() is None
         assert await system.close() is None
         # The next run's system in the same directory starts clean and works.
-        again = _make(name, workdir)
+        again = make(workdir)
         await _ingest(again, OTHER_EPISODE)
         assert FACTS["s1"][0] not in _texts(await again.retrieve(FACTS["s1"][1], 10))
         assert await _stated(again, *OTHER_FACT) is (name not in STORES_NOTHING)

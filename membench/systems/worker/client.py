@@ -1,0 +1,301 @@
+"""The parent's side of the worker protocol: a MemorySystem whose every verb is a request to a worker.
+
+Two kinds of system run this way. A built-in adapter whose libraries conflict with membench's declares
+``environment = "NAME"``; the runner then drives ``worker_class_for(thatclass)``, which starts
+``python -m membench.systems.worker`` with that environment's interpreter and has it build the adapter
+there. A system written in another language subclasses ``WorkerSystem`` and sets ``command``: any
+program that speaks the protocol (``protocol``'s docstring is its whole specification).
+
+A worker that dies (a segfault, the OOM killer, an exception outside the protocol) fails the call in
+flight and every later call of the same episode at once, naming the exit status and quoting the last
+lines of its log; the next ``reset`` starts a fresh worker, so the run goes on with the next episode
+and a re-run (``--retry-errors``) redoes the lost one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from membench.core.env import apply_offline_env
+from membench.core.errors import ConfigError
+from membench.core.types import Episode, Memory, Session, Usage, UsageByRole, merge_usage
+from membench.llm.env import known_secrets, scrub
+from membench.llm.types import LLM
+from membench.systems.base import MemorySystem
+from membench.systems.worker.protocol import (
+    PROTOCOL_VERSION,
+    WorkerCrashed,
+    decode,
+    encode,
+    raise_reported,
+)
+
+#: the largest protocol line read (a whole episode goes out in one ``reset``; memories come back in one).
+_LINE_LIMIT = 1 << 28
+#: how long a closing worker may take to exit before it is killed.
+_CLOSE_GRACE_S = 10.0
+LOG_NAME = "worker.log"
+
+
+class WorkerSystem(MemorySystem):
+    """A memory system in a worker process. Subclass and set ``command`` for a program of your own;
+    built-in adapters with an ``environment`` get a subclass from ``worker_class_for``."""
+
+    #: the worker's command line (a system in another language); empty: membench's own worker.
+    command: ClassVar[tuple[str, ...]] = ()
+    #: the adapter the worker builds (``module:Class`` or ``file.py:Class``); for membench's own worker.
+    target: ClassVar[str] = ""
+    #: the interpreter membench's own worker runs in; None: the environment's.
+    python: ClassVar[Path | None] = None
+
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
+        super().__init__(options, workdir, llm)
+        self._process: asyncio.subprocess.Process | None = None
+        self._dead: str | None = None  # why the current episode's worker cannot go on
+        self._usage: UsageByRole = {}
+        self._next_id = 0
+        self._lock = asyncio.Lock()
+        self._launch = self._command_line()  # fails here, before any work, if the env is missing
+
+    def _command_line(self) -> list[str]:
+        if self.command:
+            return list(self.command)
+        if self.python is not None:
+            return [str(self.python), "-m", "membench.systems.worker"]
+        from membench.systems.envs import env_status
+
+        status = env_status(str(self.environment))
+        problem = status.problem()
+        if problem is not None:
+            raise ConfigError(f"system '{self.name}' runs in its own environment, and {problem}")
+        return [str(status.python), "-m", "membench.systems.worker"]
+
+    def identity(self) -> dict[str, Any]:
+        """The adapter's name and options, and the versions of what its environment pins."""
+        identity = super().identity()
+        if self.environment and not self.command and self.python is None:
+            from membench.systems.envs import pinned_packages
+
+            identity["environment"] = {
+                "name": self.environment,
+                "packages": pinned_packages(self.environment),
+            }
+        return identity
+
+    def describe(self) -> str:
+        """The adapter's own line, and where it runs (its environment, or the worker's command)."""
+        where = self.environment or (self.command[0] if self.command else "worker")
+        return f"{super().describe()} [worker: {where}]"
+
+    # ------------------------------------------------------------ the verbs
+
+    async def reset(self, episode: Episode) -> None:
+        if self._dead is not None or self._process is None:
+            await self._stop()
+            await self._spawn()
+        await self._call("reset", {"episode": episode.model_dump(mode="json")})
+
+    async def ingest(self, session: Session) -> None:
+        await self._call("ingest", {"session": session.model_dump(mode="json")})
+
+    async def settle(self) -> None:
+        await self._call("settle", {})
+
+    async def retrieve(self, query: str, k: int) -> list[Memory]:
+        return _memories(await self._call("retrieve", {"query": query, "k": k}))
+
+    async def session_memories(self, session: Session) -> list[Memory]:
+        return _memories(await self._call("session_memories", {"session": session.model_dump(mode="json")}))
+
+    async def answer(self, question: str, k: int) -> str:
+        return str(await self._call("answer", {"question": question, "k": k}))
+
+    def take_usage(self) -> UsageByRole:
+        usage, self._usage = self._usage, {}
+        return merge_usage(usage, super().take_usage())
+
+    async def close(self) -> None:
+        if self._process is not None and self._dead is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._call("close", {}), _CLOSE_GRACE_S)
+        await self._stop()
+
+    # ------------------------------------------------------------ the process
+
+    async def _spawn(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        if not self.command:
+            env["PYTHONPATH"] = str(_package_link(self.workdir))
+        env["PYTHONUNBUFFERED"] = "1"
+        apply_offline_env()
+        with (self.workdir / LOG_NAME).open("ab") as log:
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    *self._launch,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=log,
+                    env=env,
+                    limit=_LINE_LIMIT,
+                )
+            except OSError as exc:
+                raise ConfigError(
+                    f"system '{self.name}': cannot start its worker {self._launch[0]}: {exc}"
+                ) from exc
+        self._dead = None
+        endpoint = await self.llm_endpoint() if self.llm is not None else None
+        started = await self._call(
+            "start",
+            {
+                "system": self.target,
+                "options": self.options,
+                "workdir": str(self.workdir / "system"),
+                "llm_endpoint": endpoint.__dict__ if endpoint is not None else None,
+            },
+        )
+        self._check_start(started)
+
+    def _check_start(self, started: Any) -> None:
+        """The worker must be the system the run was planned for: its name and capabilities."""
+        if not isinstance(started, dict) or started.get("protocol") != PROTOCOL_VERSION:
+            raise ConfigError(
+                f"system '{self.name}': its worker speaks protocol {started!r}, not {PROTOCOL_VERSION}"
+            )
+        caps = started.get("capabilities") or {}
+        declared = {
+            "session_memories": self.capabilities.session_memories,
+            "answers": self.capabilities.answers,
+        }
+        reported = {key: bool(caps.get(key, False)) for key in declared}
+        if reported != declared:
+            raise ConfigError(
+                f"system '{self.name}': its worker reports capabilities {reported}, but the class declares "
+                f"{declared}"
+            )
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+        async with self._lock:
+            if self._dead is not None:
+                raise WorkerCrashed(f"{self._dead} (earlier in this episode)")
+            process = self._process
+            if process is None or process.stdin is None or process.stdout is None:
+                raise WorkerCrashed(f"system '{self.name}': no worker is running (reset starts one)")
+            self._next_id += 1
+            call_id = self._next_id
+            try:
+                process.stdin.write(encode({"id": call_id, "method": method, "params": params}))
+                await process.stdin.drain()
+                line = await process.stdout.readline()
+            except (BrokenPipeError, ConnectionResetError, ValueError):
+                line = b""
+            if not line:
+                self._dead = await self._death_notice(process, method)
+                raise WorkerCrashed(self._dead)
+            response = decode(line)
+            if response.get("id") != call_id:
+                self._dead = (
+                    f"system '{self.name}': its worker answered request {response.get('id')} to {call_id}"
+                )
+                raise WorkerCrashed(self._dead)
+            self._usage = merge_usage(self._usage, _usage(response.get("usage")))
+            if "error" in response:
+                raise_reported(response["error"])
+            return response.get("result")
+
+    async def _death_notice(self, process: asyncio.subprocess.Process, method: str) -> str:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), 5.0)
+        code = process.returncode
+        status = f"exit status {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+        tail = _log_tail(self.workdir / LOG_NAME, 5)
+        notice = f"the worker of system '{self.name}' died during {method} ({status})"
+        if tail:
+            notice += f"; the last lines of {self.workdir / LOG_NAME}:\n{tail}"
+        return scrub(notice, known_secrets())
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(Exception):
+                process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), _CLOSE_GRACE_S)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+def worker_class_for(adapter: type[MemorySystem], python: Path | None = None) -> type[WorkerSystem]:
+    """A WorkerSystem that runs ``adapter`` out of process, as ``adapter`` itself declares it (name,
+    capabilities, options): in ``adapter.environment`` (or under ``python``, an interpreter that has
+    what it needs: benchmarks and tests run an in-process adapter this way, to measure the channel)."""
+    attributes: dict[str, Any] = {
+        "name": adapter.name,
+        "capabilities": adapter.capabilities,
+        "default_options": adapter.default_options,
+        "install_hint": adapter.install_hint,
+        "llm_calls_note": adapter.llm_calls_note,
+        "environment": adapter.environment,
+        "modules": adapter.modules,
+        "required_env": adapter.required_env,
+        "needs": adapter.needs,
+        "llm_options": adapter.llm_options,
+        "target": _import_spec(adapter),
+        "python": python,
+        "__doc__": f"{adapter.name}, run in a worker process.",
+        "__module__": __name__,
+    }
+    return type(f"{adapter.__name__}InWorker", (WorkerSystem,), attributes)
+
+
+def _import_spec(cls: type) -> str:
+    """How the worker imports ``cls``: by module when membench's own (the worker's PYTHONPATH holds
+    membench), else by the file that defines it (a plugin given as a path)."""
+    if cls.__module__.startswith("membench."):
+        return f"{cls.__module__}:{cls.__qualname__}"
+    return f"{inspect.getfile(cls)}:{cls.__qualname__}"
+
+
+def _package_link(workdir: Path) -> Path:
+    """A folder holding only a link named ``membench`` to this membench: the worker's PYTHONPATH. The
+    system's environment does not install membench (its dependencies would clash), and putting the
+    folder that holds membench on the path could bring a whole site-packages along."""
+    folder = workdir / "pythonpath"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "membench"
+    target = Path(sys.modules["membench"].__file__ or "").resolve().parent
+    if not (link.is_symlink() and link.resolve() == target):
+        link.unlink(missing_ok=True)
+        link.symlink_to(target, target_is_directory=True)
+    return folder
+
+
+def _memories(result: Any) -> list[Memory]:
+    if not isinstance(result, list):
+        raise WorkerCrashed(f"the worker returned {type(result).__name__} where a list of memories belongs")
+    return [Memory.model_validate(item) for item in result]
+
+
+def _usage(raw: Any) -> UsageByRole:
+    if not isinstance(raw, dict):
+        return {}
+    return {str(role): Usage.model_validate(value) for role, value in raw.items()}
+
+
+def _log_tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(line for line in text.splitlines()[-lines:])

@@ -1,0 +1,95 @@
+"""How the contract suite builds each system as a run would, with what it needs to run here (the
+``make`` fixture of tests/contract/test_every_system.py).
+
+Most systems need nothing: ``Setup()`` builds them from the registry with no options. The others
+need something started or handed over first (``setup_of``): the oracle its evidence (the test
+module's ``EVIDENCE``); a system with an environment of its own runs in its worker (and is
+skipped, with the install command, where that environment is not installed); a hosted system's
+loopback fake with its key in the environment. A setup is a context manager, so a fake server lives
+for exactly one test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from membench.llm.types import LLM
+from membench.registry import Registry
+from membench.running.components import runnable_system
+from membench.systems.base import MemorySystem
+from membench.systems.oracle import OracleSystem
+
+
+@dataclass
+class Setup:
+    """What a system is built with here: ``-S`` options, its LLM, and a step after it is built."""
+
+    options: Mapping[str, str] = field(default_factory=dict)
+    llm: LLM | None = None
+    after_build: Callable[[MemorySystem], None] | None = None
+
+    def build(self, name: str, workdir: Path) -> MemorySystem:
+        workdir.mkdir(parents=True, exist_ok=True)  # as the runner's system factory does
+        system = runnable_system(Registry([]).get("system", name))(self.options, workdir, self.llm)
+        if self.after_build is not None:
+            self.after_build(system)
+        return system
+
+
+SetupFactory = Callable[[pytest.MonkeyPatch], contextlib.AbstractContextManager[Setup]]
+
+
+def oracle_setup(facts: Mapping[str, str]) -> SetupFactory:
+    """The oracle, handed each session's fact as its evidence (what Task.evidence gives it in a run)."""
+
+    @contextlib.contextmanager
+    def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+        def hand(system: MemorySystem) -> None:
+            assert isinstance(system, OracleSystem)
+            system.use_evidence({sid: [fact] for sid, fact in facts.items()})
+
+        yield Setup(after_build=hand)
+
+    return setup
+
+
+def environment_setup(environment: str) -> SetupFactory:
+    """A system run in its worker, in its own environment: skipped where that is not installed."""
+
+    @contextlib.contextmanager
+    def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+        from membench.systems.envs import env_status
+
+        problem = env_status(environment).problem()
+        if problem is not None:
+            pytest.skip(problem)
+        yield Setup()
+
+    return setup
+
+
+@contextlib.contextmanager
+def default_setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+    yield Setup()
+
+
+def setup_of(name: str, evidence: Mapping[str, str]) -> SetupFactory:
+    if name == "oracle":
+        return oracle_setup(evidence)
+    environment = Registry([]).get("system", name).environment
+    return environment_setup(environment) if environment else default_setup
+
+
+@pytest.fixture
+def make(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[Path], MemorySystem]]:
+    """Builds the test's system (its ``name`` parameter) as a run would, with what it needs here."""
+    name = request.node.callspec.params["name"]
+    with setup_of(name, getattr(request.module, "EVIDENCE", {}))(monkeypatch) as setup:
+        yield lambda workdir: setup.build(name, workdir)
