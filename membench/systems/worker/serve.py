@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import resource
 import sys
 from typing import IO, Any
 
@@ -20,6 +21,8 @@ from membench.systems.worker.protocol import PROTOCOL_VERSION, decode, encode, e
 #: set by tests (and by anyone who wants the same guarantee): the worker refuses every connection
 #: that leaves the machine, as the test suite's own guard does in its process.
 LOOPBACK_ONLY_VAR = "MEMBENCH_LOOPBACK_ONLY"
+#: the worker's last log line starts so, followed by its peak resident memory.
+PEAK_RSS_PREFIX = "membench worker: peak RSS"
 
 
 def _protocol_out() -> IO[bytes]:
@@ -131,4 +134,7 @@ def main() -> int:
         out.write(encode(response))
         if request.get("method") == "close":
             break
+    # For benchmarks: a worker's memory is its own, not its parent's (BENCHMARKS.md reads this line).
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{PEAK_RSS_PREFIX} {peak_mb:.0f} MB", file=sys.stderr)
     return 0
