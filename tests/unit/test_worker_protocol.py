@@ -103,24 +103,3 @@ def test_an_environment_is_used_only_when_whole_and_made_from_the_current_requir
     assert envs.env_status("toy").state == "installed" and envs.env_status("toy").problem() is None
     # the identity names what the requirements pin, with the versions installed, not the whole freeze
     assert envs.pinned_packages("toy") == {"pip": "24.0"}
-
-
-def test_install_makes_a_venv_and_writes_its_manifest_last(envs_root: Path) -> None:
-    lines: list[str] = []
-    status = envs.install("toy", report=lines.append)
-    assert status.state == "installed" and status.python.exists()
-    manifest = json.loads((status.path / envs.MANIFEST).read_text())
-    assert manifest["requirements_sha256"] == envs.requirements_hash("toy") and "pip" in manifest["packages"]
-    assert any("[1/3] creating the venv" in line for line in lines)
-    assert envs.install("toy", report=lines.append).state == "installed"
-    assert "already installed" in lines[-1]
-
-
-def test_a_failed_install_names_the_step_and_quotes_pip_and_leaves_no_usable_environment(
-    envs_root: Path, tmp_path: Path
-) -> None:
-    envs.requirements_file("toy").write_text(f"{tmp_path / 'no-such-package.whl'}\n")
-    with pytest.raises(ConfigError, match=r"failed at 'installing toy.txt'") as caught:
-        envs.install("toy", report=lambda line: None)
-    assert "no-such-package.whl" in str(caught.value)
-    assert envs.env_status("toy").state == "incomplete"
