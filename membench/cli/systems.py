@@ -64,11 +64,12 @@ def _row(cls: Any) -> SystemRow:
     from membench.systems.envs import env_status
 
     needs = [cls.needs] if cls.needs else []
+    state: str
     if cls.environment:
         mode = f"worker: {cls.environment}"
-        problem = env_status(cls.environment).problem()
-        state = "installed" if problem is None else env_status(cls.environment).state
-        if problem is not None:
+        status = env_status(cls.environment)
+        state = status.state
+        if status.problem() is not None:
             needs.insert(0, f"membench systems install {cls.environment}")
     else:
         mode = "in process"

@@ -12,9 +12,11 @@ for exactly one test.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +75,44 @@ def environment_setup(environment: str) -> SetupFactory:
     return setup
 
 
+def hosted_setup(
+    fake_module: str,
+    fake_class: str,
+    key_var: str,
+    options: Mapping[str, str] | None = None,
+    **fake_options: Any,
+) -> SetupFactory:
+    """A hosted or server system against its loopback fake (``membench.testing.fakes``), driven through
+    its real SDK: the fake runs for the test, its key is in the environment, ``-S base_url`` points at it."""
+
+    @contextlib.contextmanager
+    def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+        fake_cls = getattr(importlib.import_module(fake_module), fake_class)
+        key = "contract-test-key-0123456789"
+        with fake_cls(key, **fake_options) as fake:
+            monkeypatch.setenv(key_var, key)
+            yield Setup(options={"base_url": fake.base_url, **(options or {})})
+
+    return setup
+
+
+#: the hosted and server systems: their fake, the variable holding their key, the fake's options.
+HOSTED: dict[str, SetupFactory] = {
+    "zep": hosted_setup("membench.testing.fakes.zep", "FakeZep", "ZEP_API_KEY", processing_polls=1),
+    "supermemory": hosted_setup(
+        "membench.testing.fakes.supermemory", "FakeSupermemory", "SUPERMEMORY_API_KEY", processing_polls=1
+    ),
+    # the fake's overlap scores for the contract's questions fall below memobase's default threshold
+    "memobase": hosted_setup(
+        "membench.testing.fakes.memobase",
+        "FakeMemobase",
+        "MEMOBASE_API_KEY",
+        options={"similarity_threshold": "0"},
+    ),
+    "letta": hosted_setup("membench.testing.fakes.letta", "FakeLetta", "LETTA_API_KEY"),
+}
+
+
 @contextlib.contextmanager
 def default_setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     yield Setup()
@@ -81,6 +121,8 @@ def default_setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
 def setup_of(name: str, evidence: Mapping[str, str]) -> SetupFactory:
     if name == "oracle":
         return oracle_setup(evidence)
+    if name in HOSTED:
+        return HOSTED[name]
     environment = Registry([]).get("system", name).environment
     return environment_setup(environment) if environment else default_setup
 
