@@ -41,6 +41,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "dense": "membench.systems.dense:DenseSystem",
     "mem0": "membench.systems.mem0:Mem0System",
     "oracle": "membench.systems.oracle:OracleSystem",
+    "memos": "membench.systems.memos:MemOSSystem",
     "zep": "membench.systems.zep:ZepSystem",
     "supermemory": "membench.systems.supermemory:SupermemorySystem",
     "memobase": "membench.systems.memobase:MemobaseSystem",

@@ -56,7 +56,9 @@ class WorkerSystem(MemorySystem):
     python: ClassVar[Path | None] = None
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
-        super().__init__(options, workdir, llm)
+        # MemorySystem's, not the adapter's: the adapter's own __init__ checks or loads its libraries,
+        # which exist only in its environment; it runs there, in the worker.
+        MemorySystem.__init__(self, options, workdir, llm)
         self._process: asyncio.subprocess.Process | None = None
         self._dead: str | None = None  # why the current episode's worker cannot go on
         self._usage: UsageByRole = {}
@@ -78,7 +80,7 @@ class WorkerSystem(MemorySystem):
         return [str(status.python), "-m", "membench.systems.worker"]
 
     def identity(self) -> dict[str, Any]:
-        """The adapter's name and options, and the versions of what its environment pins."""
+        """The adapter's own identity, and the versions of what its environment pins."""
         identity = super().identity()
         if self.environment and not self.command and self.python is None:
             from membench.systems.envs import pinned_packages
@@ -237,26 +239,22 @@ class WorkerSystem(MemorySystem):
 
 
 def worker_class_for(adapter: type[MemorySystem], python: Path | None = None) -> type[WorkerSystem]:
-    """A WorkerSystem that runs ``adapter`` out of process, as ``adapter`` itself declares it (name,
-    capabilities, options): in ``adapter.environment`` (or under ``python``, an interpreter that has
-    what it needs: benchmarks and tests run an in-process adapter this way, to measure the channel)."""
+    """A WorkerSystem that runs ``adapter`` out of process: in ``adapter.environment``, or under
+    ``python``, an interpreter that has what it needs (benchmarks and tests run an in-process adapter
+    this way, to measure the channel).
+
+    The class derives from both: WorkerSystem's verbs come first and go to the worker; everything else
+    is the adapter's own: its name, capabilities and options, and its ``identity`` and ``describe``,
+    which therefore must read only options and constants (never import the adapter's library), as
+    they run here, outside its environment.
+    """
     attributes: dict[str, Any] = {
-        "name": adapter.name,
-        "capabilities": adapter.capabilities,
-        "default_options": adapter.default_options,
-        "install_hint": adapter.install_hint,
-        "llm_calls_note": adapter.llm_calls_note,
-        "environment": adapter.environment,
-        "modules": adapter.modules,
-        "required_env": adapter.required_env,
-        "needs": adapter.needs,
-        "llm_options": adapter.llm_options,
         "target": _import_spec(adapter),
         "python": python,
         "__doc__": f"{adapter.name}, run in a worker process.",
         "__module__": __name__,
     }
-    return type(f"{adapter.__name__}InWorker", (WorkerSystem,), attributes)
+    return type(f"{adapter.__name__}InWorker", (WorkerSystem, adapter), attributes)
 
 
 def _import_spec(cls: type) -> str:

@@ -46,7 +46,9 @@ def refuse_off_machine(event: str, args: tuple[Any, ...]) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        raise ConnectionRefusedError(f"membench worker: {address!r} is off this machine (loopback only)")
+        refusal = f"membench worker: {address!r} is off this machine (loopback only)"
+        print(refusal, file=sys.stderr)  # into worker.log: a library may swallow the exception
+        raise ConnectionRefusedError(refusal)
 
 
 class Server:
