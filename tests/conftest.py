@@ -28,7 +28,10 @@ EXTRAS = {
         "local embedder not installed: pip install 'membench[dense]'",
     ),
     "needs_zep": (("zep_cloud",), "the Zep SDK is not installed: pip install 'membench[hosted]'"),
-    "needs_supermemory": (("supermemory",), "the Supermemory SDK is not installed: pip install 'membench[hosted]'"),
+    "needs_supermemory": (
+        ("supermemory",),
+        "the Supermemory SDK is not installed: pip install 'membench[hosted]'",
+    ),
     "needs_memobase": (("memobase",), "the Memobase SDK is not installed: pip install 'membench[hosted]'"),
     "needs_letta": (("letta_client",), "the Letta SDK is not installed: pip install 'membench[hosted]'"),
     "needs_langmem": (("langmem",), "LangMem is not installed: pip install 'membench[langmem]'"),

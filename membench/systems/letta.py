@@ -32,24 +32,28 @@ the client; writes are sent once, since a write retried after a timeout may alre
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
 import importlib.metadata
-import math
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from membench.core.errors import ConfigError, MembenchError
 from membench.core.types import Episode, Memory, Session, Usage, UsageByRole
-from membench.core.urls import public_url
-from membench.llm.env import known_secrets, scrub
 from membench.llm.types import LLM
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.baselines import turn_text
+from membench.systems.hosted import (
+    REFUSED_STATUSES,
+    Endpoint,
+    ServiceError,
+    call_in_thread,
+    parse_time,
+    positive_seconds,
+    service_url,
+)
 
 API_KEY_ENV = "LETTA_API_KEY"
 MODES = ("archival", "agent")
@@ -62,10 +66,6 @@ _PAGE = 500
 #: backoff: 0.5 s, doubling). Writes are sent once: a write retried after a timeout may have been done,
 #: and would then store a turn twice or show the agent a session twice.
 _RETRIES = 2
-
-
-class LettaServerError(MembenchError):
-    """The Letta server failed a request (an HTTP error, a timeout, an agent step that failed)."""
 
 
 class LettaSystem(MemorySystem):
@@ -88,7 +88,9 @@ class LettaSystem(MemorySystem):
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self.require_modules("letta_client")
-        self.base_url = _base_url(self.options["base_url"])
+        self.base_url = service_url(
+            "letta", self.options["base_url"], what="the http(s) URL of a Letta server"
+        )
         self.mode = self.options["mode"]
         if self.mode not in MODES:
             raise ConfigError(f"letta: mode must be one of {', '.join(MODES)}, got {self.mode!r}")
@@ -97,7 +99,8 @@ class LettaSystem(MemorySystem):
                 raise ConfigError(
                     f"letta: {option} must be a handle provider/model, got {self.options[option]!r}"
                 )
-        self.timeout_s = _timeout(self.options["timeout_s"])
+        self.timeout_s = positive_seconds("letta", "timeout_s", self.options["timeout_s"])
+        self._service = Endpoint("letta", self.base_url, API_KEY_ENV, self_hosted=True)
         self._client: Any = None  # a letta_client.Letta once the first reset built it
         self._writer: Any = None  # the same client, for writes: never retried
         self._agent_id: str | None = None
@@ -118,7 +121,7 @@ class LettaSystem(MemorySystem):
         else:
             how = f"agent mode: sessions sent to the agent ({opts['model']}), which archives what it keeps"
         return (
-            f"letta (letta-client {version}), server {public_url(self.base_url)}: {how}; embedding "
+            f"letta (letta-client {version}), server {self._service.url}: {how}; embedding "
             f"{opts['embedding']}; retrieval archival search top_k"
         )
 
@@ -214,7 +217,8 @@ class LettaSystem(MemorySystem):
             when = turn.timestamp or session.start_time
             position = self._next_position
             self._next_position += 1
-            extra = {"created_at": when} if _is_iso(when) else {}
+            # the server reads ISO 8601 only: a time it cannot read is left out, and it dates the passage
+            extra = {"created_at": when} if parse_time(when, layouts=()) is not None else {}
             created = self._writer.agents.passages.create(
                 agent_id, text=turn_text(turn.role, turn.content), tags=tags, **extra
             )
@@ -244,7 +248,7 @@ class LettaSystem(MemorySystem):
         )
         reason = response.stop_reason.stop_reason
         if reason not in _FINISHED:
-            raise LettaServerError(f"letta: the agent stopped ({reason}) on session {session.session_id}")
+            raise ServiceError(f"letta: the agent stopped ({reason}) on session {session.session_id}")
         new = [p for p in self._all_passages(agent_id) if str(p.id) not in self._stored]
         for passage in new:
             self._stored[str(passage.id)] = Memory(
@@ -283,65 +287,27 @@ class LettaSystem(MemorySystem):
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking SDK call in a thread; its failures become errors that name the server."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except MembenchError:
-            raise
-        except Exception as exc:
-            mapped = self._as_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from None  # the chained original carries the request
+        return await call_in_thread(functools.partial(fn, *args, **kwargs), self._failure)
 
-    def _as_error(self, exc: Exception) -> MembenchError | None:
+    def _failure(self, exc: Exception) -> MembenchError | None:
+        """What a failed call means, said without the password; None for what is not the server's doing."""
         import letta_client
 
-        url = public_url(self.base_url)
-        secrets = known_secrets(os.environ.get(API_KEY_ENV), urlsplit(self.base_url).password)
+        url = self._service.url
         if isinstance(exc, letta_client.APITimeoutError):
-            return LettaServerError(f"letta: {url} did not answer within {self.timeout_s:g} s")
+            return self._service.failure("timeout", f"{url} did not answer within {self.timeout_s:g} s")
         if isinstance(exc, letta_client.APIConnectionError):
-            cause = scrub(str(exc.__cause__ or exc), secrets)
-            return ConfigError(
-                f"letta: cannot connect to {url} ({cause}): the Letta server must be running there"
+            return self._service.failure(
+                "unreachable",
+                f"cannot connect to {url} ({exc.__cause__ or exc}): the Letta server must be running there",
             )
         if isinstance(exc, letta_client.APIStatusError):
-            status = exc.status_code
-            body = scrub(exc.response.text[:300], secrets)
-            if status in (401, 403):
-                return ConfigError(
-                    f"letta: the server at {url} refused the request (HTTP {status}: {body}); set "
-                    f"{API_KEY_ENV} to its password (LETTA_SERVER_PASSWORD)"
+            status, body = exc.status_code, exc.response.text[:300]
+            if status in REFUSED_STATUSES:
+                return self._service.failure(
+                    "refused",
+                    f"the server at {url} refused the request (HTTP {status}: {body}); set "
+                    f"{API_KEY_ENV} to its password (LETTA_SERVER_PASSWORD)",
                 )
-            return LettaServerError(f"letta: HTTP {status} from {url}: {body}")
+            return self._service.failure("status", f"HTTP {status} from {url}: {body}")
         return None
-
-
-def _is_iso(value: str | None) -> bool:
-    """Whether the server can read ``value`` as a passage's date (an ISO 8601 date and time)."""
-    if not value:
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"letta: base_url must be the http(s) URL of a Letta server, got {public_url(value)!r}"
-        )
-    return value.rstrip("/")
-
-
-def _timeout(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"letta: timeout_s must be a positive number of seconds, got {value!r}")
-    return seconds

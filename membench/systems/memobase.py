@@ -31,22 +31,27 @@ self-hosted server checks it against its ``ACCESS_TOKEN``. Two client quirks are
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import importlib.metadata
 import math
 import os
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from membench.core.errors import ConfigError, MembenchError
 from membench.core.types import Episode, Memory, Session
-from membench.core.urls import public_url
-from membench.llm.env import known_secrets, scrub
 from membench.llm.types import LLM
 from membench.systems.base import Capabilities, MemorySystem
+from membench.systems.hosted import (
+    REFUSED_STATUSES,
+    Endpoint,
+    ServiceError,
+    call_in_thread,
+    poll_until,
+    service_url,
+)
 
 API_KEY_ENV = "MEMOBASE_API_KEY"
 #: the roles a ChatBlob message may have (memobase.core.blob.OpenAICompatibleMessage).
@@ -55,10 +60,6 @@ CHAT_ROLES = ("user", "assistant")
 _POLL_S = 0.5
 #: events one settle may add beyond those already seen, for the listing that finds the new ones.
 _NEW_EVENTS_PAGE = 1000
-
-
-class MemobaseError(MembenchError):
-    """The Memobase server failed a request (its own error, an HTTP error, a timeout)."""
 
 
 class MemobaseSystem(MemorySystem):
@@ -83,6 +84,7 @@ class MemobaseSystem(MemorySystem):
         self.base_url = _base_url(self.options["base_url"])
         self.threshold = _number(self.options, "similarity_threshold", low=0.0, high=1.0)
         self.timeout_s = _number(self.options, "timeout_s", low=1.0, high=None)
+        self._service = Endpoint("memobase", self.base_url, API_KEY_ENV, self_hosted=True)
         self._client: Any = None  # a memobase.MemoBaseClient once the first reset built it
         self._user: Any = None  # this episode's memobase.User
         self._pending: tuple[Session, int] | None = None  # inserted, not yet flushed: (session, index)
@@ -97,7 +99,7 @@ class MemobaseSystem(MemorySystem):
     def describe(self) -> str:
         version = importlib.metadata.version("memobase")
         return (
-            f"memobase {version} client, server {public_url(self.base_url)}: one ChatBlob per session, "
+            f"memobase {version} client, server {self._service.url}: one ChatBlob per session, "
             f"flushed (LLM extraction) in settle; retrieval search_event, similarity > {self.threshold}"
         )
 
@@ -200,18 +202,23 @@ class MemobaseSystem(MemorySystem):
     async def _wait_for_processing(self, user: Any) -> None:
         from memobase.core.blob import BlobType
 
-        deadline = time.monotonic() + self.timeout_s
-        while await self._call(user.buffer, BlobType.chat, "processing"):
-            if time.monotonic() > deadline:
-                raise MemobaseError(
-                    f"memobase: the server at {public_url(self.base_url)} was still processing chats "
-                    f"after {self.timeout_s:g} s"
-                )
-            await asyncio.sleep(_POLL_S)
+        async def idle() -> bool:
+            return not await self._call(user.buffer, BlobType.chat, "processing")
+
+        await poll_until(
+            idle,
+            timeout_s=self.timeout_s,
+            timed_out=lambda: ServiceError(
+                f"memobase: the server at {self._service.url} was still processing chats "
+                f"after {self.timeout_s:g} s"
+            ),
+            first_wait_s=_POLL_S,
+            max_wait_s=_POLL_S,
+        )
         failed = set(await self._call(user.buffer, BlobType.chat, "failed")) - self._failed_seen
         if failed:
             self._failed_seen |= failed
-            raise MemobaseError(
+            raise ServiceError(
                 f"memobase: the server failed to process {len(failed)} chat blob(s) (its LLM extraction); "
                 "see the server's log"
             )
@@ -220,7 +227,7 @@ class MemobaseSystem(MemorySystem):
         topk = len(self._event_session) + _NEW_EVENTS_PAGE
         events = await self._call(user.event, topk=topk)
         if len(events) >= topk:
-            raise MemobaseError(f"memobase: more than {_NEW_EVENTS_PAGE} new events in one session")
+            raise ServiceError(f"memobase: more than {_NEW_EVENTS_PAGE} new events in one session")
         new = [event for event in events if str(event.id) not in self._event_session]
         for event in reversed(new):  # the server lists newest first
             self._event_session[str(event.id)] = (session, index)
@@ -239,41 +246,31 @@ class MemobaseSystem(MemorySystem):
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking client call in a thread; its failures become errors that name the server."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except MembenchError:
-            raise
-        except Exception as exc:
-            mapped = self._as_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from None  # the chained original carries the request
+        return await call_in_thread(functools.partial(fn, *args, **kwargs), self._failure)
 
-    def _as_error(self, exc: Exception) -> MembenchError | None:
+    def _failure(self, exc: Exception) -> MembenchError | None:
+        """What a failed call means, said without the key; None for what is not the server's doing."""
         import httpx
         from memobase.error import ServerError
 
-        url = public_url(self.base_url)
-        secrets = known_secrets(os.environ.get(API_KEY_ENV), urlsplit(self.base_url).password)
+        url = self._service.url
         if isinstance(exc, httpx.ConnectError):
-            reason = scrub(str(exc), secrets)
-            return ConfigError(
-                f"memobase: cannot connect to {url} ({reason}): the Memobase server must be running there"
+            return self._service.failure(
+                "unreachable", f"cannot connect to {url} ({exc}): the Memobase server must be running there"
             )
         if isinstance(exc, httpx.TimeoutException):
-            return MemobaseError(
-                f"memobase: {url} did not answer within {self.timeout_s:g} s ({type(exc).__name__})"
+            return self._service.failure(
+                "timeout", f"{url} did not answer within {self.timeout_s:g} s ({type(exc).__name__})"
             )
         if isinstance(exc, httpx.HTTPStatusError):
-            status = exc.response.status_code
-            body = scrub(exc.response.text[:300], secrets)
-            if status in (401, 403):
-                return ConfigError(
-                    f"memobase: the server at {url} refused the key in {API_KEY_ENV} (HTTP {status}): {body}"
+            status, body = exc.response.status_code, exc.response.text[:300]
+            if status in REFUSED_STATUSES:
+                return self._service.failure(
+                    "refused", f"the server at {url} refused the key in {API_KEY_ENV} (HTTP {status}): {body}"
                 )
-            return MemobaseError(f"memobase: HTTP {status} from {url}: {body}")
+            return self._service.failure("status", f"HTTP {status} from {url}: {body}")
         if isinstance(exc, ServerError):
-            return MemobaseError(scrub(f"memobase: the server at {url} reported: {exc}", secrets))
+            return self._service.failure("other", f"the server at {url} reported: {exc}")
         return None
 
 
@@ -310,10 +307,7 @@ def _base_url(value: str) -> str:
             "memobase needs -S base_url=<your Memobase server>, e.g. http://localhost:8019 (the server's "
             "project URL)"
         )
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"memobase: base_url must be an http(s) URL, got {public_url(value)!r}")
-    return value if value.endswith("/") else value + "/"
+    return service_url("memobase", value) + "/"
 
 
 def _number(options: Mapping[str, str], option: str, low: float, high: float | None) -> float:

@@ -24,24 +24,32 @@ the service's URL, never the key.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
+import functools
 import importlib.metadata
 import os
 import re
-import secrets
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from membench.core.errors import ConfigError, MembenchError
 from membench.core.types import Episode, Memory, Session
 from membench.core.urls import public_url
-from membench.llm.env import known_secrets, scrub
 from membench.llm.types import LLM
 from membench.systems.base import MemorySystem
+from membench.systems.hosted import (
+    REFUSED_STATUSES,
+    Endpoint,
+    ServiceError,
+    call_in_thread,
+    episode_name,
+    namespace_prefix,
+    poll_until,
+    positive_seconds,
+    rfc3339,
+    service_url,
+    without_options,
+)
 
 #: the SDK's own default (``supermemory.environment.SupermemoryEnvironment.DEFAULT``), kept here:
 #: importing the SDK takes 0.3 s, too much for naming the system's options.
@@ -49,57 +57,12 @@ DEFAULT_BASE_URL = "https://api.supermemory.ai"
 API_KEY_ENV = "SUPERMEMORY_API_KEY"
 SEARCH_MODES = ("hybrid", "memories", "chunks")
 DREAMING_MODES = ("dynamic", "instant")
-_FIRST_POLL_S = 0.05
-_MAX_POLL_S = 2.0
 #: options that change how long membench waits, not what the system returns: not in the run identity.
 _OPERATIONAL = ("index_timeout_s",)
 #: a namespace matches ^[a-zA-Z0-9_:-]+$ and has at most 100 characters.
 _UNSAFE_NAMESPACE_CHARS = re.compile(r"[^A-Za-z0-9_-]")
-#: the HaluMem release's time format; ISO 8601 is read as it is.
-_TIME_FORMATS = ("%b %d, %Y, %H:%M:%S",)
-
-
-class SupermemoryError(MembenchError):
-    """A Supermemory request that failed, or a document whose processing failed or did not finish."""
-
-
-def iso_date(value: str | None) -> str | None:
-    """``value`` as an ISO 8601 time (a time without a zone is taken as UTC), or None when it is
-    absent or in no known format (the document then has no date; its lines still carry the time)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        for layout in _TIME_FORMATS:
-            try:
-                moment = datetime.strptime(value, layout)
-                break
-            except ValueError:
-                continue
-        else:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def namespace_prefix(workdir: Path) -> str:
-    """A random prefix kept in ``workdir``: the same for every episode and every resume of this run's
-    worker, and never the same for two runs (or two machines running the same configuration)."""
-    path = workdir / "supermemory" / "namespace-prefix"
-    if path.is_file():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = secrets.token_hex(6)
-    path.write_text(prefix)
-    return prefix
-
-
-def episode_namespace(prefix: str, episode_id: str) -> str:
-    """The namespace of an episode (at most 92 characters): readable, unique thanks to a short hash."""
-    digest = hashlib.sha256(episode_id.encode()).hexdigest()[:8]
-    return f"membench-{prefix}-{_UNSAFE_NAMESPACE_CHARS.sub('_', episode_id)[:60]}-{digest}"
+#: the episode id's share of a namespace: with the rest of its name, at most 92 characters.
+_NAMESPACE_ID_CHARS = 60
 
 
 def session_text(session: Session) -> str:
@@ -130,32 +93,22 @@ class SupermemorySystem(MemorySystem):
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self.require_modules("supermemory")
-        self.base_url = self.options["base_url"].rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"supermemory: base_url must be an http(s) URL, got {self.options['base_url']!r}"
-            )
+        self.base_url = service_url("supermemory", self.options["base_url"])
         for option, allowed in (("search_mode", SEARCH_MODES), ("dreaming", DREAMING_MODES)):
             if self.options[option] not in allowed:
                 raise ConfigError(f"supermemory: {option} must be one of {', '.join(allowed)}")
-        try:
-            self.index_timeout_s = float(self.options["index_timeout_s"])
-        except ValueError:
-            self.index_timeout_s = -1.0
-        if not self.index_timeout_s > 0:
-            raise ConfigError(
-                "supermemory: index_timeout_s must be a positive number, "
-                f"got {self.options['index_timeout_s']!r}"
-            )
+        self.index_timeout_s = positive_seconds(
+            "supermemory", "index_timeout_s", self.options["index_timeout_s"]
+        )
+        self._service = Endpoint("supermemory", self.base_url, API_KEY_ENV, self_hosted=False)
         self._client: Any = None  # a supermemory.Supermemory once the first reset built it
         self._namespace: str | None = None
         self._pending: list[tuple[str, str]] = []  # (document id, session id) not yet settled
         self._sessions_ingested = 0
 
     def identity(self) -> dict[str, Any]:
-        ident = super().identity()
-        options = {k: v for k, v in ident["options"].items() if k not in _OPERATIONAL}
-        return {**ident, "options": options, "supermemory": importlib.metadata.version("supermemory")}
+        ident = without_options(super().identity(), _OPERATIONAL)
+        return {**ident, "supermemory": importlib.metadata.version("supermemory")}
 
     def describe(self) -> str:
         version = importlib.metadata.version("supermemory")
@@ -176,7 +129,10 @@ class SupermemorySystem(MemorySystem):
             await self._call(
                 "deleting the last episode's namespace", client.namespaces.delete, last, missing_ok=True
             )
-        namespace = episode_namespace(namespace_prefix(self.workdir), episode.episode_id)
+        prefix = namespace_prefix(self.workdir, "supermemory")
+        namespace = episode_name(
+            prefix, episode.episode_id, unsafe=_UNSAFE_NAMESPACE_CHARS, keep=_NAMESPACE_ID_CHARS
+        )
         # A leftover of an interrupted attempt of this run, if any (usually there is none: a 404).
         await self._call(
             "clearing the episode's namespace", client.namespaces.delete, namespace, missing_ok=True
@@ -194,7 +150,7 @@ class SupermemorySystem(MemorySystem):
         extra: dict[str, Any] = {}
         if session.start_time:
             metadata["start_time"] = session.start_time
-            date = iso_date(session.start_time)
+            date = rfc3339(session.start_time)
             if date is not None:
                 extra["date"] = date
         added = await self._call(
@@ -209,43 +165,38 @@ class SupermemorySystem(MemorySystem):
         self._pending.append((added.id, session.session_id))
 
     async def settle(self) -> None:
-        """Poll each document ingested since the last settle until Supermemory has processed it.
-
-        The first poll is at once, then after 0.05 s, doubling up to 2 s, all within ``index_timeout_s``.
-        """
+        """Poll each document ingested since the last settle until Supermemory has processed it."""
         if not self._pending:
             return
         client, namespace = self._ready()
         left, self._pending = dict(self._pending), []
         needs_memories = self.options["search_mode"] != "chunks"
-        deadline = time.monotonic() + self.index_timeout_s
-        delay = _FIRST_POLL_S
         states: dict[str, str] = {}
-        while True:
+
+        async def all_done() -> bool:
             for document_id, session_id in list(left.items()):
                 document = await self._call(
                     f"polling session {session_id!r}", client.documents.get, namespace, document_id
                 )
                 status, dreaming = document.system.status, document.system.dreaming_status
                 if status == "failed":
-                    raise SupermemoryError(
+                    raise ServiceError(
                         f"supermemory: processing session {session_id!r} failed (document {document_id})"
                     )
                 if status == "done" and (dreaming == "done" or not needs_memories):
                     del left[document_id]
                 else:
                     states[session_id] = f"status {status}, dreaming {dreaming}"
-            remaining = deadline - time.monotonic()
-            if not left:
-                return
-            if remaining <= 0:
-                waiting = "; ".join(f"session {sid!r}: {states[sid]}" for sid in left.values())
-                raise SupermemoryError(
-                    f"supermemory: still processing after {self.index_timeout_s:g} s "
-                    f"(option index_timeout_s): {waiting}"
-                )
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, _MAX_POLL_S)
+            return not left
+
+        def timed_out() -> ServiceError:
+            waiting = "; ".join(f"session {sid!r}: {states[sid]}" for sid in left.values())
+            return ServiceError(
+                f"supermemory: still processing after {self.index_timeout_s:g} s "
+                f"(option index_timeout_s): {waiting}"
+            )
+
+        await poll_until(all_done, timeout_s=self.index_timeout_s, timed_out=timed_out)
 
     async def retrieve(self, query: str, k: int) -> list[Memory]:
         client, namespace = self._ready()
@@ -299,39 +250,43 @@ class SupermemorySystem(MemorySystem):
     ) -> Any:
         """Run a blocking SDK call in a thread; its failure becomes one line naming what failed (None for
         a 404 when ``missing_ok``: deleting a namespace that holds nothing)."""
-        from supermemory import APIStatusError
+        return await call_in_thread(
+            functools.partial(fn, *args, **kwargs),
+            functools.partial(self._failure, what),
+            missing=_is_missing if missing_ok else None,
+        )
 
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except APIStatusError as exc:
-            if missing_ok and exc.status_code == 404:
-                return None
-            raise self._failure(what, exc) from None  # the original quotes the response's headers
-        except Exception as exc:
-            raise self._failure(what, exc) from None
-
-    def _failure(self, what: str, exc: Exception) -> Exception:
+    def _failure(self, what: str, exc: Exception) -> MembenchError:
         """What a failed call means, said without the key: a refused key, an unreachable URL, or the
         service's own answer. The SDK raises its own errors for both (``supermemory.APIError``)."""
         from supermemory import APIConnectionError, APIStatusError, APITimeoutError
 
-        where = public_url(self.base_url)
-        if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
-            return ConfigError(
-                f"supermemory: {what}: Supermemory at {where} refused the API key "
-                f"(HTTP {exc.status_code}): check {API_KEY_ENV}"
+        where = self._service.url
+        if isinstance(exc, APIStatusError) and exc.status_code in REFUSED_STATUSES:
+            return self._service.failure(
+                "refused",
+                f"{what}: Supermemory at {where} refused the API key (HTTP {exc.status_code}): "
+                f"check {API_KEY_ENV}",
             )
         if isinstance(exc, APIStatusError):
-            detail = f"HTTP {exc.status_code}: {_error_body(exc.body)}"
-        elif isinstance(exc, APITimeoutError):
-            detail = f"no answer from {where} in time"
-        elif isinstance(exc, APIConnectionError):
+            return self._service.failure(
+                "status", f"{what} failed: HTTP {exc.status_code}: {_error_body(exc.body)}"
+            )
+        if isinstance(exc, APITimeoutError):
+            return self._service.failure("timeout", f"{what} failed: no answer from {where} in time")
+        if isinstance(exc, APIConnectionError):
             cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
-            detail = f"cannot connect to {where}{cause}; check -S base_url"
-        else:
-            detail = f"{type(exc).__name__}: {exc}"
-        api_key = os.environ.get(API_KEY_ENV)
-        return SupermemoryError(scrub(f"supermemory: {what} failed: {detail}", known_secrets(api_key))[:1000])
+            return self._service.failure(
+                "unreachable", f"{what} failed: cannot connect to {where}{cause}; check -S base_url"
+            )
+        return self._service.failure("other", f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def _is_missing(exc: Exception) -> bool:
+    """Whether a failed call says the resource is not there (Supermemory's 404)."""
+    from supermemory import APIStatusError
+
+    return isinstance(exc, APIStatusError) and exc.status_code == 404
 
 
 def _memory(result: Any) -> Memory:

@@ -23,25 +23,33 @@ service's URL, never the key.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
+import functools
 import importlib.metadata
 import os
 import re
-import secrets
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from membench.core.errors import ConfigError, MembenchError
 from membench.core.types import Episode, Memory, Session, Turn
 from membench.core.urls import public_url
-from membench.llm.env import known_secrets, scrub
 from membench.llm.types import LLM
 from membench.systems.base import MemorySystem
+from membench.systems.hosted import (
+    REFUSED_STATUSES,
+    Endpoint,
+    ServiceError,
+    call_in_thread,
+    episode_name,
+    namespace_prefix,
+    poll_until,
+    positive_seconds,
+    rfc3339,
+    service_url,
+    without_options,
+)
 
 #: the SDK's own default (``zep_cloud.environment.ZepEnvironment.DEFAULT``), kept here so that naming
 #: the system's options imports nothing.
@@ -51,19 +59,11 @@ SCOPES = ("edges", "episodes")
 #: the most messages one ``thread.add_messages`` call may carry.
 MAX_MESSAGES_PER_CALL = 30
 _RUNNING = ("pending", "processing")
-_FIRST_POLL_S = 0.05
-_MAX_POLL_S = 2.0
 #: options that change how long membench waits, not what the system returns: not in the run identity.
 _OPERATIONAL = ("index_timeout_s",)
 _ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant", "system": "system"}
 _ROLES |= {"tool": "tool", "function": "function"}
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
-#: the HaluMem release's time format; ISO 8601 is read as it is.
-_TIME_FORMATS = ("%b %d, %Y, %H:%M:%S",)
-
-
-class ZepError(MembenchError):
-    """A Zep request that failed, or Zep's processing of a session that failed or did not finish."""
 
 
 @dataclass(frozen=True)
@@ -73,50 +73,11 @@ class _SessionRef:
     start_time: str | None
 
 
-def rfc3339(value: str | None) -> str | None:
-    """``value`` as the RFC 3339 time Zep expects (a time without a zone is taken as UTC), or None
-    when it is absent or in no known format (Zep then uses the time it received the message)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        for layout in _TIME_FORMATS:
-            try:
-                moment = datetime.strptime(value, layout)
-                break
-            except ValueError:
-                continue
-        else:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def zep_role(role: str) -> tuple[str, str | None]:
     """Zep's role for a turn's role, and the sender name to give when Zep has no such role (a
     ``document`` turn is sent as a user message named ``document``)."""
     mapped = _ROLES.get(role.lower())
     return (mapped, None) if mapped is not None else ("user", role)
-
-
-def namespace_prefix(workdir: Path) -> str:
-    """A random prefix kept in ``workdir``: the same for every episode and every resume of this run's
-    worker, and never the same for two runs (or two machines running the same configuration)."""
-    path = workdir / "zep" / "namespace-prefix"
-    if path.is_file():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = secrets.token_hex(6)
-    path.write_text(prefix)
-    return prefix
-
-
-def episode_user_id(prefix: str, episode_id: str) -> str:
-    """The Zep ``user_id`` of an episode: readable, and unique thanks to the prefix and a short hash."""
-    digest = hashlib.sha256(episode_id.encode()).hexdigest()[:8]
-    return f"membench-{prefix}-{_UNSAFE_ID_CHARS.sub('_', episode_id)[:64]}-{digest}"
 
 
 class ZepSystem(MemorySystem):
@@ -136,19 +97,11 @@ class ZepSystem(MemorySystem):
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self.require_modules("zep_cloud")
-        self.base_url = self.options["base_url"].rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"zep: base_url must be an http(s) URL, got {self.options['base_url']!r}")
+        self.base_url = service_url("zep", self.options["base_url"])
         if self.options["search_scope"] not in SCOPES:
             raise ConfigError(f"zep: search_scope must be one of {', '.join(SCOPES)}")
-        try:
-            self.index_timeout_s = float(self.options["index_timeout_s"])
-        except ValueError:
-            self.index_timeout_s = -1.0
-        if not self.index_timeout_s > 0:
-            raise ConfigError(
-                f"zep: index_timeout_s must be a positive number, got {self.options['index_timeout_s']!r}"
-            )
+        self.index_timeout_s = positive_seconds("zep", "index_timeout_s", self.options["index_timeout_s"])
+        self._service = Endpoint("zep", self.base_url, API_KEY_ENV, self_hosted=False)
         self._client: Any = None  # a zep_cloud.Zep once the first reset built it
         self._http: Any = None  # its httpx.Client, closed by close()
         self._user_uuid: str | None = None
@@ -158,9 +111,8 @@ class ZepSystem(MemorySystem):
         self._sessions_ingested = 0
 
     def identity(self) -> dict[str, Any]:
-        ident = super().identity()
-        options = {k: v for k, v in ident["options"].items() if k not in _OPERATIONAL}
-        return {**ident, "options": options, "zep-cloud": importlib.metadata.version("zep-cloud")}
+        ident = without_options(super().identity(), _OPERATIONAL)
+        return {**ident, "zep-cloud": importlib.metadata.version("zep-cloud")}
 
     def describe(self) -> str:
         version = importlib.metadata.version("zep-cloud")
@@ -178,7 +130,8 @@ class ZepSystem(MemorySystem):
         last, self._user_uuid = self._user_uuid, None
         if last is not None:  # its deletion runs on at Zep's end: nothing waits for it
             await self._call("deleting the last episode's user", client.user.delete, last, missing_ok=True)
-        user_id = episode_user_id(namespace_prefix(self.workdir), episode.episode_id)
+        prefix = namespace_prefix(self.workdir, "zep")
+        user_id = episode_name(prefix, episode.episode_id, unsafe=_UNSAFE_ID_CHARS, keep=64)
         await self._delete_leftover(user_id)
         user = await self._call(
             "creating the episode's user",
@@ -202,7 +155,7 @@ class ZepSystem(MemorySystem):
                 messages=messages[start : start + MAX_MESSAGES_PER_CALL],
             )
             if added.task is None or not added.task.uuid_:
-                raise ZepError(
+                raise ServiceError(
                     f"zep: Zep took session {session.session_id!r} without a task to follow, so membench "
                     "cannot tell when it is in the graph"
                 )
@@ -225,22 +178,15 @@ class ZepSystem(MemorySystem):
         client, _ = self._ready()
         if k <= 0:
             return []
-        if self.options["search_scope"] == "edges":
-            page = await self._call(
-                "searching the graph's facts",
-                client.graph.search_edges,
-                self._user_uuid,
-                query=query,
-                page_size=k,
-            )
-            return [self._edge_memory(edge) for edge in (page.items or []) if edge.fact][:k]
-        page = await self._call(
-            "searching the graph's episodes",
-            client.graph.search_episodes,
-            self._user_uuid,
-            query=query,
-            page_size=k,
+        edges = self.options["search_scope"] == "edges"
+        search, what = (
+            (client.graph.search_edges, "facts") if edges else (client.graph.search_episodes, "episodes")
         )
+        page = await self._call(
+            f"searching the graph's {what}", search, self._user_uuid, query=query, page_size=k
+        )
+        if edges:
+            return [self._edge_memory(edge) for edge in (page.items or []) if edge.fact][:k]
         return [self._episode_memory(episode) for episode in (page.items or []) if episode.content][:k]
 
     async def close(self) -> None:
@@ -291,74 +237,70 @@ class ZepSystem(MemorySystem):
             await self._await_tasks({deleted.task.uuid_: f"deleting the leftover user {user_id!r}"})
 
     async def _await_tasks(self, pending: dict[str, str]) -> dict[str, Any]:
-        """Poll each task (uuid -> what it does) until all succeeded; the finished tasks by uuid.
-
-        The first poll is at once, then after 0.05 s, doubling up to 2 s, all within ``index_timeout_s``.
-        """
+        """Poll each task (uuid -> what it does) until all succeeded; the finished tasks by uuid."""
         client = self._client
-        deadline = time.monotonic() + self.index_timeout_s
-        delay = _FIRST_POLL_S
         finished: dict[str, Any] = {}
         left = dict(pending)
-        while True:
+
+        async def all_done() -> bool:
             for task_uuid, what in list(left.items()):
                 task = await self._call(f"polling the task of {what}", client.task.get, task_uuid)
                 if task.status in _RUNNING:
                     continue
                 if task.status != "succeeded":
-                    ended = f"{task.status!r}{_task_error(task)}"
-                    raise ZepError(f"zep: Zep's processing of {what} ended {ended}")
+                    raise ServiceError(
+                        f"zep: Zep's processing of {what} ended {task.status!r}{_task_error(task)}"
+                    )
                 finished[task_uuid] = task
                 del left[task_uuid]
-            remaining = deadline - time.monotonic()
-            if not left:
-                return finished
-            if remaining <= 0:
-                raise ZepError(
-                    f"zep: {', '.join(left.values())} still processing at Zep after "
-                    f"{self.index_timeout_s:g} s (option index_timeout_s)"
-                )
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, _MAX_POLL_S)
+            return not left
+
+        await poll_until(
+            all_done,
+            timeout_s=self.index_timeout_s,
+            timed_out=lambda: ServiceError(
+                f"zep: {', '.join(left.values())} still processing at Zep after "
+                f"{self.index_timeout_s:g} s (option index_timeout_s)"
+            ),
+        )
+        return finished
 
     async def _call(
         self, what: str, fn: Callable[..., Any], *args: Any, missing_ok: bool = False, **kwargs: Any
     ) -> Any:
         """Run a blocking SDK call in a thread; its failure becomes one line naming what failed (None for
         a 404 when ``missing_ok``: a resource already gone)."""
-        from zep_cloud.core.api_error import ApiError
+        return await call_in_thread(
+            functools.partial(fn, *args, **kwargs),
+            functools.partial(self._failure, what),
+            missing=_is_missing if missing_ok else None,
+        )
 
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except ApiError as exc:
-            if missing_ok and exc.status_code == 404:
-                return None
-            raise self._failure(what, exc) from None  # the original quotes the response's headers
-        except Exception as exc:
-            raise self._failure(what, exc) from None
-
-    def _failure(self, what: str, exc: Exception) -> Exception:
+    def _failure(self, what: str, exc: Exception) -> MembenchError:
         """What a failed call means, said without the key: a refused key, an unreachable URL, or the
         service's own answer."""
         import httpx
         from zep_cloud.core.api_error import ApiError
 
-        where = public_url(self.base_url)
-        if isinstance(exc, ApiError) and exc.status_code in (401, 403):
-            return ConfigError(
-                f"zep: {what}: Zep at {where} refused the API key (HTTP {exc.status_code}): "
-                f"check {API_KEY_ENV}"
+        where = self._service.url
+        if isinstance(exc, ApiError) and exc.status_code in REFUSED_STATUSES:
+            return self._service.failure(
+                "refused",
+                f"{what}: Zep at {where} refused the API key (HTTP {exc.status_code}): check {API_KEY_ENV}",
             )
         if isinstance(exc, ApiError):
-            detail = f"HTTP {exc.status_code}: {_error_body(exc.body)}"
-        elif isinstance(exc, httpx.ConnectError):
-            detail = f"cannot connect to {where} ({exc}); check -S base_url"
-        elif isinstance(exc, httpx.TimeoutException):
-            detail = f"no answer from {where} in time ({type(exc).__name__})"
-        else:
-            detail = f"{type(exc).__name__}: {exc}"
-        api_key = os.environ.get(API_KEY_ENV)
-        return ZepError(scrub(f"zep: {what} failed: {detail}", known_secrets(api_key))[:1000])
+            return self._service.failure(
+                "status", f"{what} failed: HTTP {exc.status_code}: {_error_body(exc.body)}"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return self._service.failure(
+                "unreachable", f"{what} failed: cannot connect to {where} ({exc}); check -S base_url"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return self._service.failure(
+                "timeout", f"{what} failed: no answer from {where} in time ({type(exc).__name__})"
+            )
+        return self._service.failure("other", f"{what} failed: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------ conversions
 
@@ -409,6 +351,13 @@ def _memory(
         timestamp=ref.start_time or zep_time,
         metadata={**metadata, "session_index": ref.session_index},
     )
+
+
+def _is_missing(exc: Exception) -> bool:
+    """Whether a failed call says the resource is not there (Zep's 404)."""
+    from zep_cloud.core.api_error import ApiError
+
+    return isinstance(exc, ApiError) and exc.status_code == 404
 
 
 def _task_error(task: Any) -> str:

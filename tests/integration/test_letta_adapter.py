@@ -23,7 +23,8 @@ from membench.core.errors import ConfigError
 from membench.core.records import read_records
 from membench.core.types import Episode, Memory, Session, Turn
 from membench.running.display import NullDisplay
-from membench.systems.letta import LettaServerError, LettaSystem
+from membench.systems.hosted import ServiceError
+from membench.systems.letta import LettaSystem
 from membench.testing.configs import tiny_run_config
 from membench.testing.fakes.letta import FakeLetta
 
@@ -241,7 +242,7 @@ def test_an_agent_step_that_fails_is_an_error(server: FakeLetta, tmp_path: Path)
 
     async def scenario() -> None:
         await system.reset(EPISODE)
-        with pytest.raises(LettaServerError, match=r"the agent stopped \(llm_api_error\) on session s1"):
+        with pytest.raises(ServiceError, match=r"the agent stopped \(llm_api_error\) on session s1"):
             await system.ingest(EPISODE.sessions[0])
         await system.close()
 
@@ -259,7 +260,7 @@ def test_a_failed_write_is_an_error_and_never_resent(server: FakeLetta, tmp_path
     async def scenario() -> None:
         await system.reset(EPISODE)
         server.write_errors = 1
-        with pytest.raises(LettaServerError, match="HTTP 500 from"):
+        with pytest.raises(ServiceError, match="HTTP 500 from"):
             await system.ingest(EPISODE.sessions[2])
         writes = [r for r in server.requests if r.method == "POST" and "/agents/agent-" in r.path]
         assert len(writes) == 1
@@ -270,7 +271,7 @@ def test_a_failed_write_is_an_error_and_never_resent(server: FakeLetta, tmp_path
 
 def test_a_handle_the_server_lacks_is_a_clear_error(server: FakeLetta, tmp_path: Path) -> None:
     system = _system(server, tmp_path, model="openai/no-such-model")
-    with pytest.raises(LettaServerError, match=r"HTTP 404 from .*Handle openai/no-such-model not found"):
+    with pytest.raises(ServiceError, match=r"HTTP 404 from .*Handle openai/no-such-model not found"):
         asyncio.run(system.reset(EPISODE))
 
 

@@ -22,7 +22,8 @@ from membench.core.errors import ConfigError
 from membench.core.records import read_records
 from membench.core.types import Episode, Session, Turn
 from membench.running.display import NullDisplay
-from membench.systems.memobase import MemobaseError, MemobaseSystem
+from membench.systems.hosted import ServiceError
+from membench.systems.memobase import MemobaseSystem
 from membench.testing.configs import tiny_run_config
 from membench.testing.fakes import RecordedRequest
 from membench.testing.fakes.memobase import FakeMemobase
@@ -268,7 +269,7 @@ def test_a_failed_extraction_is_an_error(key: str, tmp_path: Path, background: b
             await system.reset(EPISODE)
             await system.ingest(EPISODE.sessions[0])
             message = "LLM error" if not background else "failed to process 1 chat blob"
-            with pytest.raises(MemobaseError, match=message):
+            with pytest.raises(ServiceError, match=message):
                 await system.settle()
             await system.close()
 

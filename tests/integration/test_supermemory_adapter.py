@@ -24,13 +24,8 @@ from supermemory.environment import SupermemoryEnvironment
 import membench
 from membench.core.errors import ConfigError
 from membench.core.types import Episode, Session, Turn
-from membench.systems.supermemory import (
-    DEFAULT_BASE_URL,
-    SupermemoryError,
-    SupermemorySystem,
-    iso_date,
-    session_text,
-)
+from membench.systems.hosted import ServiceError, rfc3339
+from membench.systems.supermemory import DEFAULT_BASE_URL, SupermemorySystem, session_text
 from membench.testing.configs import tiny_run_config
 from membench.testing.fakes.supermemory import FakeSupermemory
 
@@ -138,7 +133,7 @@ def test_a_failed_document_is_an_error(supermemory: FakeSupermemory, tmp_path: P
     async def scenario() -> None:
         await system.reset(EPISODE)
         await system.ingest(EPISODE.sessions[0])
-        with pytest.raises(SupermemoryError, match="processing session 's1' failed"):
+        with pytest.raises(ServiceError, match="processing session 's1' failed"):
             await system.settle()
         await system.close()
 
@@ -153,7 +148,7 @@ def test_processing_past_the_timeout_is_an_error(supermemory: FakeSupermemory, t
         await system.reset(EPISODE)
         await system.ingest(EPISODE.sessions[0])
         with pytest.raises(
-            SupermemoryError,
+            ServiceError,
             match=r"after 0.3 s \(option index_timeout_s\): session 's1': status \w+, dreaming dreaming",
         ):
             await system.settle()
@@ -188,7 +183,7 @@ def test_an_unreachable_service_names_its_url(monkeypatch: pytest.MonkeyPatch, t
     system = SupermemorySystem({"base_url": url}, tmp_path / "w0")
 
     async def scenario() -> None:
-        with pytest.raises(SupermemoryError, match=f"cannot connect to {url}") as refused:
+        with pytest.raises(ServiceError, match=f"cannot connect to {url}") as refused:
             await system.reset(EPISODE)
         assert KEY not in str(refused.value)
         await system.close()
@@ -264,9 +259,9 @@ def test_session_text_and_dates() -> None:
         turns=[Turn(role="user", content="hi", timestamp="t0"), Turn(role="assistant", content="yo")],
     )
     assert session_text(session) == "[t0] user: hi\nassistant: yo"
-    assert iso_date("Dec 15, 2025, 06:11:23") == "2025-12-15T06:11:23Z"
-    assert iso_date("2024-03-01") == "2024-03-01T00:00:00Z"
-    assert iso_date("tomorrow") is None and iso_date(None) is None
+    assert rfc3339("Dec 15, 2025, 06:11:23") == "2025-12-15T06:11:23Z"
+    assert rfc3339("2024-03-01") == "2024-03-01T00:00:00Z"
+    assert rfc3339("tomorrow") is None and rfc3339(None) is None
 
 
 def test_configuration_identity_and_description(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

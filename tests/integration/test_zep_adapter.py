@@ -22,7 +22,8 @@ from zep_cloud.environment import ZepEnvironment
 import membench
 from membench.core.errors import ConfigError
 from membench.core.types import Episode, Session, Turn
-from membench.systems.zep import DEFAULT_BASE_URL, ZepError, ZepSystem, rfc3339, zep_role
+from membench.systems.hosted import ServiceError, rfc3339
+from membench.systems.zep import DEFAULT_BASE_URL, ZepSystem, zep_role
 from membench.testing.configs import tiny_run_config
 from membench.testing.fakes.zep import FakeZep
 
@@ -132,7 +133,7 @@ def test_a_task_that_does_not_succeed_is_an_error(zep: FakeZep, tmp_path: Path, 
     async def scenario() -> None:
         await system.reset(EPISODE)
         await system.ingest(EPISODE.sessions[0])
-        with pytest.raises(ZepError, match=f"session 's1' ended '{outcome}': extraction_failed"):
+        with pytest.raises(ServiceError, match=f"session 's1' ended '{outcome}': extraction_failed"):
             await system.settle()
         await system.close()
 
@@ -147,7 +148,7 @@ def test_processing_past_the_timeout_is_an_error(zep: FakeZep, tmp_path: Path) -
         await system.reset(EPISODE)
         await system.ingest(EPISODE.sessions[0])
         with pytest.raises(
-            ZepError, match=r"session 's1' still processing at Zep after 0.3 s \(option index_timeout_s\)"
+            ServiceError, match=r"session 's1' still processing at Zep after 0.3 s \(option index_timeout_s\)"
         ):
             await system.settle()
         await system.close()
@@ -181,7 +182,7 @@ def test_an_unreachable_service_names_its_url(monkeypatch: pytest.MonkeyPatch, t
     system = ZepSystem({"base_url": url}, tmp_path / "w0")
 
     async def scenario() -> None:
-        with pytest.raises(ZepError, match=f"cannot connect to {url}") as refused:
+        with pytest.raises(ServiceError, match=f"cannot connect to {url}") as refused:
             await system.reset(EPISODE)
         assert KEY not in str(refused.value)
         await system.close()

@@ -4,8 +4,8 @@ Each fake answers the paths, methods, status codes and JSON bodies its SDK sends
 the SDK's own code), checks the API key as the service does, and records every request so a test can
 assert on what reached it. This module holds what they share: a JSON-over-HTTP server on 127.0.0.1
 with a table of routes, whose handlers run one at a time under the fake's lock (a fake's state is a
-few dictionaries; serialising requests keeps it consistent without any further locking), and the
-simple real search the fakes rank with (token overlap).
+few dictionaries; serialising requests keeps it consistent without any further locking), the
+simple real search the fakes rank with (token overlap), and the services' way of writing times.
 
 Only the standard library is used, so a fake starts in milliseconds and needs no extra.
 """
@@ -24,7 +24,17 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["ApiCall", "FakeRestServer", "RecordedRequest", "Reply", "Route", "now_iso", "overlap_score"]
+__all__ = [
+    "ApiCall",
+    "FakeRestServer",
+    "RecordedRequest",
+    "Reply",
+    "ReplyNow",
+    "Route",
+    "now_iso",
+    "overlap_score",
+    "parse_iso",
+]
 
 #: a handler's answer: the HTTP status and the JSON body (None: an empty body).
 Reply = tuple[int, Any]
@@ -40,6 +50,22 @@ def overlap_score(query: str, text: str) -> float:
 def now_iso() -> str:
     """The current UTC time as the services write it (``2025-01-02T03:04:05.678901Z``)."""
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 time as the services read one (a ``Z`` or an offset; none means UTC); a
+    ``ValueError`` for anything else, which a handler answers as the service's 422."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class ReplyNow(Exception):
+    """Raised by a handler, or by a lookup it calls, to answer with ``reply`` at once: a lookup of a
+    resource that is not there ends the request with the service's 404 without every handler checking."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply[0])
+        self.reply = reply
 
 
 @dataclass(frozen=True)
@@ -178,7 +204,10 @@ class FakeRestServer(ABC):
             for route in self._routes:
                 params = route.match(method, path)
                 if params is not None:
-                    return route.handler(ApiCall(method, path, params, query, body))
+                    try:
+                        return route.handler(ApiCall(method, path, params, query, body))
+                    except ReplyNow as now:
+                        return now.reply
             return self.not_found(f"{method} {split.path}")
 
 

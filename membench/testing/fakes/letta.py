@@ -34,7 +34,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from membench.testing.fakes import ApiCall, FakeRestServer, Reply, Route, now_iso, overlap_score
+from membench.testing.fakes import (
+    ApiCall,
+    FakeRestServer,
+    Reply,
+    ReplyNow,
+    Route,
+    now_iso,
+    overlap_score,
+    parse_iso,
+)
 
 DEFAULT_MODELS = ("openai/gpt-4o-mini",)
 DEFAULT_EMBEDDINGS = ("openai/text-embedding-3-small",)
@@ -158,10 +167,10 @@ class FakeLetta(FakeRestServer):
 
     # ------------------------------------------------------------ handlers (run under self.lock)
 
-    def _agent(self, call: ApiCall) -> _Agent | Reply:
+    def _agent(self, call: ApiCall) -> _Agent:
         agent = self.agents.get(call.params["agent_id"])
         if agent is None:
-            return _detail(404, f"Agent with id={call.params['agent_id']} not found")
+            raise ReplyNow(_detail(404, f"Agent with id={call.params['agent_id']} not found"))
         return agent
 
     def _create_agent(self, call: ApiCall) -> Reply:
@@ -189,33 +198,28 @@ class FakeLetta(FakeRestServer):
         return 200, agent.as_json()
 
     def _get_agent(self, call: ApiCall) -> Reply:
-        agent = self._agent(call)
-        return agent if not isinstance(agent, _Agent) else (200, agent.as_json())
+        return 200, self._agent(call).as_json()
 
     def _delete_agent(self, call: ApiCall) -> Reply:
         agent = self._agent(call)
-        if not isinstance(agent, _Agent):
-            return agent
         del self.agents[agent.id]
         return 200, {"message": f"Agent id={agent.id} successfully deleted"}
 
-    def _failed_write(self) -> Reply | None:
-        if self.write_errors <= 0:
-            return None
-        self.write_errors -= 1
-        return _detail(500, "Internal Server Error")
+    def _fail_a_write(self) -> None:
+        """Answer this write 500 without storing anything, if ``write_errors`` says so."""
+        if self.write_errors > 0:
+            self.write_errors -= 1
+            raise ReplyNow(_detail(500, "Internal Server Error"))
 
     def _create_passage(self, call: ApiCall) -> Reply:
         agent = self._agent(call)
-        if not isinstance(agent, _Agent):
-            return agent
-        if (failed := self._failed_write()) is not None:
-            return failed
+        self._fail_a_write()
         body = call.body if isinstance(call.body, dict) else {}
         if not isinstance(body.get("text"), str):
             return _detail(422, [{"loc": ["body", "text"], "msg": "Field required"}])
+        when = body.get("created_at")  # none: the server dates the passage now
         try:
-            created = _date(body.get("created_at"))
+            created = datetime.now(UTC) if when is None else parse_iso(str(when))
         except ValueError:
             return _detail(422, [{"loc": ["body", "created_at"], "msg": "Input should be a valid datetime"}])
         passage = _Passage(f"passage-{uuid.uuid4()}", body["text"], list(body.get("tags") or []), created)
@@ -224,8 +228,6 @@ class FakeLetta(FakeRestServer):
 
     def _list_passages(self, call: ApiCall) -> Reply:
         agent = self._agent(call)
-        if not isinstance(agent, _Agent):
-            return agent
         passages = list(agent.passages)
         if call.query.get("ascending", "true") == "false":
             passages.reverse()
@@ -239,16 +241,12 @@ class FakeLetta(FakeRestServer):
 
     def _delete_passage(self, call: ApiCall) -> Reply:
         agent = self._agent(call)
-        if not isinstance(agent, _Agent):
-            return agent
         memory_id = call.params["memory_id"]
         agent.passages = [p for p in agent.passages if p.id != memory_id]
         return 200, {"message": f"Memory id={memory_id} successfully deleted"}
 
     def _search(self, call: ApiCall) -> Reply:
         agent = self._agent(call)
-        if not isinstance(agent, _Agent):
-            return agent
         if "query" not in call.query:
             return _detail(422, [{"loc": ["query", "query"], "msg": "Field required"}])
         query = call.query["query"]
@@ -271,10 +269,7 @@ class FakeLetta(FakeRestServer):
 
     def _send_message(self, call: ApiCall) -> Reply:
         agent = self._agent(call)
-        if not isinstance(agent, _Agent):
-            return agent
-        if (failed := self._failed_write()) is not None:
-            return failed
+        self._fail_a_write()
         body = call.body if isinstance(call.body, dict) else {}
         messages = body.get("messages") or []
         if not messages:
@@ -330,11 +325,3 @@ class FakeLetta(FakeRestServer):
         }
         stop = {"message_type": "stop_reason", "stop_reason": self.stop_reason or "end_turn"}
         return 200, {"messages": replies, "stop_reason": stop, "usage": usage}
-
-
-def _date(value: Any) -> datetime:
-    """A passage's date as the server reads ``created_at``: ISO 8601 (naive means UTC), or now."""
-    if value is None:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

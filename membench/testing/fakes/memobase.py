@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from membench.testing.fakes import ApiCall, FakeRestServer, Reply, Route, now_iso, overlap_score
+from membench.testing.fakes import (
+    ApiCall,
+    FakeRestServer,
+    Reply,
+    ReplyNow,
+    Route,
+    now_iso,
+    overlap_score,
+    parse_iso,
+)
 
 #: the blob types the server knows (memobase.core.blob.BlobType); only chat is processed here.
 BLOB_TYPES = ("chat", "summary", "doc", "image", "code", "transcript")
@@ -110,15 +119,16 @@ class FakeMemobase(FakeRestServer):
 
     # ------------------------------------------------------------ handlers (run under self.lock)
 
-    def _user(self, call: ApiCall) -> _User | Reply:
+    def _user(self, call: ApiCall) -> _User:
         user_id = call.params["user_id"]
         try:
             uuid.UUID(user_id)
         except ValueError:
-            return 422, {"detail": [{"loc": ["path", "user_id"], "msg": "Input should be a valid UUID"}]}
+            detail = [{"loc": ["path", "user_id"], "msg": "Input should be a valid UUID"}]
+            raise ReplyNow((422, {"detail": detail})) from None
         user = self.users.get(user_id)
         if user is None:
-            return _error(404, f"User {user_id} not found")
+            raise ReplyNow(_error(404, f"User {user_id} not found"))
         return user
 
     def _create_user(self, call: ApiCall) -> Reply:
@@ -131,23 +141,17 @@ class FakeMemobase(FakeRestServer):
 
     def _get_user(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         return _ok(
             {"data": user.data, "id": user.id, "created_at": user.created_at, "updated_at": user.created_at}
         )
 
     def _delete_user(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         del self.users[user.id]
         return _ok()
 
     def _insert(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         body = call.body if isinstance(call.body, dict) else {}
         if body.get("blob_type") != "chat":
             return _error(400, f"the fake stores chat blobs only, got {body.get('blob_type')!r}")
@@ -174,8 +178,6 @@ class FakeMemobase(FakeRestServer):
 
     def _flush(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         if call.params["blob_type"] not in BLOB_TYPES:
             return 422, {"detail": [{"loc": ["path", "buffer_type"], "msg": "not a blob type"}]}
         idle = [blob for blob in user.buffer if blob.status == "idle"]
@@ -211,22 +213,16 @@ class FakeMemobase(FakeRestServer):
 
     def _capacity(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         status = call.query.get("status", "processing")
         return _ok({"ids": [blob.id for blob in user.buffer if blob.status == status]})
 
     def _events(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         topk = int(call.query.get("topk", "10"))
         return _ok({"events": list(reversed(user.events))[:topk]})
 
     def _search_events(self, call: ApiCall) -> Reply:
         user = self._user(call)
-        if not isinstance(user, _User):
-            return user
         if "query" not in call.query:
             return 422, {"detail": [{"loc": ["query", "query"], "msg": "Field required"}]}
         query = call.query["query"]
@@ -236,7 +232,7 @@ class FakeMemobase(FakeRestServer):
         scored = []
         for event in user.events:
             similarity = overlap_score(query, event["event_data"]["event_tip"] or "")
-            created = datetime.fromisoformat(event["created_at"].replace("Z", "+00:00"))
+            created = parse_iso(event["created_at"])
             if similarity > threshold and created > since:
                 scored.append({**event, "similarity": similarity})
         scored.sort(key=lambda event: -event["similarity"])  # stable: ties stay oldest first
