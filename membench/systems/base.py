@@ -77,6 +77,7 @@ class MemorySystem(ABC):
     needs: ClassVar[str] = ""
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
+        options = self.implied_options(options)
         unknown = set(options) - set(self.default_options)
         if unknown:
             allowed = ", ".join(sorted(self.default_options)) or "none"
@@ -94,6 +95,15 @@ class MemorySystem(ABC):
         """Why the system cannot run as configured (the environment variables it lacks), or None."""
         missing = [name for name in cls.required_env if not os.environ.get(name)]
         return f"set {', '.join(missing)}" if missing else None
+
+    @classmethod
+    def implied_options(cls, options: Mapping[str, str]) -> Mapping[str, str]:
+        """``options`` with what they imply filled in (mem0: ``llm=MODEL`` alone means ``mode=llm``).
+
+        Applied before anything reads them, here and in a worker's stand-in for the adapter alike, so
+        both see, and the run identity records, the same options.
+        """
+        return options
 
     @classmethod
     def llm_options(cls, model: str, api_base: str | None) -> dict[str, str]:

@@ -191,9 +191,13 @@ class Mem0System(MemorySystem):
         "search_threshold": "0.0",
     }
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
+    @classmethod
+    def implied_options(cls, options: Mapping[str, str]) -> Mapping[str, str]:
         if options.get("llm") and "mode" not in options:
-            options = {**options, "mode": "llm"}  # -S llm=MODEL alone asks for LLM extraction
+            return {**options, "mode": "llm"}  # -S llm=MODEL alone asks for LLM extraction
+        return options
+
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         local_embedder = ("sentence_transformers", DEFAULT_EMBEDDER_MODULE)
         self.require_modules("mem0", *(local_embedder if self.options["embedder"] == "local" else ()))

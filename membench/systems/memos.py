@@ -145,9 +145,13 @@ class MemOSSystem(MemorySystem):
     llm_calls_note = "one extraction call per ingested session in extract mode, none in raw mode"
     default_options: ClassVar[Mapping[str, str]] = {"mode": "raw", "llm": "", "api_base": ""}
 
-    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
+    @classmethod
+    def implied_options(cls, options: Mapping[str, str]) -> Mapping[str, str]:
         if options.get("llm") and "mode" not in options:
-            options = {**options, "mode": "extract"}  # -S llm=MODEL alone asks for extraction
+            return {**options, "mode": "extract"}  # -S llm=MODEL alone asks for extraction
+        return options
+
+    def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self._check_options()
         self.require_modules("memos", "qdrant_client", "sentence_transformers", DEFAULT_EMBEDDER_MODULE)
