@@ -42,6 +42,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "mem0": "membench.systems.mem0:Mem0System",
     "oracle": "membench.systems.oracle:OracleSystem",
     "memos": "membench.systems.memos:MemOSSystem",
+    "langmem": "membench.systems.langmem:LangMemSystem",
     "zep": "membench.systems.zep:ZepSystem",
     "supermemory": "membench.systems.supermemory:SupermemorySystem",
     "memobase": "membench.systems.memobase:MemobaseSystem",

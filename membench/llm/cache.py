@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at REAL NOT NULL,
     text TEXT NOT NULL,
     usage TEXT NOT NULL,
-    raw TEXT NOT NULL
+    raw TEXT NOT NULL,
+    tool_calls TEXT NOT NULL DEFAULT '[]'
 )
 """
 
@@ -94,13 +95,31 @@ class ResponseCache:
         # cache after a power cut only means a few calls are made again.
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(_SCHEMA)
+        self._add_tool_calls_column()
+
+    def _add_tool_calls_column(self) -> None:
+        """Give a cache file made before tool calls were cached their column (its rows have none).
+
+        Adding a column keeps every stored reply: their keys did not change, since a request without
+        tools has the key it always had. Two processes may race to add it; the loser finds it added.
+        """
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(responses)")}
+        if "tool_calls" in columns:
+            return
+        try:
+            self._conn.execute("ALTER TABLE responses ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]'")
+        except sqlite3.OperationalError:
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(responses)")}
+            if "tool_calls" not in columns:
+                raise
 
     @staticmethod
     def key(request: Mapping[str, Any]) -> str:
         """sha256 of the canonical JSON of ``request`` minus transport settings and credentials.
 
         ``api_base`` stays in (without credentials): a generic model name such as ``openai/x`` names
-        a different model on every endpoint.
+        a different model on every endpoint. So do ``tools`` and ``tool_choice`` when the request
+        has them: the same messages with other tools ask for other calls.
         """
         material = {k: v for k, v in request.items() if k not in TRANSPORT_KEYS}
         if "api_base" in material:
@@ -119,20 +138,24 @@ class ResponseCache:
         """
         with self._lock:
             row = self._conn.execute(
-                "SELECT text, usage, raw FROM responses WHERE key = ?", (key,)
+                "SELECT text, usage, raw, tool_calls FROM responses WHERE key = ?", (key,)
             ).fetchone()
             if row is None or (usable is not None and not usable(row[0])):
                 self._misses += 1
                 return None
             self._hits += 1
-        text, usage, raw = row
+        text, usage, raw, tool_calls = row
         return LLMResponse(
-            text=text, usage=Usage.model_validate_json(usage), cached=True, raw=json.loads(raw)
+            text=text,
+            usage=Usage.model_validate_json(usage),
+            cached=True,
+            raw=json.loads(raw),
+            tool_calls=json.loads(tool_calls),
         )
 
     def put(self, key: str, response: LLMResponse, *, model: str = "") -> None:
         """Store a successful response; a later put for the same key replaces it."""
-        if not response.text.strip():
+        if not response.text.strip() and not response.tool_calls:
             raise ValueError("refusing to cache an empty response")
         row = (
             key,
@@ -141,11 +164,12 @@ class ResponseCache:
             response.text,
             response.usage.model_dump_json(),
             json.dumps(response.raw),
+            json.dumps(response.tool_calls),
         )
         with self._lock:
             self._conn.execute(
-                "INSERT OR REPLACE INTO responses (key, model, created_at, text, usage, raw)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO responses (key, model, created_at, text, usage, raw, tool_calls)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 

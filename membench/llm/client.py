@@ -17,6 +17,7 @@ import ipaddress
 import os
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from membench.core.types import Usage
 from membench.llm.cache import ResponseCache, public_url
 from membench.llm.env import known_secrets, load_litellm
 from membench.llm.retry import MalformedResponse, RetryPolicy
-from membench.llm.types import LLMResponse
+from membench.llm.types import LLMResponse, Message, ToolCall
 
 #: Request fields that ``complete`` or the client itself set; ``default_params`` may not override them.
 _RESERVED_PARAMS = frozenset(
@@ -42,6 +43,8 @@ _RESERVED_PARAMS = frozenset(
         "num_retries",
         "max_retries",
         "stream",
+        "tools",
+        "tool_choice",
     }
 )
 #: Sent to keyless OpenAI-compatible servers on loopback (vLLM, llama.cpp, our test server): the
@@ -88,14 +91,31 @@ def _is_loopback(api_base: str | None) -> bool:
         return False
 
 
-def _content_of(response: Any) -> str:
+def _reply_of(response: Any) -> tuple[str, list[ToolCall]]:
+    """The reply's text and tool calls (OpenAI's shape); a reply with neither is malformed.
+
+    A reply that only calls tools has no content (OpenAI sends null), so its text is empty.
+    """
     choices = getattr(response, "choices", None) or []
     if not choices:
         raise MalformedResponse("the response has no choices")
-    content = getattr(choices[0].message, "content", None)
-    if not isinstance(content, str) or not content.strip():
-        raise MalformedResponse("the response has empty content")
-    return content
+    message = choices[0].message
+    calls = [_tool_call(call) for call in getattr(message, "tool_calls", None) or []]
+    content = getattr(message, "content", None)
+    text = content if isinstance(content, str) and content.strip() else ""
+    if not text and not calls:
+        raise MalformedResponse("the response has empty content and no tool calls")
+    return text, calls
+
+
+def _tool_call(call: Any) -> ToolCall:
+    """One of litellm's tool-call objects as the plain dict OpenAI sends (and the cache stores)."""
+    function = call.function
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": function.name, "arguments": function.arguments or ""},
+    }
 
 
 class LLMClient:
@@ -149,13 +169,19 @@ class LLMClient:
 
     def request(
         self,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,
         response_format: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The output-deciding request ``complete`` would send: also the material of its cache key."""
+        """The output-deciding request ``complete`` would send: also the material of its cache key.
+
+        Fields a call leaves unset are left out, so a request without tools has the key it had before
+        tools existed here.
+        """
         request: dict[str, Any] = {
             **self.default_params,
             "model": self.model,
@@ -167,16 +193,22 @@ class LLMClient:
             request["max_tokens"] = max_tokens
         if response_format is not None:
             request["response_format"] = response_format
+        if tools is not None:
+            request["tools"] = tools
+        if tool_choice is not None:
+            request["tool_choice"] = tool_choice
         return request
 
     async def complete(
         self,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,
         response_format: dict[str, Any] | None = None,
         usable: Callable[[str], bool] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> LLMResponse:
         """The model's answer, from the cache when this exact request was answered before.
 
@@ -186,17 +218,23 @@ class LLMClient:
 
         Raises ``membench.core.errors.LLMError`` when the call fails for good (its ``kind`` and
         ``attempts`` say how). A cache hit's usage keeps the tokens of the stored answer (the same
-        on every run) but costs nothing, since nothing was paid this time.
+        on every run) but costs nothing, since nothing was paid this time. ``tools`` and
+        ``tool_choice`` go to the model as OpenAI defines them; a hit returns the stored tool calls.
         """
         request = self.request(
-            messages, max_tokens=max_tokens, temperature=temperature, response_format=response_format
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            response_format=response_format,
+            tools=tools,
+            tool_choice=tool_choice,
         )
         key = ResponseCache.key(request) if self.cache is not None else ""
         if self.cache is not None:
             hit = await asyncio.to_thread(self.cache.get, key, usable)
             if hit is not None:
                 usage = hit.usage.model_copy(update={"calls": 1, "cached_calls": 1, "cost_usd": 0.0})
-                return self._count(LLMResponse(text=hit.text, usage=usage, cached=True, raw=hit.raw))
+                return self._count(replace(hit, usage=usage))
 
         pool = _pool(self.endpoint, self.max_connections)
         outcome = await self.retry.run(
@@ -221,7 +259,7 @@ class LLMClient:
             kwargs["api_key"] = self._api_key
         async with pool:
             response = await litellm.acompletion(**kwargs, timeout=self.timeout_s, num_retries=0)
-        text = _content_of(response)
+        text, tool_calls = _reply_of(response)
         prompt_tokens = int(getattr(response.usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(response.usage, "completion_tokens", 0) or 0)
         usage = Usage(
@@ -235,7 +273,7 @@ class LLMClient:
             "model": getattr(response, "model", None),
             "finish_reason": getattr(response.choices[0], "finish_reason", None),
         }
-        return LLMResponse(text=text, usage=usage, cached=False, raw=raw)
+        return LLMResponse(text=text, usage=usage, cached=False, raw=raw, tool_calls=tool_calls)
 
 
 def _cost(litellm: Any, response: Any) -> float:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +135,12 @@ class Runner:
         self.usage: UsageByRole = {}
 
     async def run(self, run_dir: Path, identity: RunIdentity, previous: Manifest | None) -> Manifest:
+        # Each episode worker may hold a thread waiting on this loop (a blocking library call whose LLM
+        # requests this loop serves: mem0's extraction, the LLM endpoint); the loop's own work (cache
+        # reads, litellm) needs threads too. The default pool (cores + 4) would deadlock past that.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=self.config.max_episodes + 8, thread_name_prefix="membench")
+        )
         run_id = run_id_for(identity)
         moved = readable_for_resume(run_dir, self.config.repair)
         done = finished_probes(run_dir, self.config.retry_errors)

@@ -3,11 +3,17 @@
 Everything that talks to an LLM in membench (our client through litellm, mem0 through its own openai
 client) is exercised against this server on 127.0.0.1, so the real HTTP stack, the real retry path
 and the real cache are tested without a network or an API key. Its behaviour is scripted: a
-``responder`` decides the assistant's text, a queue of faults makes the next requests fail in the
+``responder`` decides the assistant's reply, a queue of faults makes the next requests fail in the
 ways providers fail (429 with Retry-After, 5xx, a hang past the client's timeout, a body that is not
 JSON), and counters record what arrived so tests can assert on requests, headers and concurrency.
 A responder that cannot answer a request raises ``UnanswerableRequest``: the server answers 400,
 which clients do not retry, so the test sees the failure at once instead of after a retry budget.
+
+It speaks the three dialects memory systems use: free text and ``json_object`` content; ``json_schema``
+structured output (the responder reads the schema with ``json_schema_of``; a strict schema's reply is
+checked against it, as OpenAI guarantees it); and tools: a responder returns a ``ToolCallsReply``,
+sent as ``message.tool_calls`` with ``finish_reason: "tool_calls"``, and only as OpenAI could send it
+(the tools the request offers, what its ``tool_choice`` allows).
 
 Only the standard library is used so that the server starts in milliseconds and needs no extra.
 """
@@ -24,13 +30,12 @@ import struct
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-Responder = Callable[[dict[str, Any]], str]
 #: ("status", code[, headers[, message]]) | ("delay", seconds) | ("malformed",)
 Fault = tuple[Any, ...]
 
@@ -42,6 +47,91 @@ _FAULT_KINDS = {"status", "delay", "malformed"}
 
 class UnanswerableRequest(Exception):
     """Raised by a responder for a request it cannot answer as the real service would (answered 400)."""
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """One tool call of a reply: the function's name and its arguments (an object, or the raw JSON text
+    a model produced, to test a caller's handling of arguments that do not parse)."""
+
+    name: str
+    arguments: Mapping[str, Any] | str
+
+
+@dataclass(frozen=True)
+class ToolCallsReply:
+    """A reply that calls tools (and may say something beside), sent with ``finish_reason: "tool_calls"``."""
+
+    calls: Sequence[FunctionCall]
+    content: str | None = None
+
+
+#: decides the reply to a chat request: text (the message content), or tool calls.
+Responder = Callable[[dict[str, Any]], str | ToolCallsReply]
+
+
+def tool_names(request: Mapping[str, Any]) -> list[str]:
+    """The names of the functions a request offers as tools, in its order."""
+    return [
+        str(tool.get("function", {}).get("name"))
+        for tool in request.get("tools") or []
+        if isinstance(tool, dict) and tool.get("type") == "function"
+    ]
+
+
+def json_schema_of(request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a ``response_format: {"type": "json_schema"}`` request asks the reply to follow."""
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    if not isinstance(schema, dict):
+        raise UnanswerableRequest("response_format json_schema carries no schema")
+    return schema
+
+
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def schema_violations(
+    value: Any, schema: Mapping[str, Any], defs: Mapping[str, Any] | None = None, path: str = "$"
+) -> list[str]:
+    """Where ``value`` breaks ``schema``: the subset of JSON Schema that OpenAI's strict structured
+    output supports (type, properties, required, additionalProperties, items, enum, anyOf, $defs refs)."""
+    defs = schema.get("$defs", {}) if defs is None else defs
+    if "$ref" in schema:
+        return schema_violations(value, defs[str(schema["$ref"]).rsplit("/", 1)[-1]], defs, path)
+    if "anyOf" in schema:
+        if any(not schema_violations(value, option, defs, path) for option in schema["anyOf"]):
+            return []
+        return [f"{path}: matches none of its anyOf schemas"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{path}: {value!r} is not one of {schema['enum']}"]
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind else []
+    if kinds and not any(_JSON_TYPES[k](value) for k in kinds):
+        return [f"{path}: expected {kind}, got {type(value).__name__}"]
+    problems: list[str] = []
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        problems += [f"{path}: missing {key!r}" for key in schema.get("required", []) if key not in value]
+        if schema.get("additionalProperties") is False:
+            problems += [f"{path}: unexpected {key!r}" for key in value if key not in properties]
+        for key, sub in properties.items():
+            if key in value:
+                problems += schema_violations(value[key], sub, defs, f"{path}.{key}")
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            problems += schema_violations(item, schema["items"], defs, f"{path}[{i}]")
+    return problems
 
 
 def message_text(content: Any) -> str:
@@ -313,21 +403,29 @@ class FakeOpenAIServer:
     # ------------------------------------------------------------ endpoint bodies
 
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        text = self.responder(body)
+        reply = self.responder(body)
+        with self._lock:
+            number = len(self._requests)
+        if isinstance(reply, ToolCallsReply):
+            message = _tool_calls_message(body, reply, number)
+            finish_reason = "tool_calls"
+            completion_tokens = whitespace_tokens(reply.content or "") + sum(
+                whitespace_tokens(call["function"]["arguments"]) for call in message["tool_calls"]
+            )
+        else:
+            _check_text_reply(body, reply)
+            message = {"role": "assistant", "content": reply}
+            finish_reason = "stop"
+            completion_tokens = whitespace_tokens(reply)
         prompt_tokens = sum(
             whitespace_tokens(message_text(m.get("content"))) for m in body.get("messages", [])
         )
-        completion_tokens = whitespace_tokens(text)
-        with self._lock:
-            number = len(self._requests)
         return {
             "id": f"chatcmpl-fake-{number}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", ""),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
@@ -362,6 +460,62 @@ class FakeOpenAIServer:
             "object": "list",
             "data": [{"id": m, "object": "model", "created": 0, "owned_by": "membench"} for m in self.models],
         }
+
+
+def _forced_tool(request: Mapping[str, Any]) -> str | None:
+    """The function a ``tool_choice`` of ``{"type": "function", "function": {"name": ...}}`` forces."""
+    choice = request.get("tool_choice")
+    if isinstance(choice, dict):
+        return str((choice.get("function") or {}).get("name"))
+    return None
+
+
+def _tool_calls_message(request: Mapping[str, Any], reply: ToolCallsReply, number: int) -> dict[str, Any]:
+    """The assistant message OpenAI sends for a tool-call reply (content null unless it says something),
+    refusing calls OpenAI could not make: of tools not offered, or against ``tool_choice``."""
+    offered = tool_names(request)
+    if not offered:
+        raise UnanswerableRequest("the responder called tools, but the request offers none")
+    if not reply.calls:
+        raise UnanswerableRequest("a ToolCallsReply needs at least one call")
+    if request.get("tool_choice") == "none":
+        raise UnanswerableRequest("the responder called tools, but the request's tool_choice is 'none'")
+    forced = _forced_tool(request)
+    for call in reply.calls:
+        if call.name not in offered:
+            raise UnanswerableRequest(f"the responder called {call.name!r}; the request offers {offered}")
+        if forced is not None and call.name != forced:
+            raise UnanswerableRequest(f"the responder called {call.name!r}; tool_choice forces {forced!r}")
+    calls = [
+        {
+            "id": f"call_{number}_{i}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": _arguments_text(call.arguments)},
+        }
+        for i, call in enumerate(reply.calls)
+    ]
+    return {"role": "assistant", "content": reply.content, "tool_calls": calls}
+
+
+def _arguments_text(arguments: Mapping[str, Any] | str) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _check_text_reply(request: Mapping[str, Any], text: str) -> None:
+    """Refuse a text reply OpenAI could not send: one its tool_choice forbids, or one breaking its strict
+    schema."""
+    if request.get("tool_choice") == "required" or _forced_tool(request) is not None:
+        raise UnanswerableRequest("the request's tool_choice requires a tool call; the responder gave text")
+    schema = json_schema_of(request)
+    if schema is None or not (request["response_format"].get("json_schema") or {}).get("strict"):
+        return
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnanswerableRequest(f"a strict json_schema reply must be JSON: {exc}") from None
+    problems = schema_violations(value, schema)
+    if problems:
+        raise UnanswerableRequest(f"the reply breaks the request's strict schema: {'; '.join(problems)}")
 
 
 _STATUS_TYPES = {

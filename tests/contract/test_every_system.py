@@ -38,7 +38,7 @@ Make = Callable[[Path], MemorySystem]
 EXTRA_MARKS = {
     "mem0": pytest.mark.needs_mem0,
     "dense": pytest.mark.needs_embedder,
-    "langmem": pytest.mark.needs_langmem,
+    "langmem": (pytest.mark.needs_langmem, pytest.mark.needs_embedder),
     "zep": pytest.mark.needs_zep,
     "supermemory": pytest.mark.needs_supermemory,
     "memobase": pytest.mark.needs_memobase,

@@ -482,7 +482,7 @@ class FakeClient:
     def __init__(self, script: Callable[[str, int], Reply], delay: float = 0.0) -> None:
         self.script = script
         self.delay = delay
-        self.requests: list[list[dict[str, str]]] = []
+        self.requests: list[list[dict[str, Any]]] = []
         self.in_flight = 0
         self.most_in_flight = 0
         #: the replies the judge's ``usable`` rejected: a caching client would not have stored them.
@@ -490,12 +490,14 @@ class FakeClient:
 
     async def complete(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,
         response_format: dict | None = None,
         usable: Callable[[str], bool] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> LLMResponse:
         self.requests.append(messages)
         self.in_flight += 1
