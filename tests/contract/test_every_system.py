@@ -35,7 +35,7 @@ from membench.systems.base import MemorySystem
 #: builds the test's system in a folder, as a run would (the ``make`` fixture of conftest.py).
 Make = Callable[[Path], MemorySystem]
 #: the markers of tests/conftest.py: a system needing an extra is skipped, with its hint, without it.
-EXTRA_MARKS = {
+EXTRA_MARKS: dict[str, pytest.MarkDecorator | tuple[pytest.MarkDecorator, ...]] = {
     "mem0": pytest.mark.needs_mem0,
     "dense": pytest.mark.needs_embedder,
     "langmem": (pytest.mark.needs_langmem, pytest.mark.needs_embedder),
@@ -45,7 +45,19 @@ EXTRA_MARKS = {
     "letta": pytest.mark.needs_letta,
 }
 SYSTEM_NAMES = [name for name, _ in Registry([]).names("system")]
-SYSTEMS = [pytest.param(name, marks=EXTRA_MARKS.get(name, ())) for name in SYSTEM_NAMES]
+
+
+def _marks(name: str) -> list[pytest.MarkDecorator]:
+    """The extra a system needs; a system in its own environment starts a worker (its library's
+    import, a model load) for each test, so its contract tests are slow ones (make test-slow)."""
+    marks = EXTRA_MARKS.get(name, ())
+    listed = list(marks) if isinstance(marks, tuple) else [marks]
+    if Registry([]).get("system", name).environment:
+        listed.append(pytest.mark.slow)
+    return listed
+
+
+SYSTEMS = [pytest.param(name, marks=_marks(name)) for name in SYSTEM_NAMES]
 
 #: systems that store nothing by design: they retrieve nothing and report no session memories.
 STORES_NOTHING = {"no-memory"}
