@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import os
 import socket
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from membench.core.env import apply_offline_env
-from membench.systems.worker.serve import LOOPBACK_ONLY_VAR
+from membench.systems.worker.serve import LOOPBACK_ONLY_VAR, is_loopback_host
 
 apply_offline_env()
 # Worker processes (systems in their own environments) inherit this and refuse off-machine connections
@@ -51,13 +50,7 @@ def _is_loopback(address: Any) -> bool:
         return True  # AF_UNIX socket path
     if not (isinstance(address, tuple) and address):
         return False
-    host = address[0]
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(str(address[0]))
 
 
 class OffMachineConnection(RuntimeError):
@@ -88,7 +81,7 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
-        if name not in (None, "localhost") and not _is_loopback((name,)):
+        if name is not None and not is_loopback_host(name):
             raise OffMachineConnection(f"test tried to resolve {name!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError
@@ -168,8 +168,8 @@ class Runner:
         systems = [self.c.make_system(run_dir / "state" / f"worker-{i}") for i in range(workers)]
         status: Status = "interrupted"
         try:
-            await asyncio.gather(
-                *(self._worker(s, queue, pending, run_id, records_out, ingests_out) for s in systems)
+            await _all_or_none(
+                [self._worker(s, queue, pending, run_id, records_out, ingests_out) for s in systems]
             )
             status = "complete"
         except ConfigError:
@@ -348,6 +348,21 @@ class Runner:
 
     def _add_usage(self, usage: UsageByRole) -> None:
         self.usage = merge_usage(self.usage, usage)
+
+
+async def _all_or_none(workers: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the episode workers; when one fails (a ConfigError), cancel the others and wait for them
+    before re-raising, so no system is closed under a worker still using it (a closed system's errors
+    would be recorded as its episode's)."""
+    tasks = [asyncio.ensure_future(worker) for worker in workers]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # re-raises the first failure
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _close_quietly(system: MemorySystem) -> None:

@@ -3,6 +3,7 @@ episode, a resume redoes it, and a system in another language (Node.js) runs thr
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -94,17 +95,84 @@ def test_a_memory_written_in_javascript_is_benchmarked_through_the_protocol(tmp_
     assert asked and all(r.prediction and r.prediction.memories for r in asked)
 
 
-def test_a_worker_that_contradicts_its_declared_capabilities_stops_the_run(tmp_path: Path) -> None:
-    lying = tmp_path / "lying.py"
-    lying.write_text(
-        "from pathlib import Path\n"
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (node on PATH)")
+@pytest.mark.parametrize(
+    ("name", "capabilities", "refusal"),
+    [
+        ("node-keywords", "Capabilities(session_memories=False)", "reports capabilities"),
+        ("another-name", "Capabilities(session_memories=True)", "says it is 'node-keywords'"),
+    ],
+)
+def test_a_worker_that_is_not_the_system_declared_stops_the_run(
+    tmp_path: Path, name: str, capabilities: str, refusal: str
+) -> None:
+    """A worker is checked against its class before any episode: the run stops at once, naming why."""
+    plugin = tmp_path / "mismatch.py"
+    plugin.write_text(
+        "from membench.systems.base import Capabilities\n"
         "from membench.systems.worker.client import WorkerSystem\n"
-        f"class Lying(WorkerSystem):\n"
-        "    name = 'lying'\n"
+        "class Mismatch(WorkerSystem):\n"
+        f"    name = {name!r}\n"
+        f"    capabilities = {capabilities}\n"
         f"    command = ('node', {str(NODE_PLUGIN.with_name('memory.js'))!r})\n"
     )
-    if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed (node on PATH)")
-    config = tiny_run_config(tmp_path, "halumem", "lying", plugins=(f"{lying}:Lying",))
-    with pytest.raises(ConfigError, match="reports capabilities"):
+    config = tiny_run_config(tmp_path, "halumem", name, plugins=(f"{plugin}:Mismatch",))
+    with pytest.raises(ConfigError, match=refusal):
         run(config)
+    manifest = json.loads(next((tmp_path / "results" / "runs").glob("*/manifest.json")).read_text())
+    assert manifest["status"] == "failed" and manifest["counts"]["probes_scored"] == 0
+
+
+REFUSING = '''
+import asyncio
+from membench.core.errors import ConfigError
+from membench.systems.bm25 import BM25System
+
+class Refusing(BM25System):
+    """Worker 0's episode ingests a session, then waits until some system is closed, and goes on,
+    failing if its own was; worker 1's reset refuses its setup once worker 0 has ingested."""
+
+    name = "refusing"
+    ingested: asyncio.Event | None = None
+    closed: asyncio.Event | None = None
+
+    async def reset(self, episode):
+        if Refusing.ingested is None:
+            Refusing.ingested, Refusing.closed = asyncio.Event(), asyncio.Event()
+        self.is_closed = False
+        if self.workdir.name == "worker-1":
+            await Refusing.ingested.wait()
+            raise ConfigError("refused: a setting this system cannot run with")
+        await super().reset(episode)
+
+    async def ingest(self, session):
+        await super().ingest(session)
+        if Refusing.ingested.is_set():
+            await Refusing.closed.wait()
+        Refusing.ingested.set()
+
+    async def retrieve(self, query, k):
+        if self.is_closed:
+            raise RuntimeError("retrieve on a closed system")
+        return await super().retrieve(query, k)
+
+    async def close(self):
+        self.is_closed = True
+        Refusing.closed.set()
+        for _ in range(50):  # a real close waits on I/O: the loop runs whatever is still running
+            await asyncio.sleep(0)
+'''
+
+
+def test_a_config_error_stops_every_worker_before_any_system_is_closed(tmp_path: Path) -> None:
+    """The other episode in flight is cancelled, not run on against a closed system: its records are
+    those it finished, and none is an error the shutdown caused."""
+    plugin = tmp_path / "refusing.py"
+    plugin.write_text(REFUSING)
+    config = tiny_run_config(tmp_path, "halumem", "refusing", plugins=(f"{plugin}:Refusing",), max_episodes=2)
+    with pytest.raises(ConfigError, match="refused"):
+        run(config)
+    run_dir = next((tmp_path / "results" / "runs").glob("halumem__refusing__*"))
+    records = latest_records(read_records(run_dir))
+    assert records and all(r.status == "scored" and r.after_session == 0 for r in records)
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"

@@ -64,6 +64,19 @@ def test_the_worker_guard_refuses_anything_off_the_machine(address: object) -> N
         refuse_off_machine("socket.connect", (None, address))
 
 
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [("example.org", True), (b"pypi.org", True), ("localhost", False), ("127.0.0.1", False), (None, False)],
+)
+def test_the_worker_guard_refuses_to_look_up_names_off_the_machine(host: object, refused: bool) -> None:
+    lookup = ("socket.getaddrinfo", (host, 443, 0, 0, 0, 0))
+    if refused:
+        with pytest.raises(ConnectionRefusedError, match="loopback only"):
+            refuse_off_machine(*lookup)
+    else:
+        refuse_off_machine(*lookup)
+
+
 # ---------------------------------------------------------------- environments
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
 import os
 import sys
@@ -23,7 +24,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError
 from membench.core.types import Episode, Memory, Session, Usage, UsageByRole, merge_usage
 from membench.llm.env import known_secrets, scrub
@@ -42,6 +42,8 @@ _LINE_LIMIT = 1 << 28
 #: how long a closing worker may take to exit before it is killed.
 _CLOSE_GRACE_S = 10.0
 LOG_NAME = "worker.log"
+#: written to the log before each worker starts: a death notice quotes only the current worker's lines.
+SPAWN_MARK = "--- membench: starting worker:"
 
 
 class WorkerSystem(MemorySystem):
@@ -55,16 +57,20 @@ class WorkerSystem(MemorySystem):
     #: the interpreter membench's own worker runs in; None: the environment's.
     python: ClassVar[Path | None] = None
 
+    #: how long one call may take before the worker is taken for hung, killed, and its episode lost.
+    call_timeout_s: ClassVar[float] = 3600.0
+
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         # MemorySystem's, not the adapter's: the adapter's own __init__ checks or loads its libraries,
-        # which exist only in its environment; it runs there, in the worker.
+        # which exist only in its environment; it runs there, in the worker. (Attributes here are named
+        # _worker_*: the class derives from the adapter, whose own names must not clash with them.)
         MemorySystem.__init__(self, options, workdir, llm)
-        self._process: asyncio.subprocess.Process | None = None
-        self._dead: str | None = None  # why the current episode's worker cannot go on
-        self._usage: UsageByRole = {}
-        self._next_id = 0
-        self._lock = asyncio.Lock()
-        self._launch = self._command_line()  # fails here, before any work, if the env is missing
+        self._worker_process: asyncio.subprocess.Process | None = None
+        self._worker_dead: str | None = None  # why the current episode's worker cannot go on
+        self._worker_usage: UsageByRole = {}
+        self._worker_next_id = 0
+        self._worker_lock = asyncio.Lock()
+        self._worker_launch = self._command_line()  # fails here, before any work, if the env is missing
 
     def _command_line(self) -> list[str]:
         if self.command:
@@ -80,9 +86,12 @@ class WorkerSystem(MemorySystem):
         return [str(status.python), "-m", "membench.systems.worker"]
 
     def identity(self) -> dict[str, Any]:
-        """The adapter's own identity, and the versions of what its environment pins."""
+        """The adapter's own identity, with what decides the worker's code: the versions its
+        environment pins, or, for a program of your own, its command and the hash of its files."""
         identity = super().identity()
-        if self.environment and not self.command and self.python is None:
+        if self.command:
+            identity["worker"] = _command_identity(self.command)
+        elif self.environment and self.python is None:
             from membench.systems.envs import pinned_packages
 
             identity["environment"] = {
@@ -93,13 +102,18 @@ class WorkerSystem(MemorySystem):
 
     def describe(self) -> str:
         """The adapter's own line, and where it runs (its environment, or the worker's command)."""
-        where = self.environment or (self.command[0] if self.command else "worker")
+        if self.command:
+            where = Path(self.command[0]).name
+        elif self.python is not None:
+            where = self.python.name
+        else:
+            where = str(self.environment)
         return f"{super().describe()} [worker: {where}]"
 
     # ------------------------------------------------------------ the verbs
 
     async def reset(self, episode: Episode) -> None:
-        if self._dead is not None or self._process is None:
+        if self._worker_dead is not None or self._worker_process is None:
             await self._stop()
             await self._spawn()
         await self._call("reset", {"episode": episode.model_dump(mode="json")})
@@ -120,11 +134,13 @@ class WorkerSystem(MemorySystem):
         return str(await self._call("answer", {"question": question, "k": k}))
 
     def take_usage(self) -> UsageByRole:
-        usage, self._usage = self._usage, {}
-        return merge_usage(usage, super().take_usage())
+        """What the worker reported, and the calls served by the LLM endpoint: MemorySystem's own count
+        (the adapter's ``take_usage`` belongs to the worker's side, not to this stand-in)."""
+        usage, self._worker_usage = self._worker_usage, {}
+        return merge_usage(usage, MemorySystem.take_usage(self))
 
     async def close(self) -> None:
-        if self._process is not None and self._dead is None:
+        if self._worker_process is not None and self._worker_dead is None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._call("close", {}), _CLOSE_GRACE_S)
         await self._stop()
@@ -132,38 +148,49 @@ class WorkerSystem(MemorySystem):
     # ------------------------------------------------------------ the process
 
     async def _spawn(self) -> None:
+        """Start a worker and have it build the system; any failure here stops the run (ConfigError):
+        the next episode's worker would fail the same way."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         if not self.command:
             env["PYTHONPATH"] = str(_package_link(self.workdir))
         env["PYTHONUNBUFFERED"] = "1"
-        apply_offline_env()
-        with (self.workdir / LOG_NAME).open("ab") as log:
+        log_path = self.workdir / LOG_NAME
+        with log_path.open("ab") as log:
+            log.write(f"{SPAWN_MARK} {' '.join(self._worker_launch)}\n".encode())
+            log.flush()
             try:
-                self._process = await asyncio.create_subprocess_exec(
-                    *self._launch,
+                self._worker_process = await asyncio.create_subprocess_exec(
+                    *self._worker_launch,
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=log,
                     env=env,
                     limit=_LINE_LIMIT,
+                    start_new_session=True,  # Ctrl-C reaches membench, which closes its workers cleanly
                 )
             except OSError as exc:
                 raise ConfigError(
-                    f"system '{self.name}': cannot start its worker {self._launch[0]}: {exc}"
+                    f"system '{self.name}': cannot start its worker {self._worker_launch[0]}: {exc}"
                 ) from exc
-        self._dead = None
-        endpoint = await self.llm_endpoint() if self.llm is not None else None
-        started = await self._call(
-            "start",
-            {
-                "system": self.target,
-                "options": self.options,
-                "workdir": str(self.workdir / "system"),
-                "llm_endpoint": endpoint.__dict__ if endpoint is not None else None,
-            },
-        )
-        self._check_start(started)
+        self._worker_dead = None
+        try:
+            endpoint = await self.llm_endpoint() if self.llm is not None else None
+            started = await self._call(
+                "start",
+                {
+                    "system": self.target,
+                    "options": self.options,
+                    "workdir": str(self.workdir / "system"),
+                    "llm_endpoint": endpoint.__dict__ if endpoint is not None else None,
+                },
+            )
+            self._check_start(started)
+        except Exception as exc:
+            await self._stop()
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"system '{self.name}': its worker could not start: {exc}") from exc
 
     def _check_start(self, started: Any) -> None:
         """The worker must be the system the run was planned for: its name and capabilities."""
@@ -171,6 +198,8 @@ class WorkerSystem(MemorySystem):
             raise ConfigError(
                 f"system '{self.name}': its worker speaks protocol {started!r}, not {PROTOCOL_VERSION}"
             )
+        if started.get("name") != self.name:
+            raise ConfigError(f"system '{self.name}': its worker says it is {started.get('name')!r}")
         caps = started.get("capabilities") or {}
         declared = {
             "session_memories": self.capabilities.session_memories,
@@ -184,47 +213,66 @@ class WorkerSystem(MemorySystem):
             )
 
     async def _call(self, method: str, params: dict[str, Any]) -> Any:
-        async with self._lock:
-            if self._dead is not None:
-                raise WorkerCrashed(f"{self._dead} (earlier in this episode)")
-            process = self._process
+        async with self._worker_lock:
+            if self._worker_dead is not None:
+                raise WorkerCrashed(f"{self._worker_dead} (earlier in this episode)")
+            process = self._worker_process
             if process is None or process.stdin is None or process.stdout is None:
                 raise WorkerCrashed(f"system '{self.name}': no worker is running (reset starts one)")
-            self._next_id += 1
-            call_id = self._next_id
+            self._worker_next_id += 1
+            call_id = self._worker_next_id
             try:
                 process.stdin.write(encode({"id": call_id, "method": method, "params": params}))
                 await process.stdin.drain()
-                line = await process.stdout.readline()
-            except (BrokenPipeError, ConnectionResetError, ValueError):
+                line = await asyncio.wait_for(process.stdout.readline(), self.call_timeout_s)
+            except TimeoutError:
+                self._worker_dead = await self._death_notice(
+                    process, method, f"no answer within {self.call_timeout_s:.0f} s: killed"
+                )
+                raise WorkerCrashed(self._worker_dead) from None
+            except (BrokenPipeError, ConnectionResetError, ValueError):  # ValueError: a line past the limit
                 line = b""
             if not line:
-                self._dead = await self._death_notice(process, method)
-                raise WorkerCrashed(self._dead)
-            response = decode(line)
-            if response.get("id") != call_id:
-                self._dead = (
-                    f"system '{self.name}': its worker answered request {response.get('id')} to {call_id}"
-                )
-                raise WorkerCrashed(self._dead)
-            self._usage = merge_usage(self._usage, _usage(response.get("usage")))
+                self._worker_dead = await self._death_notice(process, method)
+                raise WorkerCrashed(self._worker_dead)
+            try:
+                response = decode(line)
+                if response.get("id") != call_id:
+                    raise WorkerCrashed(f"its worker answered request {response.get('id')} to {call_id}")
+            except WorkerCrashed as exc:
+                self._worker_dead = f"system '{self.name}': {exc}"
+                raise WorkerCrashed(self._worker_dead) from None
+            self._worker_usage = merge_usage(self._worker_usage, _usage(response.get("usage")))
             if "error" in response:
                 raise_reported(response["error"])
             return response.get("result")
 
-    async def _death_notice(self, process: asyncio.subprocess.Process, method: str) -> str:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(process.wait(), 5.0)
-        code = process.returncode
-        status = f"exit status {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+    async def _death_notice(
+        self, process: asyncio.subprocess.Process, method: str, cause: str | None = None
+    ) -> str:
+        """Why the worker cannot go on, with the last lines of its log; a worker still running after
+        its channel broke (or a hung one) is killed first, so none outlives its episode."""
+        if cause is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 5.0)
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            status = cause or "its channel broke while it ran: killed"
+        elif process.returncode >= 0:
+            status = f"exit status {process.returncode}"
+        else:
+            status = f"signal {-process.returncode}"
         tail = _log_tail(self.workdir / LOG_NAME, 5)
-        notice = f"the worker of system '{self.name}' died during {method} ({status})"
+        verb = "failed" if cause else "died"
+        notice = f"the worker of system '{self.name}' {verb} during {method} ({status})"
         if tail:
             notice += f"; the last lines of {self.workdir / LOG_NAME}:\n{tail}"
         return scrub(notice, known_secrets())
 
     async def _stop(self) -> None:
-        process, self._process = self._process, None
+        process, self._worker_process = self._worker_process, None
         if process is None:
             return
         if process.stdin is not None:
@@ -292,8 +340,21 @@ def _usage(raw: Any) -> UsageByRole:
 
 
 def _log_tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines the current worker wrote (the log is kept across respawns)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(line for line in text.splitlines()[-lines:])
+    own = text.rsplit(SPAWN_MARK, 1)[-1].split("\n", 1)[-1]
+    return "\n".join(own.splitlines()[-lines:])
+
+
+def _command_identity(command: tuple[str, ...]) -> dict[str, Any]:
+    """A program's identity: its command's words (file names, not paths) and the hash of the files it
+    names, so an edited worker is another run, while the same worker elsewhere is the same one."""
+    digest = hashlib.sha256()
+    for word in command[1:]:
+        path = Path(word)
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return {"command": [Path(word).name for word in command], "sha256": digest.hexdigest()[:16]}

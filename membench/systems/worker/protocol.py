@@ -23,9 +23,11 @@ Methods and their params → result:
 
 Episode, Session and Memory are the JSON forms of ``membench.core.types`` (a Memory needs only
 ``text``; ``score``, ``session_id``, ``timestamp`` and ``metadata`` are optional). ``usage`` (optional)
-is the LLM usage of the call by role, as ``membench.core.types.Usage`` fields. ``kind`` says what
-failed: ``config`` (a bad option or a missing library: the run stops), ``not_supported``,
-``llm:<rate_limit|transient|timeout|fatal>`` (an LLM call failed for good), or ``error``.
+is the LLM usage of the call by role, as ``membench.core.types.Usage`` fields: calls the worker made
+itself, never those sent to ``llm_endpoint`` (membench counts those where it serves them). ``kind``
+says what failed: ``config`` (a bad option or a missing library: the run stops), ``not_supported``,
+``llm:<rate_limit|transient|timeout|fatal>`` (an LLM call failed for good; ``attempts`` may say how
+many tries it took), or ``error``.
 ``llm_endpoint`` is null or ``{"base_url", "model", "api_key"}``: an OpenAI-compatible URL on loopback,
 served by the parent, that the system's library should send its LLM calls to.
 """
@@ -69,7 +71,7 @@ def decode(line: bytes) -> dict[str, Any]:
     return message
 
 
-def error_payload(exc: BaseException) -> dict[str, str]:
+def error_payload(exc: BaseException) -> dict[str, Any]:
     """How a worker reports ``exc``: its type, message and kind (see the module docstring)."""
     if isinstance(exc, ConfigError):
         kind = "config"
@@ -79,7 +81,10 @@ def error_payload(exc: BaseException) -> dict[str, str]:
         kind = f"llm:{exc.kind}"
     else:
         kind = "error"
-    return {"type": type(exc).__name__, "message": str(exc), "kind": kind}
+    payload: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "kind": kind}
+    if isinstance(exc, LLMError):
+        payload["attempts"] = exc.attempts
+    return payload
 
 
 def raise_reported(error: Any) -> None:
@@ -96,5 +101,6 @@ def raise_reported(error: Any) -> None:
     if kind.startswith("llm:"):
         llm_kind = kind.split(":", 1)[1]
         prefix = f"{llm_kind}: "
-        raise LLMError(llm_kind, message[len(prefix) :] if message.startswith(prefix) else message)
+        text = message[len(prefix) :] if message.startswith(prefix) else message
+        raise LLMError(llm_kind, text, attempts=int(error.get("attempts", 1)))
     raise WorkerError(type_name, message)

@@ -33,20 +33,34 @@ def _protocol_out() -> IO[bytes]:
     return out
 
 
-def refuse_off_machine(event: str, args: tuple[Any, ...]) -> None:
-    """An audit hook: a socket connection to an address off this machine raises before it is made."""
-    if event != "socket.connect":
-        return
-    address = args[1]
-    if not (isinstance(address, tuple) and address):
-        return  # a Unix socket path
-    host = str(address[0])
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine: the one rule of both network guards,
+    the worker's below and the test suite's (tests/conftest.py)."""
+    if host in ("localhost", ""):
+        return True
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
-        refusal = f"membench worker: {address!r} is off this machine (loopback only)"
+        return False
+
+
+def refuse_off_machine(event: str, args: tuple[Any, ...]) -> None:
+    """An audit hook: a connection to, or a name lookup of, anything off this machine raises before
+    it is made."""
+    if event == "socket.connect":
+        address = args[1]
+        if not (isinstance(address, tuple) and address):
+            return  # a Unix socket path
+        target: Any = address
+        host = str(address[0])
+    elif event == "socket.getaddrinfo":
+        if args[0] is None:
+            return
+        target = host = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    else:
+        return
+    if not is_loopback_host(host):
+        refusal = f"membench worker: {target!r} is off this machine (loopback only)"
         print(refusal, file=sys.stderr)  # into worker.log: a library may swallow the exception
         raise ConnectionRefusedError(refusal)
 
