@@ -52,16 +52,18 @@ class ServiceError(MembenchError):
 
 
 def namespace_prefix(workdir: Path, system: str) -> str:
-    """A random prefix kept in ``workdir``: the same for every episode and every resume of this run's
-    worker, so a resumed run finds (and deletes) what its interrupted attempt left at the service; and
-    never the same for two runs, or two machines running the same configuration against one account."""
-    path = workdir / system / "namespace-prefix"
-    if path.is_file():
-        return path.read_text().strip()
+    """A random prefix kept beside the run's worker folders (``state/``): the same for every worker,
+    episode and resume of this run, so a resumed episode, whichever worker takes it, finds (and deletes)
+    what its interrupted attempt left at the service; and never the same for two runs, or two machines
+    running the same configuration against one account. The first worker to ask writes it."""
+    path = workdir.parent / f"{system}-namespace-prefix"
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = secrets.token_hex(6)
-    path.write_text(prefix)
-    return prefix
+    try:
+        with path.open("x") as out:  # exclusive: two workers starting at once agree on one prefix
+            out.write(secrets.token_hex(6))
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
 
 
 def episode_name(prefix: str, episode_id: str, *, unsafe: re.Pattern[str], keep: int) -> str:

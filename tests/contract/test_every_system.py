@@ -64,7 +64,12 @@ STORES_NOTHING = {"no-memory"}
 #: systems that hand over their whole history for any query: ``k`` does not bound what they return.
 RETURNS_EVERYTHING = {"full-context"}
 #: files a system shares between the workers of a run, in the parent of its worker directory.
-SHARED_BESIDE_WORKDIR = {"dense": ("embeddings.sqlite",)}
+SHARED_BESIDE_WORKDIR = {
+    "dense": ("embeddings.sqlite",),
+    # the run's namespace at the service, the same for every worker (and every resume) of the run
+    "zep": ("zep-namespace-prefix",),
+    "supermemory": ("supermemory-namespace-prefix",),
+}
 
 #: one fact per session, each stated verbatim in one user turn, and a question that asks for it.
 FACTS = {

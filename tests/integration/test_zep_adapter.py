@@ -45,6 +45,7 @@ EPISODE = Episode(
     ],
 )
 OTHER = Episode(episode_id="ep 2", sessions=[_session("t1", "2024-05-01T09:00:00", ("user", RISOTTO))])
+THIRD = OTHER.model_copy(update={"episode_id": "third episode"})
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_each_episode_retrieves_its_own_facts_once_settled(zep: FakeZep, tmp_pat
         assert [h.text for h in await second.retrieve("favourite dish risotto", 10)] == [RISOTTO]
         assert not {DOG, SISTER} & {h.text for h in await second.retrieve("beagle sister Lisbon", 10)}
 
-        await first.reset(OTHER)  # the next episode: a new user, the last one deleted
+        await first.reset(THIRD)  # the next episode: a new user, the last one deleted
         assert await first.retrieve("What is the name of my beagle?", 10) == []
         await first.close()
         await second.close()
@@ -93,7 +94,7 @@ def test_each_episode_retrieves_its_own_facts_once_settled(zep: FakeZep, tmp_pat
     _run(scenario)
     user_ids = [u["user_id"] for u in zep.users.values()]
     assert all(uid.startswith("membench-") for uid in user_ids)
-    assert len({uid.split("-")[1] for uid in user_ids}) == 2, "each worker has its own prefix"
+    assert len({uid.split("-")[1] for uid in user_ids}) == 1, "one prefix per run, whichever worker"
     deletes = [r for r in zep.requests if r.method == "DELETE"]
     assert len(deletes) == 3, "the replaced user at reset, and each system's last user at close"
     assert all(unprocessed == 0 for _, _, unprocessed in zep.searches), "no search met a half-built graph"
@@ -196,7 +197,7 @@ def test_a_resumed_run_deletes_the_user_its_interrupted_attempt_left(zep: FakeZe
     async def scenario() -> None:
         killed = _system(zep, workdir)
         await _ingest(killed, EPISODE)  # never closed: the process died here
-        resumed = _system(zep, workdir)
+        resumed = _system(zep, workdir.parent / "w1")  # the resume may hand it to another worker
         await resumed.reset(EPISODE)  # same run, same episode: the same user_id
         assert await resumed.retrieve("What is the name of my beagle?", 10) == []
         await resumed.ingest(EPISODE.sessions[0])
@@ -205,7 +206,7 @@ def test_a_resumed_run_deletes_the_user_its_interrupted_attempt_left(zep: FakeZe
         await resumed.close()
 
     _run(scenario)
-    assert (workdir / "zep" / "namespace-prefix").is_file()
+    assert (tmp_path / "zep-namespace-prefix").is_file(), "one prefix per run, beside its workers"
     lookups = [r for r in zep.requests if r.path == "/users/lookup"]
     assert lookups[0].body["user_id"] == lookups[1].body["user_id"], "the prefix survives the restart"
     deletion = next(t for t in zep.tasks.values() if t.type == "user_delete")
