@@ -185,7 +185,8 @@ def _hand_evidence(components: Components, evidence: dict[str, list[str]]) -> No
 
     def make_oracle(workdir: Path) -> MemorySystem:
         system = make(workdir)
-        assert isinstance(system, OracleSystem)
+        if not isinstance(system, OracleSystem):
+            raise TypeError(f"the oracle's factory built a {type(system).__name__}")
         system.use_evidence(evidence)
         return system
 

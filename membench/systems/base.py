@@ -89,6 +89,13 @@ class MemorySystem(ABC):
         self.llm = llm
         self._endpoint: LLMEndpoint | None = None
         self._proxy: LLMProxy | None = None
+        self.check_options()
+
+    def check_options(self) -> None:
+        """Refuse option values the system cannot run with (a ConfigError naming the option), before
+        any work. For a system run in a worker this runs in the parent too, at the start, so it must
+        read only ``self.options`` and constants (default: every value is accepted)."""
+        return None
 
     @classmethod
     def not_configured(cls) -> str | None:

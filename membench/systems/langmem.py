@@ -125,7 +125,6 @@ class LangMemSystem(MemorySystem):
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
         self.mode = self.options["mode"]
-        self._check_options()
         chat_model = ("langchain_openai",) if self.mode == "llm" else ()
         self.require_modules(*self.modules, *chat_model)
         local_model_path(DEFAULT_EMBEDDER)  # a missing model fails here, before any episode runs
@@ -151,12 +150,13 @@ class LangMemSystem(MemorySystem):
         (``api_base`` beside it)."""
         return {**super().llm_options(model, api_base), "mode": "llm"}
 
-    def _check_options(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"langmem: mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.mode == "llm" and not self.options["llm"]:
+    def check_options(self) -> None:
+        if self.options["mode"] not in MODES:
+            mode = self.options["mode"]
+            raise ConfigError(f"langmem: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if self.options["mode"] == "llm" and not self.options["llm"]:
             raise ConfigError("langmem: mode=llm needs llm=<litellm model>, e.g. llm=openai/gpt-4o-mini")
-        if self.mode == "raw" and (self.options["llm"] or self.options["api_base"]):
+        if self.options["mode"] == "raw" and (self.options["llm"] or self.options["api_base"]):
             raise ConfigError("langmem: llm and api_base are only used with mode=llm (raw mode calls no LLM)")
 
     def identity(self) -> dict[str, Any]:

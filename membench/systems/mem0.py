@@ -201,7 +201,6 @@ class Mem0System(MemorySystem):
         super().__init__(options, workdir, llm)
         local_embedder = ("sentence_transformers", DEFAULT_EMBEDDER_MODULE)
         self.require_modules("mem0", *(local_embedder if self.options["embedder"] == "local" else ()))
-        self._check_options()
         self.threshold = float(self.options["search_threshold"])
         self.state_dir = workdir / "mem0"
         self._memory: Any = None  # a mem0.Memory once the first reset built it
@@ -221,7 +220,7 @@ class Mem0System(MemorySystem):
         """An LLM for mem0 means LLM extraction: ``--system-llm MODEL`` is ``-S mode=llm -S llm=MODEL``."""
         return {**super().llm_options(model, api_base), "mode": "llm"}
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         opts = self.options
         if opts["mode"] not in MODES:
             raise ConfigError(f"mem0: mode must be one of {', '.join(MODES)}, got {opts['mode']!r}")

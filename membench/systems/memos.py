@@ -153,7 +153,6 @@ class MemOSSystem(MemorySystem):
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         super().__init__(options, workdir, llm)
-        self._check_options()
         self.require_modules("memos", "qdrant_client", "sentence_transformers", DEFAULT_EMBEDDER_MODULE)
         self.model_path = local_model_path(DEFAULT_EMBEDDER)  # a missing model fails here, not mid-run
         self.state_dir = workdir / "memos"
@@ -168,7 +167,7 @@ class MemOSSystem(MemorySystem):
         """An LLM for MemOS means extraction: ``--system-llm MODEL`` is ``-S mode=extract -S llm=MODEL``."""
         return {**super().llm_options(model, api_base), "mode": "extract"}
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         opts = self.options
         if opts["mode"] not in MODES:
             raise ConfigError(f"memos: mode must be one of {', '.join(MODES)}, got {opts['mode']!r}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from membench.core.errors import ConfigError
 from membench.core.task import Contribution, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Probe, Record
+from membench_tasks.halumem.judge_base import true_points
 from membench_tasks.halumem.metrics import METRICS, halumem_contributions
 
 if TYPE_CHECKING:
@@ -123,8 +124,7 @@ class HaluMemTask(Task):
         for probe in dataset.probes:
             if probe.kind == "extraction":
                 session_id = sessions[probe.episode_id][probe.after_session].session_id
-                points = probe.gold.get("memory_points", [])
-                evidence[session_id] = [p["content"] for p in points if not p["is_distractor"]]
+                evidence[session_id] = [point["content"] for point in true_points(probe)]
         return evidence
 
     def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:

@@ -154,19 +154,12 @@ def install(name: str, *, report: Callable[[str], None], force: bool = False) ->
                     f"installing environment '{name}' failed at '{what}' (exit {done.returncode}); "
                     f"the last lines of {log}:\n{_tail(log, 15)}"
                 )
-    frozen = subprocess.run(
-        [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
-    )
+    listed = _output(name, [str(python), "-m", "pip", "list", "--format=json"])
     manifest = {
         "name": name,
         "requirements_sha256": requirements_hash(name),
-        "python": subprocess.run(
-            [str(python), "-c", "import platform; print(platform.python_version())"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip(),
-        "packages": {p["name"]: p["version"] for p in json.loads(frozen.stdout)},
+        "python": _output(name, [str(python), "-c", "import platform; print(platform.python_version())"]),
+        "packages": {p["name"]: p["version"] for p in json.loads(listed)},
         "installed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     tmp = status.path / f".{MANIFEST}.tmp"
@@ -174,6 +167,17 @@ def install(name: str, *, report: Callable[[str], None], force: bool = False) ->
     tmp.replace(status.path / MANIFEST)  # written last: its presence means the environment is whole
     report(f"{name}: installed at {status.path} ({len(manifest['packages'])} packages; log {log})")
     return env_status(name)
+
+
+def _output(name: str, command: list[str]) -> str:
+    """What ``command`` prints, run in the new environment; a failure is one line naming it."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(
+            f"environment '{name}' was installed but '{' '.join(command[-2:])}' failed there "
+            f"(exit {done.returncode}): {done.stderr.strip()[-500:]}"
+        )
+    return done.stdout.strip()
 
 
 def _lines(path: Path) -> list[str]:
