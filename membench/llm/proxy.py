@@ -43,6 +43,7 @@ import functools
 import http
 import json
 import logging
+import secrets
 import threading
 import time
 import uuid
@@ -125,6 +126,9 @@ class LLMProxy:
         self._lock = threading.Lock()
         self._usage = Usage()
         self._base_url = ""
+        #: the key a client must send (``Authorization: Bearer``): any process on this machine can reach
+        #: a loopback port, and none but the system's library may spend the run's LLM budget.
+        self.token = f"membench-{secrets.token_urlsafe(18)}"
 
     @property
     def base_url(self) -> str:
@@ -195,6 +199,10 @@ class LLMProxy:
     async def _answer(self, request: _Request) -> tuple[int, dict[str, Any], dict[str, str]]:
         route = request.path.split("?", 1)[0].rstrip("/")
         try:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                raise _Refused(
+                    401, "the membench LLM proxy needs its own key (LLMEndpoint.api_key)", "invalid_api_key"
+                )
             if route == "/v1/models":
                 _allow(request, "GET")
                 return 200, self._models(), {}
@@ -212,8 +220,8 @@ class LLMProxy:
         except LLMError as exc:
             return LLM_ERROR_STATUS, _llm_error_body(exc), {"x-should-retry": "false"}
         except Exception as exc:  # a bug of ours or of a fake LLM: the library fails at once, not retries
-            logger.error("the membench LLM proxy failed to answer a request", exc_info=True)
             message = scrub(f"membench LLM proxy error: {type(exc).__name__}: {exc}", known_secrets())
+            logger.error("%s", message)  # scrubbed, and no traceback: its frames could hold a key
             return 500, _error_body(message, "server_error"), {"x-should-retry": "false"}
 
     def _models(self) -> dict[str, Any]:

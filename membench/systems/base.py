@@ -180,7 +180,8 @@ class MemorySystem(ABC):
             from membench.llm.proxy import LLMProxy
 
             self._proxy = LLMProxy(self.llm)
-            self._endpoint = LLMEndpoint(await self._proxy.start(), model=self.options.get("llm", ""))
+            base_url = await self._proxy.start()
+            self._endpoint = LLMEndpoint(base_url, self.options.get("llm", ""), api_key=self._proxy.token)
         return self._endpoint
 
     def use_llm_endpoint(self, endpoint: LLMEndpoint) -> None:

@@ -100,7 +100,7 @@ def through_proxy(
             retry=RetryPolicy(max_attempts=attempts, sleep=no_wait),
         )
         proxy = LLMProxy(llm)
-        client = openai.AsyncOpenAI(base_url=await proxy.start(), api_key="membench-no-key")
+        client = openai.AsyncOpenAI(base_url=await proxy.start(), api_key=proxy.token)
         try:
             await scenario(client, proxy)
         finally:
@@ -258,7 +258,7 @@ def test_keep_alive_framing_and_routes_over_raw_http(server: FakeOpenAIServer) -
 
     async def scenario(client: openai.AsyncOpenAI, proxy: LLMProxy) -> None:
         host, port = proxy.base_url.removeprefix("http://").split("/")[0].split(":")
-        answers = await run_in_own_thread(_raw_exchange, host, int(port))
+        answers = await run_in_own_thread(_raw_exchange, host, int(port), proxy.token)
         assert [status for status, _ in answers] == [404, 405, 200, 200]
         assert answers[0][1]["error"]["type"] == "not_found_error"
         assert answers[2][1]["data"][0]["id"] == MODEL
@@ -279,13 +279,15 @@ def test_more_blocking_callers_than_the_default_executor_has_threads(
     """Sync SDK clients in threads of their own: the proxy's path (the cache is read in the default
     executor) still has threads, where callers waiting in ``asyncio.to_thread`` would take them all."""
 
-    def ask(base_url: str, i: int) -> str:
-        with openai.OpenAI(base_url=base_url, api_key="membench-no-key") as sync:
+    def ask(base_url: str, key: str, i: int) -> str:
+        with openai.OpenAI(base_url=base_url, api_key=key) as sync:
             reply = sync.chat.completions.create(model="m", messages=[{"role": "user", "content": f"q{i}"}])
         return str(reply.choices[0].message.content)
 
     async def scenario(client: openai.AsyncOpenAI, proxy: LLMProxy) -> None:
-        replies = await asyncio.gather(*(run_in_own_thread(ask, proxy.base_url, i) for i in range(CALLERS)))
+        replies = await asyncio.gather(
+            *(run_in_own_thread(ask, proxy.base_url, proxy.token, i) for i in range(CALLERS))
+        )
         assert replies == [f"Echo: q{i}" for i in range(CALLERS)]
         assert proxy.take_usage().calls == CALLERS
 
@@ -304,7 +306,13 @@ def test_run_in_own_thread_returns_raises_and_keeps_the_context() -> None:
     asyncio.run(scenario())
 
 
-def _raw_exchange(host: str, port: int) -> list[tuple[int, Any]]:
+def _with_key(request: bytes, token: str) -> bytes:
+    """``request`` with the proxy's key in a header after its request line."""
+    line, _, rest = request.partition(b"\r\n")
+    return line + f"\r\nAuthorization: Bearer {token}\r\n".encode() + rest
+
+
+def _raw_exchange(host: str, port: int, token: str) -> list[tuple[int, Any]]:
     """Four requests on one socket; the last asks to close, so reading to the end ends the exchange."""
     chat = json.dumps({"model": "m", "messages": [{"role": "user", "content": "over raw HTTP"}]}).encode()
     requests = [
@@ -318,7 +326,7 @@ def _raw_exchange(host: str, port: int) -> list[tuple[int, Any]]:
     answers = []
     with socket.create_connection((host, port), timeout=30) as sock, sock.makefile("rb") as stream:
         for request in requests:
-            sock.sendall(request)
+            sock.sendall(_with_key(request, token))
             status = int(stream.readline().split()[1])
             headers = {}
             while (line := stream.readline().strip()) != b"":
@@ -358,7 +366,7 @@ TEXT = LLMResponse(text="Lisbon", usage=Usage(calls=1, prompt_tokens=9, completi
 def serve(llm: RecordingLLM, scenario: Callable[[openai.AsyncOpenAI, LLMProxy], Awaitable[None]]) -> None:
     async def main() -> None:
         proxy = LLMProxy(llm)
-        client = openai.AsyncOpenAI(base_url=await proxy.start(), api_key="membench-no-key")
+        client = openai.AsyncOpenAI(base_url=await proxy.start(), api_key=proxy.token)
         try:
             await scenario(client, proxy)
         finally:
@@ -487,10 +495,10 @@ def test_malformed_requests_are_400s_that_reach_no_llm(body: dict[str, Any], why
     assert llm.calls == []
 
 
-async def _exchange(base_url: str, raw: bytes) -> tuple[int, bytes]:
-    host, port = base_url.removeprefix("http://").split("/")[0].split(":")
+async def _exchange(proxy: LLMProxy, raw: bytes) -> tuple[int, bytes]:
+    host, port = proxy.base_url.removeprefix("http://").split("/")[0].split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(raw)
+    writer.write(_with_key(raw, proxy.token))
     await writer.drain()
     answer = await reader.read()  # these answers close the connection
     writer.close()
@@ -510,7 +518,7 @@ async def _exchange(base_url: str, raw: bytes) -> tuple[int, bytes]:
 )
 def test_framing_errors_get_a_json_error_and_a_closed_connection(raw: bytes, status: int) -> None:
     async def scenario(client: openai.AsyncOpenAI, proxy: LLMProxy) -> None:
-        got, body = await _exchange(proxy.base_url, raw)
+        got, body = await _exchange(proxy, raw)
         assert got == status and "message" in json.loads(body)["error"]
 
     serve(RecordingLLM(TEXT), scenario)
@@ -530,10 +538,10 @@ def test_close_ends_idle_and_busy_connections_and_start_is_once() -> None:
         base_url = await proxy.start()
         with pytest.raises(RuntimeError, match="already started"):
             await proxy.start()
-        idle = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
+        idle = openai.AsyncOpenAI(base_url=base_url, api_key=proxy.token, max_retries=0)
         await idle.models.list()  # leaves a kept-alive connection open
         busy = asyncio.create_task(
-            openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0).chat.completions.create(
+            openai.AsyncOpenAI(base_url=base_url, api_key=proxy.token, max_retries=0).chat.completions.create(
                 model="m", messages=[{"role": "user", "content": "hi"}]
             )
         )
@@ -662,3 +670,18 @@ def test_schema_violations_cover_strict_structured_output() -> None:
     ]
     with pytest.raises(UnanswerableRequest):
         json_schema_of({"response_format": {"type": "json_schema", "json_schema": {"name": "P"}}})
+
+
+def test_a_client_without_the_proxys_key_is_refused_and_nothing_is_asked() -> None:
+    """Any process on the machine can reach a loopback port; only the system's library holds the key."""
+    llm = RecordingLLM(TEXT)
+
+    async def scenario(client: openai.AsyncOpenAI, proxy: LLMProxy) -> None:
+        stranger = openai.AsyncOpenAI(base_url=proxy.base_url, api_key="guessed", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            await stranger.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        await stranger.close()
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+
+    serve(llm, scenario)
+    assert len(llm.calls) == 1, "only the call with the proxy's key reached the LLM"
