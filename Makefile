@@ -13,7 +13,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test test-slow lint typecheck check bench clean install install-mem0 chromium
+.PHONY: demo test test-slow lint typecheck check bench clean install install-mem0 chromium envs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,16 @@ demo: $(STAMP_MEM0)
 test: $(STAMP_MEM0) chromium
 	$(BIN)/pytest -q
 
+# The environments of the systems that cannot share membench's (`membench systems install NAME`;
+# each is made once and reused while its requirements file is unchanged).
+SYSTEM_ENVS := memos
+envs: $(STAMP_MEM0)
+	for name in $(SYSTEM_ENVS); do $(BIN)/membench systems install $$name || exit 1; done
+
 # The command line's -m replaces the one in pyproject's addopts ('not slow and not live'), so this
-# selects the slow tests; live ones stay out here too.
-test-slow: $(STAMP_MEM0)
+# selects the slow tests; live ones stay out here too. They include the systems in their own
+# environments, which `envs` installs first.
+test-slow: $(STAMP_MEM0) envs
 	$(BIN)/pytest -q -m 'slow and not live'
 
 lint: $(STAMP)
@@ -65,12 +72,13 @@ typecheck: $(STAMP) $(MYPY_LINKS)
 
 check: lint typecheck test
 
-bench: $(STAMP_MEM0)
+bench: $(STAMP_MEM0) envs
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_stats.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_mem0.py
 	$(BIN)/python benchmarks/sim_policy.py
+	$(BIN)/python benchmarks/bench_systems.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
