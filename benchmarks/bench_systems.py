@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 import resource
 import statistics
@@ -38,6 +39,8 @@ from membench.systems.worker.serve import PEAK_RSS_PREFIX
 apply_offline_env()  # for the membench processes this starts (they inherit it)
 
 OFFLINE_SYSTEMS = "mem0,memos,langmem,bm25,dense,full-context,no-memory,oracle"
+#: HaluMem's headline metrics (percent) in the table: extraction, update, question answering.
+SCORES = ("recall", "extraction_f1", "memory_accuracy", "fmr", "update_correct", "qa_correct")
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -82,7 +85,10 @@ def run_system(name: str, users: int, workdir: Path) -> str | None:
     worker = worker_peak_mb(run_dir)
     mode = f"worker ({cls.environment})" if cls.environment else "in process"
     worker_note = f"{worker:.0f}" if worker is not None else "-"
-    cells = [name, mode, f"{wall:.1f}", spread(adds), spread(searches), peak_note, worker_note]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    values = {m["metric"]: m["value"] for m in summary["metrics"]}
+    scores = [f"{values[m] * 100:.1f}" if values.get(m) is not None else "-" for m in SCORES]
+    cells = [name, mode, *scores, f"{wall:.1f}", spread(adds), spread(searches), peak_note, worker_note]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -137,12 +143,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--systems", default=OFFLINE_SYSTEMS)
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--quiet", action="store_true", help="leave out membench compare's tables")
     args = parser.parse_args()
     channel_cost(args.calls)
     with tempfile.TemporaryDirectory() as workdir:
         print(f"\nhalumem, {args.users} users, one episode at a time (median / p95 ms; MB peak RSS)")
-        print("| system | runs | wall s | add per session | search per question | membench MB | worker MB |")
-        print("|---|---|---|---|---|---|---|")
+        head = ["system", "runs", *SCORES, "wall s", "add per session", "search per question"]
+        print("| " + " | ".join([*head, "membench MB", "worker MB"]) + " |")
+        print("|---" * (len(head) + 2) + "|")
         ran = []
         for name in args.systems.split(","):
             row = run_system(name, args.users, Path(workdir))
@@ -159,7 +167,7 @@ def main() -> None:
             "--systems",
             ",".join(ran),
         ]
-        subprocess.run(compare, cwd=workdir, check=True)
+        subprocess.run(compare, cwd=workdir, check=True, stdout=subprocess.DEVNULL if args.quiet else None)
 
 
 if __name__ == "__main__":
