@@ -43,6 +43,8 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "oracle": "membench.systems.oracle:OracleSystem",
     "memos": "membench.systems.memos:MemOSSystem",
     "langmem": "membench.systems.langmem:LangMemSystem",
+    "amem": "membench.systems.amem:AMemSystem",
+    "cognee": "membench.systems.cognee:CogneeSystem",
     "zep": "membench.systems.zep:ZepSystem",
     "supermemory": "membench.systems.supermemory:SupermemorySystem",
     "memobase": "membench.systems.memobase:MemobaseSystem",

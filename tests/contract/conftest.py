@@ -20,11 +20,15 @@ from typing import Any
 
 import pytest
 
+from membench.core.plugins import import_object
+from membench.llm.client import LLMClient
 from membench.llm.types import LLM
 from membench.registry import Registry
 from membench.running.components import runnable_system
 from membench.systems.base import MemorySystem
+from membench.systems.envs import ENVS_VAR, env_status, envs_root
 from membench.systems.oracle import OracleSystem
+from membench.testing.openai_server import FakeOpenAIServer
 
 
 @dataclass
@@ -60,19 +64,53 @@ def oracle_setup(facts: Mapping[str, str]) -> SetupFactory:
     return setup
 
 
-def environment_setup(environment: str) -> SetupFactory:
+#: where the systems' environments are, read before any test moves HOME (``envs_root`` follows it).
+ENVS_ROOT = envs_root()
+INTEGRATION = Path(__file__).parents[1] / "integration"
+
+
+@dataclass(frozen=True)
+class FakeLLMFor:
+    """How a system whose library calls an LLM for every add is given one here: the responder
+    (``file.py:function``) of a loopback fake LLM that answers what the library asks, the options
+    that take the fake's URL, and any others."""
+
+    responder: str
+    url_options: tuple[str, ...] = ("api_base",)
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+def environment_setup(environment: str, llm: FakeLLMFor | None = None) -> SetupFactory:
     """A system run in its worker, in its own environment: skipped where that is not installed."""
 
     @contextlib.contextmanager
     def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-        from membench.systems.envs import env_status
-
+        monkeypatch.setenv(ENVS_VAR, str(ENVS_ROOT))
         problem = env_status(environment).problem()
         if problem is not None:
             pytest.skip(problem)
-        yield Setup()
+        if llm is None:
+            yield Setup()
+            return
+        with FakeOpenAIServer(import_object(llm.responder), embedding_dim=256) as server:
+            urls = {option: server.base_url for option in llm.url_options}
+            yield Setup(
+                options={"llm": "openai/fake-model", **urls, **llm.options},
+                llm=LLMClient("openai/fake-model", role="system", api_base=server.base_url),
+            )
 
     return setup
+
+
+#: systems whose library calls an LLM for every add, and how they get one here.
+LLM_BACKED: dict[str, FakeLLMFor] = {
+    "amem": FakeLLMFor(f"{INTEGRATION / 'test_amem_adapter.py'}:amem_responder"),
+    "cognee": FakeLLMFor(
+        f"{INTEGRATION / 'test_cognee_adapter.py'}:cognee_responder",
+        url_options=("api_base", "embedding_api_base"),
+        options={"embedding_dimensions": "256"},
+    ),
+}
 
 
 def hosted_setup(
@@ -124,7 +162,7 @@ def setup_of(name: str, evidence: Mapping[str, str]) -> SetupFactory:
     if name in HOSTED:
         return HOSTED[name]
     environment = Registry([]).get("system", name).environment
-    return environment_setup(environment) if environment else default_setup
+    return environment_setup(environment, LLM_BACKED.get(name)) if environment else default_setup
 
 
 @pytest.fixture
