@@ -46,7 +46,7 @@ test: $(STAMP_MEM0) chromium
 
 # The environments of the systems that cannot share membench's (`membench systems install NAME`;
 # each is made once and reused while its requirements file is unchanged).
-SYSTEM_ENVS := memos
+SYSTEM_ENVS := memos amem cognee
 envs: $(STAMP_MEM0)
 	for name in $(SYSTEM_ENVS); do $(BIN)/membench systems install $$name || exit 1; done
 

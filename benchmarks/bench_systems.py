@@ -5,7 +5,8 @@ Usage: python benchmarks/bench_systems.py [--users 10] [--systems mem0,memos,...
 1. ``membench run --task halumem --system NAME`` for each system, as child processes in one fresh
    directory (the same built data, extractive reader, rule judge): wall time, peak RSS of the membench
    process and, for a system in a worker, of the worker (its log's last line), add latency per session
-   (ingest.jsonl) and search latency per question (records' ``latency_s["retrieve"]``). Then
+   (ingest.jsonl) and search latency per question (records' ``latency_s["retrieve"]``), and the
+   HaluMem headline metrics from its summary.json. Then
    ``membench compare`` over them all, which prints the leaderboard with paired tests. A system whose
    environment is not installed is skipped, with the command that installs it.
 2. The channel's own cost: bm25 in this process against the same bm25 in a worker under this
@@ -18,7 +19,6 @@ import argparse
 import asyncio
 import json
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +38,11 @@ from membench.systems.worker.serve import PEAK_RSS_PREFIX
 
 apply_offline_env()  # for the membench processes this starts (they inherit it)
 
+#: runs the command given as arguments, then prints the peak RSS (kB) of the largest process it waited for.
+PEAK_OF_CHILD = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 OFFLINE_SYSTEMS = "mem0,memos,langmem,bm25,dense,full-context,no-memory,oracle"
 #: HaluMem's headline metrics (percent) in the table: extraction, update, question answering.
 SCORES = ("recall", "extraction_f1", "memory_accuracy", "fmr", "update_correct", "qa_correct")
@@ -66,15 +71,20 @@ def run_system(name: str, users: int, workdir: Path) -> str | None:
     if cls.environment and env_status(cls.environment).problem():
         print(f"skipped {name}: {env_status(cls.environment).problem()}", file=sys.stderr)
         return None
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     command = [sys.executable, "-m", "membench", "run", "--task", "halumem", "--system", name]
     command += ["-T", f"users={users}", "--display", "none", "--max-episodes", "1"]
     start = time.perf_counter()
-    subprocess.run(command, cwd=workdir, check=True, stdout=subprocess.DEVNULL)
+    # A parent of its own per run, so the peak is this run's: its largest process, membench or a
+    # worker it waited for (a worker also writes its own peak in its log, the last column).
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_CHILD, *command],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
-    # ru_maxrss of children is the largest child so far: exact for the first run, a bound after it.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak_note = f"{peak / 1024:.0f}" if peak > before else f"<= {peak / 1024:.0f}"
+    peak_note = f"{int(done.stdout.split()[-1]) / 1024:.0f}"
     run_dir = next((workdir / "results" / "runs").glob(f"halumem__{name}__*"))
     adds = [i.latency_s for i in latest_ingests(read_ingests(run_dir)) if i.ok]
     searches = [
@@ -149,7 +159,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         print(f"\nhalumem, {args.users} users, one episode at a time (median / p95 ms; MB peak RSS)")
         head = ["system", "runs", *SCORES, "wall s", "add per session", "search per question"]
-        print("| " + " | ".join([*head, "membench MB", "worker MB"]) + " |")
+        print("| " + " | ".join([*head, "peak MB", "worker MB"]) + " |")
         print("|---" * (len(head) + 2) + "|")
         ran = []
         for name in args.systems.split(","):
