@@ -28,10 +28,11 @@ Why it is built the way it is:
   never multiply: a rate limit retried six times by us is not retried again by the library. The body is
   OpenAI's error object with ``type: membench_llm_error``, ``code`` the error kind and the scrubbed
   message; ``llm_error_of`` turns the library's exception back into that ``LLMError`` for the record.
-* A blocking library call that talks to the proxy must not wait in the loop's default executor
+* A blocking library call that talks to the proxy should not wait in the loop's default executor
   (``asyncio.to_thread``): the proxy's own path needs that executor (the response cache is read in it,
-  litellm uses it), and a few workers waiting there at once (6 threads on a 2-core machine) would
-  starve it and deadlock the run. ``run_in_own_thread`` gives such a call a thread of its own.
+  litellm uses it), and callers waiting there could take every thread of it. The runner sizes the
+  executor beyond its episode workers, which covers its own runs; ``run_in_own_thread`` gives such a
+  call a thread of its own, which holds however the adapter is driven (a test, a script).
 """
 
 from __future__ import annotations
