@@ -41,3 +41,21 @@ def test_a_failed_install_names_the_step_and_quotes_pip_and_leaves_no_usable_env
         envs.install("toy", report=lambda line: None)
     assert "no-such-package.whl" in str(caught.value)
     assert envs.env_status("toy").state == "incomplete"
+
+
+def test_a_failed_reinstall_keeps_the_environment_that_worked(
+    envs_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = envs.install("toy", report=lambda line: None)
+    marker = installed.path / "kept"
+    marker.touch()
+
+    def failing_build(name: str, requirements: Path, path: Path, log: Path, report: object) -> None:
+        path.mkdir()  # a half-made environment where the working one was
+        raise ConfigError("pip failed")
+
+    monkeypatch.setattr(envs, "_build", failing_build)
+    with pytest.raises(ConfigError, match="pip failed"):
+        envs.install("toy", report=lambda line: None, force=True)
+    assert marker.exists() and envs.env_status("toy").state == "installed"
+    assert not (envs_root / ".toy.previous").exists()

@@ -128,10 +128,30 @@ def install(name: str, *, report: Callable[[str], None], force: bool = False) ->
         return status
     root = envs_root()
     root.mkdir(parents=True, exist_ok=True)
-    log = root / f"{name}.install.log"
-    if status.path.exists():
+    previous = root / f".{name}.previous"
+    shutil.rmtree(previous, ignore_errors=True)
+    if status.state == "installed":
+        # --force: the working environment waits aside (a venv only works at its own path, so it is
+        # moved back, not copied) and returns if the new one cannot be made.
+        status.path.rename(previous)
+    elif status.path.exists():
         report(f"{name}: removing the {status.state} environment at {status.path}")
         shutil.rmtree(status.path)
+    try:
+        _build(name, requirements, status.path, root / f"{name}.install.log", report)
+    except BaseException:
+        if previous.exists():
+            shutil.rmtree(status.path, ignore_errors=True)
+            previous.rename(status.path)
+            report(f"{name}: kept the environment that was installed before")
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+    return env_status(name)
+
+
+def _build(name: str, requirements: Path, path: Path, log: Path, report: Callable[[str], None]) -> None:
+    """Create the venv at ``path`` and install ``requirements`` into it, the manifest last."""
+    status = EnvStatus(name, path, "missing")
     first = [
         line[len(FIRST_PREFIX) :].strip() for line in _lines(requirements) if line.startswith(FIRST_PREFIX)
     ]
@@ -166,7 +186,6 @@ def install(name: str, *, report: Callable[[str], None], force: bool = False) ->
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     tmp.replace(status.path / MANIFEST)  # written last: its presence means the environment is whole
     report(f"{name}: installed at {status.path} ({len(manifest['packages'])} packages; log {log})")
-    return env_status(name)
 
 
 def _output(name: str, command: list[str]) -> str:
