@@ -9,23 +9,18 @@ Skipped, with the command that installs it, where the amem environment is not in
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import membench
 from membench.api import run
 from membench.core.config import LLMSpec
 from membench.core.errors import LLMError
 from membench.core.records import read_ingests, read_records
-from membench.core.types import Episode, Session, Turn
+from membench.core.types import Session
 from membench.llm.client import LLMClient
 from membench.llm.retry import RetryPolicy
 from membench.running.display import NullDisplay
@@ -33,40 +28,22 @@ from membench.systems.amem import AMemSystem, store_name
 from membench.systems.envs import env_status
 from membench.systems.worker.client import WorkerSystem, worker_class_for
 from membench.testing.configs import tiny_run_config
+from membench.testing.env_systems import (
+    DOG,
+    FIRST,
+    RISOTTO,
+    SECOND,
+    SISTER,
+    env_marks,
+    run_in_env,
+    run_scenario,
+)
 from membench.testing.openai_server import FakeOpenAIServer, UnanswerableRequest, message_text
 
 _ENV = env_status("amem")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(_ENV.problem() is not None, reason=f"A-Mem: {_ENV.problem()}"),
-]
+pytestmark = env_marks(_ENV, "A-Mem")
 
-DOG = "I adopted a beagle named Max last spring, he loves the beach."
-SISTER = "My sister Clara lives in Lisbon and works as a marine biologist."
-MARATHON = "I am training for the Berlin marathon in September."
-RISOTTO = "My favourite dish is mushroom risotto."
 EVOLVED = "evolved: seen beside a newer note"
-
-
-def _session(session_id: str, start: str, *turns: tuple[str, str]) -> Session:
-    return Session(session_id=session_id, start_time=start, turns=[Turn(role=r, content=c) for r, c in turns])
-
-
-FIRST = Episode(
-    episode_id="ep 1",
-    sessions=[
-        _session("s1", "2024-03-01T10:00:00", ("user", DOG), ("assistant", "Congratulations on the dog!")),
-        _session(
-            "s2",
-            "2024-03-08T10:00:00",
-            ("system", "You are a helpful assistant."),
-            ("user", SISTER),
-            ("assistant", "Lisbon is a lovely city for that."),
-        ),
-        _session("s3", "2024-03-15T10:00:00", ("user", MARATHON), ("assistant", "Good luck with training!")),
-    ],
-)
-SECOND = Episode(episode_id="ep 2", sessions=[_session("t1", "2024-05-01T09:00:00", ("user", RISOTTO))])
 
 
 def amem_responder(request: dict[str, Any]) -> str:
@@ -95,10 +72,6 @@ def amem_responder(request: dict[str, Any]) -> str:
 def note_texts(session: Session) -> list[str]:
     """The notes the adapter adds for ``session``: one per user or assistant turn."""
     return [f"{t.role}: {t.content}" for t in session.turns if t.role != "system" and t.content.strip()]
-
-
-def _run(coro_fn: Callable[[], Any]) -> Any:
-    return asyncio.run(coro_fn())
 
 
 def _in_worker(server: FakeOpenAIServer, workdir: Path, retry: RetryPolicy | None = None) -> WorkerSystem:
@@ -154,7 +127,7 @@ def test_one_note_per_turn_evolved_and_counted(tmp_path: Path) -> None:
             assert [h.text for h in await system.retrieve("dog", 5)] == [f"user: {RISOTTO}"]
             await system.close()
 
-        _run(scenario)
+        run_scenario(scenario)
     stores = tmp_path / "w" / "system" / "amem"
     assert [p.name for p in stores.iterdir()] == [store_name("ep 2")], "only the current episode's store"
 
@@ -172,85 +145,37 @@ def test_llm_failures_are_errors_not_unanalysed_notes(tmp_path: Path) -> None:
             assert failed.value.kind == "fatal" and "model not found" in str(failed.value)
             await system.close()
 
-        _run(scenario)
+        run_scenario(scenario)
 
 
 # ---------------------------------------------------------------- the adapter in its environment, directly
 
-#: Runs AMemSystem inside the amem environment against the endpoint in argv[2], recording every
-#: connection and name lookup (a refused one too) and the time of the steps a run repeats; prints one
-#: JSON line.
+#: Runs AMemSystem inside the amem environment against the endpoint in argv[2] (after
+#: env_systems.DRIVER_PRELUDE, which records every connection and name lookup, a refused one too) and
+#: times the steps a run repeats; prints one JSON line.
 _IN_ENV_DRIVER = """
-import asyncio, ipaddress, json, statistics, sys, time
-from pathlib import Path
-
-off_machine = []
-def record(event, args):
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        host = str(args[1][0])
-    elif event == "socket.getaddrinfo":
-        host = str(args[0])
-    else:
-        return
-    try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    if not local:
-        off_machine.append(f"{event} {host}")
-sys.addaudithook(record)
-
-from membench.core.types import Episode, Session, Turn
 from membench.systems import amem as adapter
 from membench.systems.base import LLMEndpoint
 
-workdir, base_url = Path(sys.argv[1]), sys.argv[2]
-started = time.perf_counter()
-adapter._import_amem()
-import_s = time.perf_counter() - started
+base_url = sys.argv[2]
+import_s = timed(adapter._import_amem)
 def session(i):
     said = Turn(role="user", content=f"Fact {i}: my pet number {i} is a cat named C{i}.")
     return Session(session_id=f"s{i}", start_time=f"2024-03-0{i + 1}T10:00:00", turns=[said])
-sessions = [session(i) for i in range(6)]
 
-async def main():
-    system = adapter.AMemSystem({"llm": "fake-model"}, workdir)
-    system.use_llm_endpoint(LLMEndpoint(base_url, "fake-model"))
-    started = time.perf_counter()
-    await system.reset(Episode(episode_id="timing", sessions=sessions))
-    build_s = time.perf_counter() - started
-    adds, searches = [], []
-    for one in sessions:
-        started = time.perf_counter()
-        await system.ingest(one)
-        adds.append(time.perf_counter() - started)
-    for i in range(20):
-        started = time.perf_counter()
-        await system.retrieve(f"cat named C{i % 6}", 5)
-        searches.append(time.perf_counter() - started)
-    top = [(await system.retrieve(f"Fact {i}: pet number {i}, C{i}", 1))[0].session_id for i in range(6)]
-    await system.close()
-    return {"import_s": import_s, "build_s": build_s, "add_note_median_s": statistics.median(adds),
-            "search_median_s": statistics.median(searches), "top": top, "off_machine": off_machine}
-
-print(json.dumps(asyncio.run(main())))
+system = adapter.AMemSystem({"llm": "fake-model"}, workdir)
+system.use_llm_endpoint(LLMEndpoint(base_url, "fake-model"))
+queries = [f"cat named C{i % 6}" for i in range(20)]
+probes = [f"Fact {i}: pet number {i}, C{i}" for i in range(6)]
+measured = measure(system, [session(i) for i in range(6)], queries, 5, probes)
+print(json.dumps({"import_s": import_s, **asyncio.run(measured)}))
 """
 
 
 def test_in_its_environment_nothing_leaves_the_machine(tmp_path: Path) -> None:
-    link_dir = tmp_path / "pythonpath"
-    link_dir.mkdir()
-    (link_dir / "membench").symlink_to(Path(membench.__file__).parent, target_is_directory=True)
-    env = {**os.environ, "PYTHONPATH": str(link_dir)}
     with FakeOpenAIServer(amem_responder) as server:
-        done = subprocess.run(
-            [str(_ENV.python), "-c", _IN_ENV_DRIVER, str(tmp_path / "w"), server.base_url],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
+        done = run_in_env(
+            _ENV, _IN_ENV_DRIVER, str(tmp_path / "w"), server.base_url, root=tmp_path, timeout=300
         )
         calls = len(_chats(server))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -9,64 +9,38 @@ Skipped, with the command that installs it, where the cognee environment is not 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import membench
 from membench.api import run
 from membench.core.config import LLMSpec
 from membench.core.errors import ConfigError, LLMError
 from membench.core.records import read_ingests, read_records
-from membench.core.types import Episode, Session, Turn
 from membench.llm.client import LLMClient
 from membench.running.display import NullDisplay
 from membench.systems.cognee import CogneeSystem, session_document
 from membench.systems.envs import env_status
 from membench.systems.worker.client import WorkerSystem, worker_class_for
 from membench.testing.configs import tiny_run_config
+from membench.testing.env_systems import (
+    FIRST,
+    SECOND,
+    SISTER,
+    env_marks,
+    run_in_env,
+    run_scenario,
+)
 from membench.testing.openai_server import FakeOpenAIServer, UnanswerableRequest, message_text
 
 _ENV = env_status("cognee")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(_ENV.problem() is not None, reason=f"cognee: {_ENV.problem()}"),
-]
+pytestmark = env_marks(_ENV, "cognee")
 
-DOG = "I adopted a beagle named Max last spring, he loves the beach."
-SISTER = "My sister Clara lives in Lisbon and works as a marine biologist."
-MARATHON = "I am training for the Berlin marathon in September."
-RISOTTO = "My favourite dish is mushroom risotto."
 DIMENSIONS = 256
 _SCHEMA = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
-
-
-def _session(session_id: str, start: str, *turns: tuple[str, str]) -> Session:
-    return Session(session_id=session_id, start_time=start, turns=[Turn(role=r, content=c) for r, c in turns])
-
-
-FIRST = Episode(
-    episode_id="ep 1",
-    sessions=[
-        _session("s1", "2024-03-01T10:00:00", ("user", DOG), ("assistant", "Congratulations on the dog!")),
-        _session(
-            "s2",
-            "2024-03-08T10:00:00",
-            ("system", "You are a helpful assistant."),
-            ("user", SISTER),
-            ("assistant", "Lisbon is a lovely city for that."),
-        ),
-        _session("s3", "2024-03-15T10:00:00", ("user", MARATHON), ("assistant", "Good luck with training!")),
-    ],
-)
-SECOND = Episode(episode_id="ep 2", sessions=[_session("t1", "2024-05-01T09:00:00", ("user", RISOTTO))])
 
 
 def cognee_responder(request: dict[str, Any]) -> str:
@@ -88,10 +62,6 @@ def cognee_responder(request: dict[str, Any]) -> str:
         facts = [line.removeprefix("user: ") for line in chunk.splitlines() if line.startswith("user: ")]
         return json.dumps({"summary": "Summary: " + " ".join(facts), "description": ""})
     raise UnanswerableRequest(f"not one of cognify's prompts (schema {title!r})")
-
-
-def _run(coro_fn: Callable[[], Any]) -> Any:
-    return asyncio.run(coro_fn())
 
 
 def _options(server: FakeOpenAIServer, **extra: str) -> dict[str, str]:
@@ -155,7 +125,7 @@ def test_sessions_are_added_then_cognified_in_settle_and_searched(tmp_path: Path
             assert [h.session_id for h in await system.retrieve("dog", 5)] == ["t1"]
             await system.close()
 
-        _run(scenario)
+        run_scenario(scenario)
     state = tmp_path / "w" / "system" / "cognee"
     assert {p.name for p in state.iterdir()} >= {"system", "data", "logs"}, "cognee's roots are the workdir's"
 
@@ -180,7 +150,7 @@ def test_summaries_search_and_a_failed_embedding_is_an_error(tmp_path: Path) -> 
             assert failed.value.kind == "fatal" and "unknown embedding model" in str(failed.value)
             await system.close()
 
-        _run(scenario)
+        run_scenario(scenario)
 
 
 @pytest.mark.parametrize(
@@ -203,88 +173,38 @@ def test_what_it_cannot_run_without_is_refused(tmp_path: Path, options: dict[str
             await system.close()
 
     with pytest.raises(ConfigError, match=re.escape(message)):
-        _run(scenario)
+        run_scenario(scenario)
 
 
 # ---------------------------------------------------------------- the adapter in its environment, directly
 
-#: Runs CogneeSystem inside the cognee environment against the server in argv[2] (chat and embeddings),
-#: recording every connection and name lookup (a refused one too) and the time of each step; prints
-#: one JSON line.
+#: Runs CogneeSystem inside the cognee environment against the server in argv[2] (chat and embeddings;
+#: after env_systems.DRIVER_PRELUDE, which records every connection and name lookup, a refused one
+#: too) and times each step (its import is in the first reset, cognify in settle); prints one JSON line.
 _IN_ENV_DRIVER = """
-import asyncio, ipaddress, json, statistics, sys, time
-from pathlib import Path
-
-off_machine = []
-def record(event, args):
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        host = str(args[1][0])
-    elif event == "socket.getaddrinfo":
-        host = str(args[0])
-    else:
-        return
-    try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    if not local:
-        off_machine.append(f"{event} {host}")
-sys.addaudithook(record)
-
-from membench.core.types import Episode, Session, Turn
 from membench.systems.base import LLMEndpoint
 from membench.systems.cognee import CogneeSystem
 
-workdir, base_url = Path(sys.argv[1]), sys.argv[2]
+base_url = sys.argv[2]
 def session(i):
     said = Turn(role="user", content=f"Fact {i}: my pet number {i} is a cat named Cat{i}.")
     return Session(session_id=f"s{i}", start_time=f"2024-03-0{i + 1}T10:00:00", turns=[said])
-sessions = [session(i) for i in range(4)]
 
-async def main():
-    options = {"llm": "fake-model", "embedding_api_base": base_url, "embedding_dimensions": "32"}
-    system = CogneeSystem(options, workdir)
-    system.use_llm_endpoint(LLMEndpoint(base_url, "fake-model"))
-    started = time.perf_counter()
-    await system.reset(Episode(episode_id="timing", sessions=sessions))
-    reset_s = time.perf_counter() - started
-    adds, cognifies, searches = [], [], []
-    for one in sessions:
-        started = time.perf_counter()
-        await system.ingest(one)
-        adds.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await system.settle()
-        cognifies.append(time.perf_counter() - started)
-    for i in range(10):
-        started = time.perf_counter()
-        await system.retrieve(f"cat named Cat{i % 4}", 3)
-        searches.append(time.perf_counter() - started)
-    top = [(await system.retrieve(f"Fact {i}: pet number {i}, Cat{i}", 1))[0].session_id for i in range(4)]
-    await system.close()
-    return {"import_and_reset_s": reset_s, "first_add_s": adds[0], "add_median_s": statistics.median(adds),
-            "first_cognify_s": cognifies[0], "cognify_median_s": statistics.median(cognifies),
-            "search_median_s": statistics.median(searches), "top": top, "off_machine": off_machine}
-
-print(json.dumps(asyncio.run(main())))
+options = {"llm": "fake-model", "embedding_api_base": base_url, "embedding_dimensions": "32"}
+system = CogneeSystem(options, workdir)
+system.use_llm_endpoint(LLMEndpoint(base_url, "fake-model"))
+queries = [f"cat named Cat{i % 4}" for i in range(10)]
+probes = [f"Fact {i}: pet number {i}, Cat{i}" for i in range(4)]
+print(json.dumps(asyncio.run(measure(system, [session(i) for i in range(4)], queries, 3, probes))))
 """
 
 
 def test_in_its_environment_nothing_leaves_the_machine(tmp_path: Path) -> None:
-    link_dir = tmp_path / "pythonpath"
-    link_dir.mkdir()
-    (link_dir / "membench").symlink_to(Path(membench.__file__).parent, target_is_directory=True)
     # A home of its own: cognee's defaults (~/.cognee for logs, ids and clones) must not be used.
-    env = {**os.environ, "PYTHONPATH": str(link_dir), "HOME": str(tmp_path / "home")}
+    home = {"HOME": str(tmp_path / "home")}
     with FakeOpenAIServer(cognee_responder) as server:
-        done = subprocess.run(
-            [str(_ENV.python), "-c", _IN_ENV_DRIVER, str(tmp_path / "w"), server.base_url],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=600,
-            check=False,
+        done = run_in_env(
+            _ENV, _IN_ENV_DRIVER, str(tmp_path / "w"), server.base_url, root=tmp_path, timeout=600, env=home
         )
         calls = len(_requests(server, "chat/completions"))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -9,24 +9,19 @@ Skipped, with the command that installs it, where the memos environment is not i
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import membench
 from membench.analysis.summary import summarize
 from membench.api import run
 from membench.core.config import LLMSpec
 from membench.core.errors import LLMError
 from membench.core.records import read_records
-from membench.core.types import Episode, Session, Turn
+from membench.core.types import Episode
 from membench.llm.client import LLMClient
 from membench.llm.retry import RetryPolicy
 from membench.running.display import NullDisplay
@@ -35,41 +30,21 @@ from membench.systems.memos import MemOSSystem, collection_name
 from membench.systems.worker.client import WorkerSystem, worker_class_for
 from membench.systems.worker.protocol import WorkerError
 from membench.testing.configs import tiny_run_config
+from membench.testing.env_systems import (
+    DOG,
+    FIRST,
+    RISOTTO,
+    SECOND,
+    SISTER,
+    env_marks,
+    run_in_env,
+    run_scenario,
+)
 from membench.testing.openai_server import FakeOpenAIServer, message_text
 
 _ENV = env_status("memos")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(_ENV.problem() is not None, reason=f"MemOS: {_ENV.problem()}"),
-]
+pytestmark = env_marks(_ENV, "MemOS")
 
-DOG = "I adopted a beagle named Max last spring, he loves the beach."
-SISTER = "My sister Clara lives in Lisbon and works as a marine biologist."
-MARATHON = "I am training for the Berlin marathon in September."
-RISOTTO = "My favourite dish is mushroom risotto."
-
-
-def _session(session_id: str, start: str, *turns: tuple[str, str]) -> Session:
-    return Session(session_id=session_id, start_time=start, turns=[Turn(role=r, content=c) for r, c in turns])
-
-
-FIRST = Episode(
-    episode_id="ep 1",
-    sessions=[
-        _session(
-            "s1", "2024-03-01T10:00:00", ("user", DOG), ("assistant", "Congratulations on the new dog!")
-        ),
-        _session(
-            "s2",
-            "2024-03-08T10:00:00",
-            ("system", "You are a helpful assistant."),
-            ("user", SISTER),
-            ("assistant", "Lisbon is a lovely city for that."),
-        ),
-        _session("s3", "2024-03-15T10:00:00", ("user", MARATHON), ("assistant", "Good luck with training!")),
-    ],
-)
-SECOND = Episode(episode_id="ep 2", sessions=[_session("t1", "2024-05-01T09:00:00", ("user", RISOTTO))])
 
 _USER_LINE = re.compile(r"^user:(?:\[[^\]\n]*\]: )?(.+)$", re.MULTILINE)
 
@@ -93,10 +68,6 @@ def memos_responder(request: dict[str, Any]) -> str:
         for i, text in enumerate(said)
     ]
     return json.dumps({"memory list": memories, "summary": "What the user said."})
-
-
-def _run(coro_fn: Callable[[], Any]) -> Any:
-    return asyncio.run(coro_fn())
 
 
 def _in_worker(options: dict[str, str], workdir: Path, llm: LLMClient | None = None) -> WorkerSystem:
@@ -141,7 +112,7 @@ def test_raw_mode_stores_turns_and_keeps_episodes_apart(tmp_path: Path) -> None:
         assert [h.session_id for h in await system.retrieve("What is the name of my dog?", 5)] == ["t1"]
         await system.close()
 
-    _run(scenario)
+    run_scenario(scenario)
     state = tmp_path / "w" / "system" / "memos"
     # reset dropped the first episode's collection: only the second's is left in the store
     assert sorted(p.name for p in (state / "qdrant" / "collection").iterdir()) == [collection_name("ep 2")]
@@ -179,7 +150,7 @@ def test_extract_mode_sends_memos_prompt_through_the_proxy(tmp_path: Path) -> No
             assert [h.text for h in await system.retrieve("dog", 5)] == [f"The user said: {RISOTTO}"]
             await system.close()
 
-        _run(scenario)
+        run_scenario(scenario)
 
 
 def test_extract_mode_failures_are_errors_not_empty_memories(tmp_path: Path) -> None:
@@ -200,82 +171,31 @@ def test_extract_mode_failures_are_errors_not_empty_memories(tmp_path: Path) -> 
             assert failed.value.kind == "fatal" and "model not found" in str(failed.value)
             await system.close()
 
-        _run(scenario)
+        run_scenario(scenario)
 
 
 # ---------------------------------------------------------------- the adapter in its environment, directly
 
-#: Runs MemOSSystem in raw mode inside the memos environment, recording every connection and name
-#: lookup (a refused one too) and the time of the steps a run repeats; prints one JSON line.
+#: Runs MemOSSystem in raw mode inside the memos environment (after env_systems.DRIVER_PRELUDE, which
+#: records every connection and name lookup, a refused one too) and times the steps a run repeats;
+#: prints one JSON line.
 _IN_ENV_DRIVER = """
-import asyncio, ipaddress, json, statistics, sys, time
-from pathlib import Path
-
-off_machine = []
-def record(event, args):
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        host = str(args[1][0])
-    elif event == "socket.getaddrinfo":
-        host = str(args[0])
-    else:
-        return
-    try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    if not local:
-        off_machine.append(f"{event} {host}")
-sys.addaudithook(record)
-
-from membench.core.types import Episode, Session, Turn
 from membench.systems import memos as adapter
 
-workdir = Path(sys.argv[1])
-started = time.perf_counter()
-adapter._import_memos(workdir / "memos" / "home")
-import_s = time.perf_counter() - started
+import_s = timed(lambda: adapter._import_memos(workdir / "memos" / "home"))
 def session(i):
     said = Turn(role="user", content=f"Fact {i}: my pet number {i} is a cat named C{i}.")
     return Session(session_id=f"s{i}", turns=[said, Turn(role="assistant", content=f"Nice, C{i} is lovely.")])
-sessions = [session(i) for i in range(8)]
 
-async def main():
-    system = adapter.MemOSSystem({}, workdir)
-    started = time.perf_counter()
-    await system.reset(Episode(episode_id="timing", sessions=sessions))
-    build_s = time.perf_counter() - started
-    adds, searches = [], []
-    for one in sessions:
-        started = time.perf_counter()
-        await system.ingest(one)
-        adds.append(time.perf_counter() - started)
-    for i in range(20):
-        started = time.perf_counter()
-        await system.retrieve(f"cat named C{i % 8}", 5)
-        searches.append(time.perf_counter() - started)
-    top = [(await system.retrieve(f"What is pet number {i} called?", 1))[0].session_id for i in range(8)]
-    await system.close()
-    return {"import_s": import_s, "model_load_s": build_s, "add_median_s": statistics.median(adds),
-            "search_median_s": statistics.median(searches), "top": top, "off_machine": off_machine}
-
-print(json.dumps(asyncio.run(main())))
+queries = [f"cat named C{i % 8}" for i in range(20)]
+probes = [f"What is pet number {i} called?" for i in range(8)]
+measured = measure(adapter.MemOSSystem({}, workdir), [session(i) for i in range(8)], queries, 5, probes)
+print(json.dumps({"import_s": import_s, **asyncio.run(measured)}))
 """
 
 
 def test_in_its_environment_nothing_leaves_the_machine(tmp_path: Path) -> None:
-    link_dir = tmp_path / "pythonpath"
-    link_dir.mkdir()
-    (link_dir / "membench").symlink_to(Path(membench.__file__).parent, target_is_directory=True)
-    env = {**os.environ, "PYTHONPATH": str(link_dir)}
-    done = subprocess.run(
-        [str(_ENV.python), "-c", _IN_ENV_DRIVER, str(tmp_path / "w")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    done = run_in_env(_ENV, _IN_ENV_DRIVER, str(tmp_path / "w"), root=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["off_machine"] == []
