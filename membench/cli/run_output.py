@@ -112,7 +112,7 @@ def _where_and_next(outcome: RunOutcome) -> list[str]:
     task, system = outcome.components.task.name, outcome.components.system_name
     return [
         f"results: {outcome.run_dir}  (records.jsonl, manifest.json, summary.json)",
-        f"next: run other systems on the same task (membench list systems), then "
+        f"next: run other systems on the same task (membench systems list), then "
         f"membench compare --task {task} --systems {system},OTHER "
         f"--results-dir {results_dir}, or membench report {results_dir} --out report",
     ]
