@@ -405,6 +405,21 @@ def llm_error_of(exc: BaseException) -> LLMError | None:
     return None
 
 
+def openai_error_kind(exc: BaseException | None) -> str:
+    """The ``LLMError`` kind of an openai SDK exception (litellm's subclass them): whether waiting or a
+    retry could help. For a library's own call that never reached membench's client; anything else
+    (None: no openai error underneath) is fatal."""
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, (openai.APIConnectionError, openai.InternalServerError)):
+        return "transient"
+    return "fatal"
+
+
 async def run_in_own_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` on a new thread, awaited: ``asyncio.to_thread`` for a call that may call
     the proxy (see the module docstring). The context is copied, as ``to_thread`` does."""

@@ -31,7 +31,7 @@ from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError, LLMError
 from membench.core.types import Episode, Memory, Session
 from membench.llm.env import known_secrets, scrub
-from membench.llm.proxy import llm_error_of, run_in_own_thread
+from membench.llm.proxy import llm_error_of, openai_error_kind, run_in_own_thread
 from membench.llm.types import LLM
 from membench.systems.base import Capabilities, LLMEndpoint, MemorySystem
 from membench.systems.embedding import DEFAULT_EMBEDDER, local_model_path
@@ -86,19 +86,11 @@ def store_name(episode_id: str) -> str:
 def _as_llm_error(exc: BaseException) -> LLMError:
     """membench's LLMError for a failed call to the endpoint: the proxy's own (its kind and attempts), or
     for a call that never reached it (the endpoint was down), what the openai exception says."""
-    import openai
 
     proxied = llm_error_of(exc)
     if proxied is not None:
         return proxied
-    if isinstance(exc, openai.RateLimitError):
-        kind = "rate_limit"
-    elif isinstance(exc, openai.APITimeoutError):
-        kind = "timeout"
-    elif isinstance(exc, (openai.APIConnectionError, openai.InternalServerError)):
-        kind = "transient"
-    else:
-        kind = "fatal"
+    kind = openai_error_kind(exc)
     return LLMError(kind, scrub(f"A-Mem: {exc}", known_secrets()))
 
 

@@ -31,7 +31,7 @@ from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError, LLMError
 from membench.core.types import Episode, Memory, Session
 from membench.llm.env import known_secrets, scrub
-from membench.llm.proxy import llm_error_of
+from membench.llm.proxy import llm_error_of, openai_error_kind
 from membench.llm.types import LLM
 from membench.systems.base import ENDPOINT_PLACEHOLDER_KEY, LLMEndpoint, MemorySystem
 
@@ -90,14 +90,7 @@ def _as_llm_error(exc: BaseException) -> LLMError | None:
         cause = cause.__cause__ or cause.__context__
     if not isinstance(cause, openai.APIError):
         return None
-    if isinstance(cause, openai.RateLimitError):
-        kind = "rate_limit"
-    elif isinstance(cause, openai.APITimeoutError):
-        kind = "timeout"
-    elif isinstance(cause, (openai.APIConnectionError, openai.InternalServerError)):
-        kind = "transient"
-    else:
-        kind = "fatal"
+    kind = openai_error_kind(cause)
     return LLMError(kind, scrub(f"cognee: {cause}", known_secrets()))
 
 

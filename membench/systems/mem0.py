@@ -37,6 +37,7 @@ from membench.core.types import Episode, Memory, Session, Usage, UsageByRole
 from membench.core.urls import public_url
 from membench.llm.client import LOCAL_PLACEHOLDER_KEY
 from membench.llm.env import known_secrets, scrub
+from membench.llm.proxy import openai_error_kind
 from membench.llm.types import LLM
 from membench.systems.base import Capabilities, MemorySystem
 from membench.systems.embedding import (
@@ -107,14 +108,7 @@ def _as_llm_error(exc: BaseException) -> LLMError | None:
         return cause  # from membench's own client: already retried, classified and scrubbed
     if cause is None and not isinstance(exc, Mem0LLMError):
         return None
-    if isinstance(cause, openai.RateLimitError):
-        kind = "rate_limit"
-    elif isinstance(cause, openai.APITimeoutError):
-        kind = "timeout"
-    elif isinstance(cause, (openai.APIConnectionError, openai.InternalServerError)):
-        kind = "transient"
-    else:
-        kind = "fatal"
+    kind = openai_error_kind(cause)
     return LLMError(kind, scrub(f"mem0: {exc}", known_secrets()))
 
 

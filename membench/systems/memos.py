@@ -114,19 +114,12 @@ def _as_llm_error(exc: BaseException) -> LLMError | None:
     """
     import openai
 
-    from membench.llm.proxy import llm_error_of
+    from membench.llm.proxy import llm_error_of, openai_error_kind
 
     reported = llm_error_of(exc)
     if reported is not None or not isinstance(exc, openai.APIError):
         return reported
-    if isinstance(exc, openai.RateLimitError):
-        kind = "rate_limit"
-    elif isinstance(exc, openai.APITimeoutError):
-        kind = "timeout"
-    elif isinstance(exc, (openai.APIConnectionError, openai.InternalServerError)):
-        kind = "transient"
-    else:
-        kind = "fatal"
+    kind = openai_error_kind(exc)
     return LLMError(kind, f"memos extraction: {exc}")
 
 
