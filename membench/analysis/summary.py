@@ -77,9 +77,10 @@ def _shown_interval(est: dict[str, Any]) -> tuple[float, float] | None:
 def interval_lines(task: Task, summary: dict[str, Any]) -> list[str]:
     """Which interval the table shows, and the few-episodes note when no comparison could reject."""
     main = next(e for e in summary["metrics"] if e["metric"] == task.main_metric().name)
-    episodes = int(main["n_clusters"])
-    note = few_episodes_note(episodes)
-    return [f"CI: {interval_note(episodes)}", *([note] if note else [])]
+    clusters = int(main["n_clusters"])
+    noun = task.cluster_noun()
+    note = few_episodes_note(clusters, clusters=noun)
+    return [f"CI: {interval_note(clusters, noun)}", *([note] if note else [])]
 
 
 def _variants(task: Task) -> list[MetricSpec]:

@@ -62,6 +62,38 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """A metric drawn against a numeric probe label, one line per system (ConvoMem's accuracy and cost
+    against the number of conversations, SORT's accuracy against excerpt length).
+
+    ``axis`` is a label key of ``Probe.labels`` whose values are numbers; ``metric`` is one of the
+    task's metric names. ``log_x`` spaces the axis logarithmically, for grids such as 1 ... 300.
+    A curve's points are estimated from the probes ``where`` selects, with the same clustered intervals
+    as every breakdown.
+    """
+
+    axis: str
+    metric: str
+    title: str = ""
+    log_x: bool = False
+    #: only probes whose labels have these values (one WorM variant, one list length).
+    where: Mapping[str, str] = field(default_factory=dict)
+    #: the metric's chance level on its own scale (0.5 for a yes/no answer), drawn as a line.
+    chance: float | None = None
+    #: reference curves drawn beside the systems' (the paper's human data), each labelled.
+    references: tuple[ReferenceCurve, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReferenceCurve:
+    """Points measured elsewhere (humans in the original study), drawn on a ``Curve`` for comparison;
+    ``label`` says where they come from. ``points`` are (axis value, metric value on its own scale)."""
+
+    label: str
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
 class Contribution:
     """One probe's (or one element's) share of one metric: ``num`` over ``den``.
 
@@ -89,8 +121,12 @@ class Task(ABC):
     breakdowns: ClassVar[tuple[str, ...]] = ()
     #: judges this task can build, by name; the first is the offline default.
     judge_names: ClassVar[tuple[str, ...]] = ("rule",)
-    #: a label key with numeric values (excerpt length, book size) that reports plot the main metric against.
-    scale_axis: ClassVar[str | None] = None
+    #: metrics reports draw against a numeric label (``Curve``), in the order given.
+    curves: ClassVar[tuple[Curve, ...]] = ()
+    #: a label key whose value is the statistical cluster instead of the episode, for a task whose
+    #: episodes are not independent (ConvoMem: haystacks of one persona share its filler and its items
+    #: recur across sizes, so the persona is the cluster). Applied once, in ``analysis.runs``.
+    cluster_label: ClassVar[str | None] = None
     #: readers this task ships, by name (``make_reader`` builds them); on this task's runs they come
     #: before the registry's readers of the same name, and ``membench list readers`` shows them.
     reader_names: ClassVar[tuple[str, ...]] = ()
@@ -170,6 +206,10 @@ class Task(ABC):
     def expected_judge_calls(self, probe: Probe) -> int:
         """LLM judge calls one probe costs before any answer is known (for ``--dry-run``)."""
         return 1
+
+    def cluster_noun(self) -> str:
+        """What outputs call this task's statistical clusters: episodes, or the label's values."""
+        return "episodes" if self.cluster_label is None else f"clusters (by {self.cluster_label})"
 
     def main_metric(self) -> MetricSpec:
         return next(m for m in self.metrics if m.main)

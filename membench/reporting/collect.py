@@ -12,7 +12,9 @@ disagree. The statistical protocol (research note §4):
 - the ranking: systems ordered by the main metric's point estimate; neighbours in that order are
   compared (the same permutation test, Holm across the neighbour pairs), and a neighbour the data cannot
   separate shares its rank: a tier is a maximal chain of unseparated neighbours;
-- breakdowns are descriptive (estimates per label value, no tests, so no correction).
+- breakdowns are descriptive (estimates per label value, no tests, so no correction); so are the
+  task's curves (a metric per value of a numeric label, over the probes each selects) and the latency
+  percentiles by that label, both computed in ``curves``.
 
 Runs are paired only within a board: same task, task options (k among them), dataset fingerprint,
 reader and judge (``runs.board_key``). Runs that differ in any of these go on separate boards.
@@ -20,7 +22,7 @@ reader and judge (``runs.board_key``). Runs that differ in any of these go on se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -28,11 +30,19 @@ from pathlib import Path
 import pandas as pd
 
 from membench.analysis.runs import LoadedRun, board_key, match_run, role_label
-from membench.core.errors import ConfigError
 from membench.core.identity import sha256_hex
 from membench.core.task import MetricSpec
 from membench.core.text import level_order
 from membench.core.types import Usage
+from membench.reporting.curves import (
+    CurveSeries,
+    LatencyTable,
+    Selection,
+    curve_series,
+    estimates_by,
+    latency_table,
+    selection,
+)
 from membench.reporting.data import RunData, load_run_data
 from membench.stats import Comparison, MetricEstimate, compare, compare_family, estimate
 from membench.stats.policy import ALPHA, CONFIDENCE, decide, few_episodes_note, interval_sentence
@@ -151,14 +161,6 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
-class ScaleSeries:
-    """The main metric against the task's numeric ``scale_axis`` label, per system, in axis order."""
-
-    axis: str
-    points: dict[str, list[tuple[float, MetricEstimate]]]
-
-
-@dataclass(frozen=True)
 class Board:
     task: str
     version: str
@@ -172,7 +174,10 @@ class Board:
     deltas: dict[str, dict[str, Delta]]  # metric -> entry label -> delta
     neighbours: tuple[Neighbours, ...]
     breakdowns: tuple[Breakdown, ...]
-    scale: ScaleSeries | None
+    curves: tuple[CurveSeries, ...]
+    #: why a task's curve is not drawn (every value 0, or none at all), one sentence per curve left out.
+    curve_notes: tuple[str, ...]
+    latency: tuple[LatencyTable, ...]
     settings: Settings
 
     @property
@@ -259,6 +264,16 @@ def _board(runs: list[LoadedRun], settings: Settings) -> Board:
     entries = tuple(_entry(run, estimates[run.label], ranks[i]) for i, run in enumerate(ordered))
     baseline, note = _baseline(ordered, settings.baseline)
     ranked_frames = {run.label: frames[run.label] for run in ordered}
+    # A key that is both a breakdown and a curve's axis (with no ``where``) is estimated once.
+    by_selection = estimates_by(
+        ranked_frames,
+        specs,
+        [*((key, ()) for key in task.breakdowns), *(selection(curve) for curve in task.curves)],
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
+    curves, curve_notes = curve_series(task.curves, specs, by_selection)
+    axes = dict.fromkeys(curve.axis for curve in task.curves)
     return Board(
         task=task.name,
         version=task.version,
@@ -271,8 +286,10 @@ def _board(runs: list[LoadedRun], settings: Settings) -> Board:
         baseline_note=note,
         deltas=_deltas(ranked_frames, specs, baseline, settings) if baseline else {},
         neighbours=tuple(neighbours),
-        breakdowns=tuple(_breakdowns(ranked_frames, specs, main, task.breakdowns, settings)),
-        scale=_scale(ranked_frames, specs, main, task.scale_axis, settings),
+        breakdowns=tuple(_breakdowns(by_selection, specs, main, task.breakdowns)),
+        curves=tuple(curves),
+        curve_notes=tuple(curve_notes),
+        latency=tuple(table for axis in axes if (table := latency_table(ordered, axis)) is not None),
         settings=settings,
     )
 
@@ -400,21 +417,19 @@ def _deltas(
 
 
 def _breakdowns(
-    frames: dict[str, pd.DataFrame],
+    by_selection: Mapping[Selection, dict[str, list[MetricEstimate]]],
     specs: tuple[MetricSpec, ...],
     main: MetricSpec,
     keys: Sequence[str],
-    settings: Settings,
 ) -> list[Breakdown]:
     """Per label key, the metrics that have labelled probes, the main metric first when it is one."""
     out = []
     for key in keys:
-        cells: dict[tuple[str, str, str], MetricEstimate] = {}
-        for label, frame in frames.items():
-            if key not in frame.columns:
-                continue
-            for est in estimate(frame, specs, n_boot=settings.n_boot, seed=settings.seed, by=key):
-                cells[(est.metric, str(est.level), label)] = est
+        cells = {
+            (est.metric, str(est.level), label): est
+            for label, estimates in by_selection[(key, ())].items()
+            for est in estimates
+        }
         if not cells:
             continue
         present = {metric for metric, _, _ in cells}
@@ -422,31 +437,3 @@ def _breakdowns(
         shown = sorted((s for s in specs if s.name in present), key=lambda s: s.name != main.name)
         out.append(Breakdown(key, tuple(shown), levels, cells))
     return out
-
-
-def _scale(
-    frames: dict[str, pd.DataFrame],
-    specs: tuple[MetricSpec, ...],
-    main: MetricSpec,
-    axis: str | None,
-    settings: Settings,
-) -> ScaleSeries | None:
-    if axis is None:
-        return None
-    points: dict[str, list[tuple[float, MetricEstimate]]] = {}
-    for label, frame in frames.items():
-        if axis not in frame.columns:
-            continue
-        cells = [
-            e
-            for e in estimate(frame, specs, n_boot=settings.n_boot, seed=settings.seed, by=axis)
-            if e.metric == main.name and e.value is not None
-        ]
-        try:
-            series = sorted(((float(str(e.level)), e) for e in cells), key=lambda point: point[0])
-        except ValueError as exc:
-            raise ConfigError(
-                f"task scale_axis '{axis}' has a non-numeric value in run {label}: {exc}"
-            ) from exc
-        points[label] = series
-    return ScaleSeries(axis, points) if points else None

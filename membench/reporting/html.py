@@ -18,6 +18,7 @@ from membench.core import numbers as fmt
 from membench.core.types import shown_labels
 from membench.reporting import svg
 from membench.reporting.collect import CONFIDENCE, SIGNIFICANT, Board, Settings, protocol
+from membench.reporting.curves import LATENCY_CAPTION, spread_cells
 
 #: a run page shows at most MAX_MEMORIES retrieved memories per probe, MAX_ITEMS items of any list in
 #: gold or judge details, and MAX_CHARS characters of any one text: a full-context run over a
@@ -42,6 +43,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.globals.update(fmt=fmt, svg=svg, csp=CSP, confidence=CONFIDENCE, significant=SIGNIFICANT)
+    env.globals.update(latency_caption=LATENCY_CAPTION, spread_cells=spread_cells)
     env.globals["role_label"] = role_label
     env.globals.update(max_memories=MAX_MEMORIES, shown_labels=shown_labels)
     env.filters["pretty"] = pretty_json

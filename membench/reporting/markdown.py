@@ -13,6 +13,21 @@ from urllib.parse import quote
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
 from membench.reporting.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
+from membench.reporting.curves import (
+    LATENCY_CAPTION,
+    NO_DATA,
+    CurveSeries,
+    LatencyTable,
+    Spread,
+    reference_value,
+    spread_cells,
+)
+
+#: a curve's table shows each value's interval only up to this many axis values: beyond, the cells
+#: would not fit a screen's width (the intervals are in leaderboard.html's plot, on each point).
+MAX_LEVELS_WITH_CI = 5
+#: heads a curve table's row of reference points (measured elsewhere, not by a system on this board).
+REFERENCE_MARK = "reference: "
 
 _SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
 
@@ -72,6 +87,10 @@ def _board(board: Board) -> list[str]:
     lines += ["", *_all_metrics(board)]
     if board.baseline:
         lines += ["", *_all_deltas(board)]
+    if board.curves or board.curve_notes:
+        lines += ["", *_curves(board)]
+    for table in board.latency:
+        lines += ["", *_latency(table)]
     lines += ["", *_notes(board.metrics)]
     return lines
 
@@ -189,6 +208,84 @@ def _all_deltas(board: Board) -> list[str]:
                 cells.append(f"{_delta_cell(spec, delta)} (p={fmt.p_value(delta.p_holm)})")
         lines.append(f"| {md(spec.display)} | {' | '.join(cells)} |")
     return lines
+
+
+def _curves(board: Board) -> list[str]:
+    """Each curve as a table, systems as rows and axis values as columns; the curves left out, and why."""
+    lines = [
+        "### Curves (plotted in leaderboard.html)",
+        "",
+        f"One row per system, one column per value of the axis; a cell is the value, then its "
+        f"{CONFIDENCE:.0%} CI in brackets when the table has at most {MAX_LEVELS_WITH_CI} columns; "
+        f"{NO_DATA}: no probe at that value.",
+    ]
+    if any(curve.references for curve in board.curves):
+        lines[-1] += (
+            f' Rows headed "{REFERENCE_MARK.strip()}" hold points measured elsewhere (no interval; '
+            f"{NO_DATA}: no point at that value)."
+        )
+    if board.curve_notes:
+        lines += ["", *(f"- {md(note)}" for note in board.curve_notes)]
+    for curve in board.curves:
+        lines += ["", *_curve_table(board, curve)]
+    return lines
+
+
+def _curve_table(board: Board, curve: CurveSeries) -> list[str]:
+    """The table of one curve: a row per system with points, then a row per reference; its chance
+    level, when it has one, on a line of its own below."""
+    levels, spec = curve.levels, curve.spec
+    with_ci = len(levels) <= MAX_LEVELS_WITH_CI
+    lines = [
+        f"#### {md(curve.title)}",
+        "",
+        f"| System | {' | '.join(f'{x:g}' for x in levels)} |",
+        "|---|" + "---|" * len(levels),
+    ]
+    for entry in board.entries:
+        if entry.label not in curve.points:
+            continue
+        cells = []
+        for x in levels:
+            est = curve.cell(entry.label, x)
+            shown = NO_DATA if est is None else fmt.value(spec, est.value)
+            if with_ci and est is not None and est.value is not None:
+                shown += f" {fmt.interval(spec, est.interval)}"
+            cells.append(shown)
+        lines.append(f"| {md(entry.label)} | {' | '.join(cells)} |")
+    for ref in curve.references:
+        values = (reference_value(ref, x) for x in levels)
+        cells = [NO_DATA if v is None else fmt.value(spec, v) for v in values]
+        lines.append(f"| {md(REFERENCE_MARK + ref.label)} | {' | '.join(cells)} |")
+    if curve.curve.chance is not None:
+        lines += ["", f"Chance: {fmt.value(spec, curve.curve.chance)}"]
+    return lines
+
+
+def _latency(table: LatencyTable) -> list[str]:
+    axis = md(table.axis)
+    lines = [
+        f"### Latency by {axis}",
+        "",
+        md(LATENCY_CAPTION),
+        "",
+        f"| {axis} | System | Probes | Answer call p50 / p90 / p99 | Retrieval p50 / p90 / p99 | Episodes | "
+        "Ingestion / episode p50 / p90 / p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table.rows:
+        answer, retrieve, ingest = (_spread(s) for s in (row.answer, row.retrieve, row.ingest))
+        lines.append(
+            f"| {row.level:g} | {md(row.system)} | {row.probes} | {answer} | {retrieve} | {row.episodes} | "
+            f"{ingest} |"
+        )
+    if table.note:
+        lines += ["", md(table.note)]
+    return lines
+
+
+def _spread(spread: Spread | None) -> str:
+    return NO_DATA if spread is None else " / ".join(spread_cells(spread))
 
 
 def _notes(specs: Sequence[MetricSpec]) -> list[str]:

@@ -1,7 +1,9 @@
 """Inline SVG plots for the HTML leaderboard: no library, no script, no external request.
 
-Two plots: a metric per system as a dot with its confidence-interval whisker, and, for tasks with a
-``scale_axis``, the main metric against that axis (one line per system, whiskers at every point).
+Two plots: a metric per system as a dot with its confidence-interval whisker, and, for each of a task's
+curves, its metric against a numeric label (one line per system, whiskers at every point; the x axis
+linear or logarithmic, ticked at the values present; the curve's chance level and reference points
+beside them). Line styles that carry meaning (chance, references) are classes styled in ``base.html.j2``.
 Every text comes from runs, so every text is escaped; coordinates are rounded so output is stable.
 The SVG is inline in HTML, which needs no ``xmlns`` (so the page holds no URL at all).
 """
@@ -16,6 +18,7 @@ from markupsafe import Markup, escape
 
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
+from membench.reporting.curves import CurveSeries
 from membench.stats import MetricEstimate
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -24,24 +27,40 @@ WIDTH = 720
 LABEL_WIDTH = 300
 ROW = 26
 MARGIN = 30
+#: a curve plot is narrower than the others: a board may have dozens, drawn two or three to a row
+#: (``board.html.j2``), and its texts must stay legible when it is scaled to the grid's column.
+CURVE_WIDTH = 480
+#: where a curve plot's area starts (room for the y tick labels) and ends (above the x tick labels).
+CURVE_LEFT = 80
+CURVE_BOTTOM = 300
 
 
 def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+#: the least room (px) between two labelled x ticks: a denser grid (1 ... 300) keeps every tick mark
+#: and labels only the ticks this far from the last label.
+TICK_GAP = 28
+
+
 @dataclass(frozen=True)
 class _Axis:
-    """A linear map from data (on the display scale) to pixels, with round tick values."""
+    """A map from data (on the display scale) to pixels, linear or logarithmic (``log``: every value
+    must be above 0), with round tick values for a linear one."""
 
     low: float
     high: float
     start: float
     end: float
+    log: bool = False
 
     def __call__(self, x: float) -> float:
-        span = self.high - self.low or 1.0
-        return round(self.start + (x - self.low) / span * (self.end - self.start), 1)
+        low, high, x = (
+            (math.log10(v) for v in (self.low, self.high, x)) if self.log else (self.low, self.high, x)
+        )
+        span = high - low or 1.0
+        return round(self.start + (x - low) / span * (self.end - self.start), 1)
 
     def ticks(self) -> list[float]:
         step = _nice_step((self.high - self.low) / 5 or 1.0)
@@ -95,45 +114,118 @@ def ci_plot(spec: MetricSpec, rows: Sequence[tuple[str, MetricEstimate]]) -> Mar
     return Markup("\n".join(parts))
 
 
-def scale_plot(
-    spec: MetricSpec, axis_name: str, series: Sequence[tuple[str, Sequence[tuple[float, MetricEstimate]]]]
-) -> Markup:
-    """The metric (y) against a numeric label (x), one coloured line per system, legend below."""
-    xs = [x for _, points in series for x, _ in points]
+def curve_plot(curve: CurveSeries) -> Markup:
+    """A curve's metric (y) against its axis (x): one coloured line per system with a whisker at every
+    point, each reference as a grey dotted line with hollow markers (no whiskers: they are not
+    estimates), the chance level as a dashed line, legend below. Sized to sit in a grid of plots.
+
+    The x ticks are the axis values present (a curve's grid is the data's, not a round one); on a
+    logarithmic axis every value is above 0, which ``curves`` checks. The ranges hold every point,
+    every reference point and the chance level.
+    """
+    spec, log_x = curve.spec, curve.curve.log_x
+    series = list(curve.points.items())
+    references = [(ref.label, sorted(ref.points)) for ref in curve.references]
+    chance = None if curve.curve.chance is None else curve.curve.chance * spec.scale
     ys = [v for _, points in series for _, e in points for v in _extent(spec, e)]
-    plot_top, plot_bottom = MARGIN, 300
-    x_axis = _Axis(min(xs, default=0.0), max(xs, default=1.0), 80, WIDTH - MARGIN)
-    y_axis = _Axis(*_domain(spec, ys or [0.0]), plot_bottom, plot_top)
-    height = plot_bottom + 50 + 18 * len(series)
-    parts = [_open(height, f"{spec.display} against {axis_name} per system")]
-    parts += _y_axis(spec, y_axis, 80, WIDTH - MARGIN)
-    for tick in sorted(set(xs)):
-        x = x_axis(tick)
-        parts.append(f'<line x1="{x}" x2="{x}" y1="{plot_bottom}" y2="{plot_bottom + 4}" class="axis"/>')
-        parts.append(f'<text x="{x}" y="{plot_bottom + 16}" text-anchor="middle">{tick:g}</text>')
+    ys += [y * spec.scale for _, points in references for _, y in points]
+    ys += [] if chance is None else [chance]
+    levels = curve.levels
+    left, right, bottom = CURVE_LEFT, CURVE_WIDTH - MARGIN, CURVE_BOTTOM
+    x_axis = _Axis(min(levels, default=1.0), max(levels, default=1.0), left, right, log=log_x)
+    y_axis = _Axis(*_domain(spec, ys or [0.0]), bottom, MARGIN)
+    height = bottom + 50 + 18 * (len(series) + len(references))
+    parts = [_open(height, f"{curve.title} per system", CURVE_WIDTH)]
+    parts += _y_axis(spec, y_axis, left, right)
+    parts += _level_ticks(x_axis, levels, bottom)
     parts.append(
-        f'<text x="{(80 + WIDTH - MARGIN) / 2}" y="{plot_bottom + 32}" text-anchor="middle" '
-        f'class="label">{escape(axis_name)}</text>'
+        f'<text x="{(left + right) / 2}" y="{bottom + 32}" text-anchor="middle" '
+        f'class="label">{escape(curve.curve.axis + (" (log scale)" if log_x else ""))}</text>'
     )
-    for i, (label, points) in enumerate(series):
-        defined = [(x, e.value, e) for x, e in points if e.value is not None]
-        path = " ".join(f"{x_axis(x)},{y_axis(v * spec.scale)}" for x, v, _ in defined)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour(i)}" stroke-width="2"/>')
-        for x, v, e in defined:
-            px = x_axis(x)
-            if e.interval is not None:
-                low, high = (y_axis(b * spec.scale) for b in e.interval)
-                parts.append(f'<line x1="{px}" x2="{px}" y1="{low}" y2="{high}" stroke="{colour(i)}"/>')
-            tip = f"{label}, {axis_name} {x:g}: {fmt.value(spec, e.value)} {fmt.interval(spec, e.interval)}"
-            parts.append(
-                f'<circle cx="{px}" cy="{y_axis(v * spec.scale)}" r="4" fill="{colour(i)}">'
-                f"<title>{escape(tip)}</title></circle>"
-            )
-        legend_y = plot_bottom + 52 + 18 * i
-        parts.append(f'<rect x="80" y="{legend_y - 9}" width="12" height="12" fill="{colour(i)}"/>')
-        parts.append(f'<text x="98" y="{legend_y + 1}" class="label">{escape(label)}</text>')
+    if chance is not None:
+        y = y_axis(chance)
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y}" y2="{y}" class="chance"/>')
+        parts.append(f'<text x="{right - 4}" y="{y - 4}" text-anchor="end" class="chance">chance</text>')
+    for label, measured in references:
+        parts += _reference_line(curve, label, measured, x_axis, y_axis)
+    for i, (label, estimated) in enumerate(series):
+        parts += _system_line(curve, label, estimated, colour(i), x_axis, y_axis)
+    parts += _legend([label for label, _ in series], [label for label, _ in references], left, bottom + 52)
     parts.append("</svg>")
     return Markup("\n".join(parts))
+
+
+def _legend(systems: Sequence[str], references: Sequence[str], left: float, top: float) -> list[str]:
+    """One row per system (its colour) then per reference (a stretch of dotted line through a hollow
+    marker), each with its label."""
+    parts = []
+    for i, label in enumerate([*systems, *references]):
+        y = top + 18 * i
+        if i < len(systems):
+            parts.append(f'<rect x="{left}" y="{y - 9}" width="12" height="12" fill="{colour(i)}"/>')
+        else:
+            parts.append(
+                f'<line x1="{left - 4}" x2="{left + 16}" y1="{y - 3}" y2="{y - 3}" class="reference"/>'
+            )
+            parts.append(f'<circle cx="{left + 6}" cy="{y - 3}" r="4" class="reference"/>')
+        parts.append(f'<text x="{left + 18}" y="{y + 1}" class="label">{escape(label)}</text>')
+    return parts
+
+
+def _system_line(
+    curve: CurveSeries,
+    label: str,
+    points: Sequence[tuple[float, MetricEstimate]],
+    stroke: str,
+    x_axis: _Axis,
+    y_axis: _Axis,
+) -> list[str]:
+    """One system's line through its defined points, each with its interval as a whisker."""
+    spec = curve.spec
+    defined = [(x, e.value, e) for x, e in points if e.value is not None]
+    parts = []
+    if defined:
+        path = " ".join(f"{x_axis(x)},{y_axis(v * spec.scale)}" for x, v, _ in defined)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="2"/>')
+    for x, v, e in defined:
+        px = x_axis(x)
+        if e.interval is not None:
+            low, high = (y_axis(b * spec.scale) for b in e.interval)
+            parts.append(f'<line x1="{px}" x2="{px}" y1="{low}" y2="{high}" stroke="{stroke}"/>')
+        tip = f"{label}, {curve.curve.axis} {x:g}: {fmt.value(spec, v)} {fmt.interval(spec, e.interval)}"
+        parts.append(
+            f'<circle cx="{px}" cy="{y_axis(v * spec.scale)}" r="4" fill="{stroke}">'
+            f"<title>{escape(tip)}</title></circle>"
+        )
+    return parts
+
+
+def _reference_line(
+    curve: CurveSeries, label: str, points: Sequence[tuple[float, float]], x_axis: _Axis, y_axis: _Axis
+) -> list[str]:
+    """A reference's dotted line and hollow markers, in grey under the systems' lines."""
+    spec = curve.spec
+    drawn = [(x_axis(x), y_axis(y * spec.scale), x, y) for x, y in points]
+    parts = [f'<polyline points="{" ".join(f"{px},{py}" for px, py, _, _ in drawn)}" class="reference"/>']
+    for px, py, x, y in drawn:
+        tip = f"{label}, {curve.curve.axis} {x:g}: {fmt.value(spec, y)}"
+        parts.append(
+            f'<circle cx="{px}" cy="{py}" r="4" class="reference"><title>{escape(tip)}</title></circle>'
+        )
+    return parts
+
+
+def _level_ticks(axis: _Axis, levels: Sequence[float], bottom: float) -> list[str]:
+    """A tick mark at every level; a label at those at least ``TICK_GAP`` px right of the last label."""
+    parts = []
+    labelled: float | None = None
+    for level in levels:
+        x = axis(level)
+        parts.append(f'<line x1="{x}" x2="{x}" y1="{bottom}" y2="{bottom + 4}" class="axis"/>')
+        if labelled is None or x - labelled >= TICK_GAP:
+            parts.append(f'<text x="{x}" y="{bottom + 16}" text-anchor="middle">{level:g}</text>')
+            labelled = x
+    return parts
 
 
 def _extent(spec: MetricSpec, est: MetricEstimate) -> list[float]:
@@ -143,10 +235,10 @@ def _extent(spec: MetricSpec, est: MetricEstimate) -> list[float]:
     return [b * spec.scale for b in (est.value, *(est.interval or ()))]
 
 
-def _open(height: float, title: str) -> str:
+def _open(height: float, title: str, width: float = WIDTH) -> str:
     return (
-        f'<svg class="plot" role="img" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}"><title>{escape(title)}</title>'
+        f'<svg class="plot" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>'
     )
 
 

@@ -55,14 +55,13 @@ def choose_interval(
     return t if interval_method(n_clusters) == "t" else bootstrap
 
 
-def interval_note(n_clusters: int) -> str:
-    """Which interval an output with ``n_clusters`` episodes shows, and why, in a short line."""
+def interval_note(n_clusters: int, clusters: str = "episodes") -> str:
+    """Which interval an output with ``n_clusters`` clusters shows, and why, in a short line;
+    ``clusters`` names them (episodes, unless a task clusters by a label)."""
     if interval_method(n_clusters) == "t":
-        return (
-            f"{INTERVAL_NAMES['t']} ({n_clusters} episodes: below {MIN_BOOTSTRAP_EPISODES}, "
-            "the bootstrap under-covers)"
-        )
-    return f"{INTERVAL_NAMES['bootstrap']} ({n_clusters} episodes)"
+        name = INTERVAL_NAMES["t"] if clusters == "episodes" else "t interval on clusters"
+        return f"{name} ({n_clusters} {clusters}: below {MIN_BOOTSTRAP_EPISODES}, the bootstrap under-covers)"
+    return f"{INTERVAL_NAMES['bootstrap']} ({n_clusters} {clusters})"
 
 
 def interval_sentence() -> str:
@@ -124,14 +123,20 @@ def detectable_difference(
 
 
 def few_episodes_note(
-    n_clusters: int, family_size: int = 1, alpha: float = ALPHA, n_perm: int = 10000
+    n_clusters: int,
+    family_size: int = 1,
+    alpha: float = ALPHA,
+    n_perm: int = 10000,
+    clusters: str = "episode(s)",
 ) -> str | None:
-    """A sentence for outputs whose episodes are too few for any test to reject, else None."""
+    """A sentence for outputs whose clusters (``clusters`` names them) are too few for any test to
+    reject, else None."""
     if can_reject(n_clusters, family_size, alpha, n_perm):
         return None
     family = f", times {family_size} for Holm over {family_size} comparisons" if family_size > 1 else ""
     return (
-        f"note: with {n_clusters} episode(s), the smallest possible permutation p is "
+        f"note: with {n_clusters} {clusters}, the smallest possible permutation p is "
         f"{smallest_p(n_clusters, n_perm):.3g}{family}: no difference can be significant at "
-        f"alpha {alpha}, however large; run more episodes to separate systems"
+        f"alpha {alpha}, however large; run more {'episodes' if clusters == 'episode(s)' else 'clusters'} "
+        "to separate systems"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
-from membench.core.task import Contribution, MetricSpec, Task
+from membench.core.task import Contribution, Curve, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
 from membench_builders.episodic import BUILDER_VERSION, DEFAULT_BOOKS
 from membench_tasks.episodic.metrics import METRICS, episodic_contributions
@@ -32,7 +32,8 @@ class EpisodicTask(Task):
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = ("bin", "cue", "retrieved", "question_kind", "book_chapters")
     judge_names = ("match", "llm")
-    scale_axis = "book_chapters"
+    #: the chapters grid is 20/200/2000 (the paper's book sizes): a logarithmic axis spaces it evenly.
+    curves = (Curve(axis="book_chapters", metric="simple_recall", log_x=True),)
     #: answers list every event that matches the question's names (``reader.py``); the one-sentence
     #: extractive reader can neither list several events nor join cues written in different paragraphs.
     reader_names = ("session-match",)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
 from membench.core.identity import TaskIdentity
-from membench.core.task import Contribution, MetricSpec, Task
+from membench.core.task import Contribution, Curve, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
 from membench_tasks.sort.metrics import BREAKDOWNS, METRICS, sort_contributions
 
@@ -38,7 +38,7 @@ class SortTask(Task):
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = BREAKDOWNS
     judge_names = ("rule",)
-    scale_axis = "excerpt_length"
+    curves = (Curve(axis="excerpt_length", metric="accuracy_guess"),)
     reader_names = ("order",)
     default_reader = "order"
     builder_options = ("text", "n", "seed")

@@ -17,6 +17,13 @@ def make(name: str, data_dir: Path) -> Task:
     return Registry().get("task", name)({}, data_dir)
 
 
+def written_bytes(path: Path) -> dict[str, bytes]:
+    """What a builder wrote: one file, or every file of a folder tree, by relative path."""
+    if path.is_file():
+        return {path.name: path.read_bytes()}
+    return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
 @pytest.mark.parametrize("name", TASK_NAMES)
 def test_task_loads_consistent_episodes_and_probes(name: str, tmp_path: Path) -> None:
     task = make(name, tmp_path)
@@ -58,7 +65,26 @@ def test_task_builder_is_deterministic(name: str, tmp_path: Path) -> None:
     except ConfigError:
         pytest.skip(f"task {name} has no offline builder")
     second = make(name, tmp_path / "b").build()
-    assert first.read_bytes() == second.read_bytes()
+    assert written_bytes(first) == written_bytes(second) != {}
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_curves_name_declared_metrics_and_numeric_labels(name: str, tmp_path: Path) -> None:
+    task = make(name, tmp_path)
+    names = {m.name for m in task.metrics}
+    if not task.curves:
+        pytest.skip(f"task {name} declares no curves")
+    probes = task.load().probes
+    for curve in task.curves:
+        assert curve.metric in names, f"curve {curve.title or curve.axis} names an undeclared metric"
+        selected = [p for p in probes if all(p.labels.get(k) == v for k, v in curve.where.items())]
+        assert selected, f"no probe of the default data has the labels of curve {curve.title}"
+        values = [p.labels[curve.axis] for p in selected if curve.axis in p.labels]
+        # A curve's axis may be a per-contribution label (a serial position inside one answer).
+        for value in values:
+            float(value)
+        if curve.log_x:
+            assert all(float(v) > 0 for v in values)
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)

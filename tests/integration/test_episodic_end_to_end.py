@@ -67,7 +67,9 @@ def test_retrieving_systems_answer_some_questions(system: str, tmp_path: Path) -
     if system == "full-context":
         # Every paragraph is handed over with its chapter and story date: read exhaustively, it answers all.
         assert metrics["simple_recall"] == 1.0 and metrics["exact_set"] == 1.0
-    assert outcome.components.task.scale_axis == "book_chapters"
+    assert [(c.axis, c.metric) for c in outcome.components.task.curves] == [
+        ("book_chapters", "simple_recall")
+    ]
     assert {r.labels["book_chapters"] for r in records} == {
         str(len(e.sessions)) for e in outcome.plan.episodes
     }

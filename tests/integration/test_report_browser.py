@@ -89,7 +89,7 @@ def test_leaderboard_renders_and_fetches_nothing(report_dir: Path, tmp_path: Pat
 
     assert dom.count('<table class="ranking">') == 2, "one ranking table per board"
     assert dom.count('<table class="metrics">') == 2 and '<table class="breakdown">' in dom
-    assert dom.count('<svg class="plot"') >= 3, "main-metric plots and the scale-axis plot"
+    assert dom.count('<svg class="plot"') >= 3, "main-metric plots and the curve plot"
     assert dom.count("<circle") >= 4 and dom.count("<polyline") == 2
     assert "<script" not in dom and "&lt;script&gt;alert" in dom, "dataset script stays text in the DOM"
     assert page_requests(net_log) == [], "the leaderboard must not request anything"

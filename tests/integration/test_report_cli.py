@@ -106,14 +106,79 @@ def test_dataset_html_and_script_show_as_text(tmp_path: Path) -> None:
     assert not re.search(r"(?<!\\)[<>]", markdown), "every angle bracket from the data is escaped"
 
 
-def test_scale_axis_is_plotted_per_system(tmp_path: Path) -> None:
+def test_curves_are_plotted_per_system_an_all_zero_one_is_left_out_and_latency_is_tabled(
+    tmp_path: Path,
+) -> None:
     plugins = [KEYWORD, f"{REPORT_PLUGIN}:ScaledToyTask"]
     results = make_runs(tmp_path, "scaled-toy", ["keyword", "no-memory"], plugins=plugins)
     assert report(results, tmp_path / "out", *(f"--plugin={p}" for p in plugins)) == 0
     html = (tmp_path / "out" / "leaderboard.html").read_text()
-    plot = html[html.index("<h3>Accuracy against size</h3>") :].split("</svg>")[0]
+    assert html.count('<div class="curve-grid">') == 1, "the curves sit in one responsive grid"
+    plot = html[html.index("<figcaption>Accuracy against size</figcaption>") :].split("</svg>")[0]
     assert plot.count("<polyline") == 2
     assert all(f">{size}</text>" in plot for size in ("100", "200", "300"))
+    assert html.count("<polyline") == 2, "the all-zero token curve is not drawn"
+    assert "Tokens against size</figcaption>" not in html
+    assert 'class="chance"' not in html and 'class="reference"' not in html, "this task declares neither"
+    assert '<p class="muted">Tokens against size is not drawn: every value is 0.</p>' in html
+    assert html.count("<h3>Latency by size</h3>") == 1, "one latency table per distinct axis"
+
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    curves = markdown[markdown.index("### Curves (plotted in leaderboard.html)") :]
+    keyword, nothing = "keyword (extractive · exact)", "no-memory (extractive · exact)"
+    assert "- Tokens against size is not drawn: every value is 0.\n" in curves
+    assert (
+        "#### Accuracy against size\n\n| System | 100 | 200 | 300 |\n|---|---|---|---|\n"
+        f"| {keyword} | {' | '.join(['100.0% [100.0, 100.0]'] * 3)} |\n"
+        f"| {nothing} | {' | '.join(['0.0% [0.0, 0.0]'] * 3)} |\n"
+    ) in curves
+    # Frozen runs (report_runs.freeze): the answer call takes 1 ms, retrieval 3 ms; every toy episode
+    # asks at sizes 100, 200 and 300, so no episode has one size and the ingestion column is empty.
+    assert (
+        "| size | System | Probes | Answer call p50 / p90 / p99 | Retrieval p50 / p90 / p99 | Episodes | "
+        "Ingestion / episode p50 / p90 / p99 |\n|---|---|---|---|---|---|---|\n"
+        f"| 100 | {keyword} | 4 | 1 ms / 1 ms / 1 ms | 3 ms / 3 ms / 3 ms | 0 | – |\n"
+        f"| 100 | {nothing} | 4 | 1 ms / 1 ms / 1 ms | 3 ms / 3 ms / 3 ms | 0 | – |\n"
+    ) in curves
+    assert (
+        "Left out of the ingestion column: episodes whose probes carry several size values "
+        f"({keyword}: 4, {nothing}: 4)."
+    ) in curves
+
+
+def test_a_curve_is_estimated_from_the_probes_it_selects_with_its_chance_level_and_reference(
+    tmp_path: Path,
+) -> None:
+    plugins = [KEYWORD, f"{REPORT_PLUGIN}:SelectedToyTask"]
+    results = make_runs(tmp_path, "selected-toy", ["keyword", "no-memory"], plugins=plugins)
+    assert report(results, tmp_path / "out", *(f"--plugin={p}" for p in plugins)) == 0
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    keyword, nothing = "keyword (extractive · exact)", "no-memory (extractive · exact)"
+    # Even-parity probes are asked after sessions 0 and 2 (sizes 100 and 300); the reference has 100 and
+    # 200, so the table has all three columns and each row a "–" where it has no point.
+    assert (
+        "#### Accuracy against size, even probes\n\n| System | 100 | 200 | 300 |\n|---|---|---|---|\n"
+        f"| {keyword} | 100.0% [100.0, 100.0] | – | 100.0% [100.0, 100.0] |\n"
+        f"| {nothing} | 0.0% [0.0, 0.0] | – | 0.0% [0.0, 0.0] |\n"
+        "| reference: made-up humans | 90.0% | 80.0% | – |\n\nChance: 50.0%\n"
+    ) in markdown
+    assert (
+        "- Accuracy against size (parity=prime) is not drawn: no probe with parity=prime carries the "
+        "label size.\n"
+    ) in markdown
+    assert 'Rows headed "reference:" hold points measured elsewhere' in markdown
+
+    html = (tmp_path / "out" / "leaderboard.html").read_text()
+    plot = html[html.index("<figcaption>Accuracy against size, even probes</figcaption>") :].split("</svg>")[
+        0
+    ]
+    # x from 100 to 300 over 80..450 px, y 0-100% over 300..30 px: chance (50%) at y 165, the reference
+    # at (100, 90%) and (200, 80%).
+    assert '<line x1="80" x2="450" y1="165.0" y2="165.0" class="chance"/>' in plot
+    assert '<polyline points="80.0,57.0 265.0,84.0" class="reference"/>' in plot
+    assert plot.count('<polyline points="80.0,') == 3, "the reference and both systems start at size 100"
+    assert ">made-up humans</text>" in plot
+    assert "A dashed line marks chance. Grey dotted lines with hollow markers are points measured" in html
 
 
 def test_errors_are_counted_and_shown(tmp_path: Path) -> None:
