@@ -5,41 +5,30 @@ use only, no derivatives may be redistributed. membench therefore never ships, r
 commits it; this module fetches the file onto the user's own machine, and generated data lives under
 ``data/``, which git ignores.
 
-The download goes to a temporary file next to the destination and is renamed into place only after
-it is complete and (when a checksum is given) verified, so an interrupted or corrupt download never
-sits under the final name where the loader would pick it up. Only ``urllib`` is used: a one-file
-download does not justify a hub client dependency.
+The transfer itself (a temporary file renamed into place only once complete and, when a checksum is
+given, verified) is ``membench.core.download``'s, shared with every task that pulls a release.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import http.client
-import os
-import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
+from membench.core.download import Checksum, Progress, download, hub_endpoint, resolve_url
 from membench.core.errors import ConfigError
 
 FILENAMES = {"medium": "HaluMem-Medium.jsonl", "long": "HaluMem-Long.jsonl"}
-DEFAULT_ENDPOINT = "https://huggingface.co"
-REPO_PATH = "datasets/IAAR-Shanghai/HaluMem/resolve/main"
-_CHUNK = 1 << 20
-_TIMEOUT_S = 60.0
-
-#: called with (bytes received so far, total bytes or None when the server does not say).
-Progress = Callable[[int, int | None], None]
+REPO = "IAAR-Shanghai/HaluMem"
+REVISION = "main"
+_ADVICE = (
+    "The Hugging Face hub may be unreachable from this machine: download the file on another machine "
+    "(CC-BY-NC-ND-4.0: do not redistribute or commit it), copy it here and pass it with -T data=PATH "
+    "(or set HF_ENDPOINT to a reachable mirror)"
+)
 
 
 def hub_url(variant: str, endpoint: str | None = None) -> str:
     """Where ``variant``'s file lives; ``endpoint`` defaults to $HF_ENDPOINT, then the public hub."""
-    base = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
-    return f"{base.rstrip('/')}/{REPO_PATH}/{_filename(variant)}"
+    return resolve_url(hub_endpoint(endpoint), REPO, REVISION, _filename(variant))
 
 
 def pull_halumem(
@@ -55,27 +44,11 @@ def pull_halumem(
     ``sha256``, when given, must match the downloaded bytes or nothing is kept. An existing file of
     the same name is replaced only by a complete (and verified) download.
     """
-    filename = _filename(variant)
-    url = hub_url(variant, endpoint)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    final = dest_dir / filename
-    fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{filename}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest = _download(url, out, progress)
-            out.flush()
-            os.fsync(out.fileno())
-        if sha256 is not None and digest != sha256.strip().lower():
-            raise ConfigError(
-                f"the download of {url} has sha256 {digest}, expected {sha256.strip()}: "
-                f"{filename} was not saved (a changed release or a corrupted transfer)"
-            )
-        os.replace(tmp, final)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return final
+    expected = Checksum("sha256", sha256) if sha256 is not None else None
+    final = dest_dir / _filename(variant)
+    return download(
+        hub_url(variant, endpoint), final, advice=_ADVICE, expected=expected, progress=progress
+    ).path
 
 
 def _filename(variant: str) -> str:
@@ -83,35 +56,3 @@ def _filename(variant: str) -> str:
         return FILENAMES[variant]
     except KeyError:
         raise ConfigError(f"HaluMem variant must be one of {', '.join(FILENAMES)}, got '{variant}'") from None
-
-
-def _download(url: str, out: BinaryIO, progress: Progress | None) -> str:
-    """Stream ``url`` into the binary file ``out``; returns the hex sha256 of the bytes written."""
-    hasher = hashlib.sha256()
-    received = 0
-    try:
-        with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                hasher.update(chunk)
-                received += len(chunk)
-                if progress is not None:
-                    progress(received, total)
-    except urllib.error.HTTPError as exc:
-        raise _unreachable(url, f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        raise _unreachable(url, str(reason) or type(exc).__name__) from None
-    if total is not None and received != total:
-        raise _unreachable(url, f"the transfer stopped after {received} of {total} bytes")
-    return hasher.hexdigest()
-
-
-def _unreachable(url: str, reason: str) -> ConfigError:
-    return ConfigError(
-        f"could not download {url} ({reason}). The Hugging Face hub may be unreachable from this machine: "
-        "download the file on another machine (CC-BY-NC-ND-4.0: do not redistribute or commit it), copy it "
-        "here and pass it with -T data=PATH (or set HF_ENDPOINT to a reachable mirror)"
-    )
