@@ -18,6 +18,11 @@ TINY_TASK_OPTIONS: Mapping[str, Mapping[str, str]] = {
     # 250-word excerpts, both segment lengths, 4 excerpts each: 8 episodes, 32 pairs.
     "sort": {"excerpt_lengths": "250", "n": "4"},
     "episodic": {"books": "8x2,12x1"},
+    # one trial per cell of five variants (a set, yes/no, A/B, steps and boxes): 92 trials.
+    "worm": {"variants": "sfr,cd-color,vsr,vsrec,smu", "per_cell": "1"},
+    # 2 personas with 30 filler conversations; 11 items (one per category and evidence count 1-2) at
+    # four sizes: 1 and 3 standard, 10 and 30 batched.
+    "convomem": {"personas": "2", "filler": "30", "sizes": "1,3,10,30", "per_cell": "1", "batch_from": "10"},
 }
 
 

@@ -38,6 +38,7 @@ from jinja2 import Environment, nodes
 from membench.core.types import Record
 from membench.readers.llm import DEFAULT_TEMPLATE as READER_TEMPLATE
 from membench.testing.openai_server import FakeOpenAIServer, UnanswerableRequest, mem0_responder, message_text
+from membench_tasks.convomem import judges as convomem_judge
 from membench_tasks.episodic import judges as episodic_judge
 from membench_tasks.halumem import judge_llm as halumem_judge
 
@@ -53,6 +54,14 @@ FREE_TEXT = "The verdict the test chose."
 HALUMEM_JUDGMENTS = ("integrity", "accuracy", "update", "qa")
 EPISODIC_KEYS = ("identified", "matches", "order")
 EPISODIC_SCORES = (0, 0.5, 1)
+#: ConvoMem's judge prompts by kind (the fake's name for each template), and the two verdicts they allow.
+CONVOMEM_JUDGMENTS = {
+    "convomem-fact": "convomem-judge-fact-v1",
+    "convomem-changing": "convomem-judge-changing-v1",
+    "convomem-abstention": "convomem-judge-abstention-v1",
+    "convomem-rubric": "convomem-judge-rubric-v1",
+}
+CONVOMEM_VERDICTS = ("RIGHT", "WRONG")
 
 _JSON_LINE = re.compile(r"^\{.*\}$", re.MULTILINE)
 _FIELD = re.compile(r'"(\w+)":\s*("<[^>]*>"|<[^>]*>|\[\.\.\.\])')
@@ -137,6 +146,7 @@ def _wording(path: Path) -> tuple[str, ...]:
 def _templates() -> tuple[_Template, ...]:
     """Every prompt membench renders, read from the very files (and versions) the code renders."""
     halumem_dir, episodic_dir = halumem_judge.PROMPTS_DIR, episodic_judge.PROMPTS_DIR
+    convomem_dir = convomem_judge.PROMPTS_DIR
     reader_dir = Path(str(resources.files("membench.readers") / "prompts"))
     versions = halumem_judge.TEMPLATES
     return (
@@ -151,6 +161,15 @@ def _templates() -> tuple[_Template, ...]:
             "episodic-reminder",
             _wording(episodic_dir / f"{episodic_judge.REMINDER}.j2"),
             frozenset({"episodic"}),
+        ),
+        *(
+            _Template(kind, _wording(convomem_dir / f"{name}.j2"))
+            for kind, name in CONVOMEM_JUDGMENTS.items()
+        ),
+        _Template(
+            "convomem-reminder",
+            _wording(convomem_dir / f"{convomem_judge.REMINDER}.j2"),
+            frozenset(CONVOMEM_JUDGMENTS),
         ),
         _Template("reader", _wording(reader_dir / f"{READER_TEMPLATE}.j2")),
         _Template(
@@ -289,7 +308,8 @@ class FakeLLM:
     their prompts ask for (``integrity={"score": 2}``, ``accuracy={"score": 2, "included": True}``,
     ``update={"label": "correct"}``, ``qa={"label": "correct"}``; free-text fields such as the
     reason are filled in) or a ``RawReply``; ``episodic``, the score of each ground-truth item
-    (a number, or a function of the prompt and the item); ``answer``, the reader's answer. mem0's
+    (a number, or a function of the prompt and the item); ``convomem``, ConvoMem's one-word verdict
+    (RIGHT or WRONG, a function of the prompt, or a ``RawReply``); ``answer``, the reader's answer. mem0's
     extraction stores each user line of the new messages. ``prompts`` lists what was answered.
     """
 
@@ -301,6 +321,7 @@ class FakeLLM:
         update: HaluMemChoice = LABEL_CORRECT,
         qa: HaluMemChoice = LABEL_CORRECT,
         episodic: float | Callable[[Prompt, str], float] = 1,
+        convomem: str | RawReply | Callable[[Prompt], str | RawReply] = "RIGHT",
         answer: str | Callable[[Prompt], str] = "Unknown",
     ) -> None:
         self._halumem: dict[str, HaluMemChoice] = {
@@ -310,6 +331,7 @@ class FakeLLM:
             "qa": qa,
         }
         self._episodic = episodic
+        self._convomem = convomem
         self._answer = answer
         self._lock = threading.Lock()
         self._prompts: list[Prompt] = []
@@ -347,6 +369,13 @@ class FakeLLM:
             return _reader_reply(prompt, answer(prompt) if callable(answer) else answer)
         if prompt.kind == "episodic":
             return _episodic_reply(prompt, self._episodic)
+        if prompt.kind in CONVOMEM_JUDGMENTS:
+            word = self._convomem(prompt) if callable(self._convomem) else self._convomem
+            if isinstance(word, RawReply):
+                return word.text
+            if word not in CONVOMEM_VERDICTS:
+                raise UnknownPrompt(f"the {prompt.kind} prompt allows {CONVOMEM_VERDICTS}, not {word!r}")
+            return word
         choice = self._halumem[prompt.kind]
         verdict = choice(prompt) if callable(choice) else choice
         return verdict.text if isinstance(verdict, RawReply) else _halumem_reply(prompt, verdict)
