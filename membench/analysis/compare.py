@@ -75,6 +75,8 @@ class MetricFamily:
     spec: MetricSpec
     family: FamilyComparison
     pairs: tuple[PairResult, ...]
+    #: what the clusters are when not episodes (the task's ``cluster_noun``), else None.
+    clusters: str | None = None
 
     @property
     def description(self) -> str:
@@ -96,7 +98,8 @@ class MetricFamily:
         tested = [m.comparison for m in self.family.members if m.comparison.p_permutation is not None]
         if not tested:
             return None
-        return few_episodes_note(max(c.n_clusters for c in tested), len(tested), self.family.alpha)
+        n_clusters = max(c.n_clusters for c in tested)
+        return few_episodes_note(n_clusters, len(tested), self.family.alpha, clusters=self.clusters)
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,8 @@ def compare_runs(
                     errored_b=_names(b.errored & a.keys),
                 )
             )
-        families.append(MetricFamily(spec, family, tuple(pairs)))
+        clusters = None if task.cluster_label is None else task.cluster_noun()
+        families.append(MetricFamily(spec, family, tuple(pairs), clusters))
     return CompareResult(
         task=runs[0].task_name,
         fingerprint=runs[0].dataset_fingerprint,

@@ -96,8 +96,13 @@ def task_contributions(task: Task, records: list[Record], ingests: list[IngestRe
 
     frame = contributions_frame(task.contributions(records, ingests))
     key = task.cluster_label
-    if key is not None and key in frame.columns:
-        frame["episode_id"] = frame[key].where(frame[key].notna(), frame["episode_id"])
+    if key is None or frame.empty:
+        return frame
+    if key not in frame.columns:
+        raise ConfigError(
+            f"task {task.name} clusters by label '{key}', which none of its contributions carry"
+        )
+    frame["episode_id"] = frame[key].where(frame[key].notna(), frame["episode_id"])
     return frame
 
 

@@ -79,7 +79,7 @@ def interval_lines(task: Task, summary: dict[str, Any]) -> list[str]:
     main = next(e for e in summary["metrics"] if e["metric"] == task.main_metric().name)
     clusters = int(main["n_clusters"])
     noun = task.cluster_noun()
-    note = few_episodes_note(clusters, clusters=noun)
+    note = few_episodes_note(clusters, clusters=None if task.cluster_label is None else noun)
     return [f"CI: {interval_note(clusters, noun)}", *([note] if note else [])]
 
 
@@ -95,7 +95,8 @@ def variant_labels(task: Task) -> list[str]:
 
 def metric_columns(task: Task) -> tuple[str, ...]:
     """The metrics table's header: a column per variant label between the interval and the counts."""
-    return ("metric", "value", f"{CONFIDENCE:.0%} CI", *variant_labels(task), "n", "episodes", "errors")
+    clusters = "episodes" if task.cluster_label is None else "clusters"
+    return ("metric", "value", f"{CONFIDENCE:.0%} CI", *variant_labels(task), "n", clusters, "errors")
 
 
 def legend(task: Task) -> str:

@@ -118,7 +118,10 @@ def print_rescore(outcome: RescoreOutcome) -> None:
             f"{fmt.delta(spec, c.difference)} {fmt.delta_interval(spec, c.interval)}; "
             f"{c.test} p = {fmt.p_value(c.p_permutation)}"
         )
-        note = few_episodes_note(c.n_clusters)
+        task = outcome.source.task
+        note = few_episodes_note(
+            c.n_clusters, clusters=None if task.cluster_label is None else task.cluster_noun()
+        )
         if note:
             console.print(note)
     console.print(interval_sentence())

@@ -123,6 +123,10 @@ class Task(ABC):
     judge_names: ClassVar[tuple[str, ...]] = ("rule",)
     #: metrics reports draw against a numeric label (``Curve``), in the order given.
     curves: ClassVar[tuple[Curve, ...]] = ()
+    #: numeric labels reports give a latency table by (p50/p90/p99 per level); None: every curve axis.
+    #: A task whose curve axes mean different things in different probes (WorM's set size in CD and
+    #: in SMU) names none, since a table pooling them would describe no condition.
+    latency_axes: ClassVar[tuple[str, ...] | None] = None
     #: a label key whose value is the statistical cluster instead of the episode, for a task whose
     #: episodes are not independent (ConvoMem: haystacks of one persona share its filler and its items
     #: recur across sizes, so the persona is the cluster). Applied once, in ``analysis.runs``.

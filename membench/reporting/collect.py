@@ -179,6 +179,8 @@ class Board:
     curve_notes: tuple[str, ...]
     latency: tuple[LatencyTable, ...]
     settings: Settings
+    #: what the board's statistical clusters are: "episodes", or the task's cluster label's values.
+    clusters: str = "episodes"
 
     @property
     def key(self) -> str:
@@ -212,7 +214,8 @@ class Board:
     def notes(self) -> list[str]:
         """The few-episodes sentence where the board's families are too small to ever reject."""
         family = max(len(self.entries) - 1, 1)
-        note = few_episodes_note(self.episodes, family, ALPHA, self.settings.n_perm)
+        noun = None if self.clusters == "episodes" else self.clusters
+        note = few_episodes_note(self.episodes, family, ALPHA, self.settings.n_perm, clusters=noun)
         return [note] if note else []
 
 
@@ -220,7 +223,9 @@ def protocol(settings: Settings) -> list[str]:
     """The statistical protocol in plain sentences, shown at the top of both leaderboards."""
     return [
         f"Intervals: {interval_sentence()}. Episodes are the clusters (probes of one episode share a "
-        f"memory state); the bootstrap draws {settings.n_boot} resamples of episodes, seed {settings.seed}.",
+        "memory state), unless a task names a coarser cluster (ConvoMem: the persona, whose haystacks share "
+        f"filler and items), which its board says; the bootstrap draws {settings.n_boot} resamples of "
+        f"clusters, seed {settings.seed}.",
         "Deltas are paired (same probes, aligned by id) against the board's baseline. p (perm) is the "
         "cluster sign-flip permutation test (exact up to 16 episodes, else "
         f"{settings.n_perm} random patterns).",
@@ -273,7 +278,9 @@ def _board(runs: list[LoadedRun], settings: Settings) -> Board:
         seed=settings.seed,
     )
     curves, curve_notes = curve_series(task.curves, specs, by_selection)
-    axes = dict.fromkeys(curve.axis for curve in task.curves)
+    axes = dict.fromkeys(
+        task.latency_axes if task.latency_axes is not None else (curve.axis for curve in task.curves)
+    )
     return Board(
         task=task.name,
         version=task.version,
@@ -291,6 +298,7 @@ def _board(runs: list[LoadedRun], settings: Settings) -> Board:
         curve_notes=tuple(curve_notes),
         latency=tuple(table for axis in axes if (table := latency_table(ordered, axis)) is not None),
         settings=settings,
+        clusters=task.cluster_noun(),
     )
 
 

@@ -37,7 +37,8 @@ class RunData:
         return str(self.dataset.metadata.get("origin") or self.dataset.source)
 
     def probes(self) -> dict[tuple[str, str], Probe]:
-        """Probes keyed as records and contributions key them: (episode_id, probe_id)."""
+        """Probes keyed as records key them: (episode_id, probe_id). (Contributions of a task with a
+        ``cluster_label`` carry the cluster in episode_id instead.)"""
         if self.dataset is None:
             return {}
         return {(p.episode_id, p.probe_id): p for p in self.dataset.probes}

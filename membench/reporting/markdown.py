@@ -74,7 +74,8 @@ def _board(board: Board) -> list[str]:
     lines += [
         f"- Data: {md(board.data.origin)}",
         f"- Reader: {md(reader)} · Judge: {md(judge)} · Task options: {md(board.task_options)}",
-        f"- Episodes (clusters) behind the main metric: {board.episodes}",
+        f"- {'Episodes (clusters)' if board.clusters == 'episodes' else board.clusters.capitalize()} "
+        f"behind the main metric: {board.episodes}",
         *(f"- {md(note)}" for note in board.notes),
         f"- Baseline: {md(board.baseline or 'none')} ({md(board.baseline_note)})",
         "",

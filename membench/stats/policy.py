@@ -127,16 +127,15 @@ def few_episodes_note(
     family_size: int = 1,
     alpha: float = ALPHA,
     n_perm: int = 10000,
-    clusters: str = "episode(s)",
+    clusters: str | None = None,
 ) -> str | None:
-    """A sentence for outputs whose clusters (``clusters`` names them) are too few for any test to
-    reject, else None."""
+    """A sentence for outputs whose clusters are too few for any test to reject, else None.
+    ``clusters`` names them when they are not episodes ("clusters (by persona_id)")."""
     if can_reject(n_clusters, family_size, alpha, n_perm):
         return None
     family = f", times {family_size} for Holm over {family_size} comparisons" if family_size > 1 else ""
     return (
-        f"note: with {n_clusters} {clusters}, the smallest possible permutation p is "
+        f"note: with {n_clusters} {clusters or 'episode(s)'}, the smallest possible permutation p is "
         f"{smallest_p(n_clusters, n_perm):.3g}{family}: no difference can be significant at "
-        f"alpha {alpha}, however large; run more {'episodes' if clusters == 'episode(s)' else 'clusters'} "
-        "to separate systems"
+        f"alpha {alpha}, however large; run more {'clusters' if clusters else 'episodes'} to separate systems"
     )
