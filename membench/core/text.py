@@ -29,6 +29,9 @@ _STOPWORD_LIST = """
     wouldn shouldn couldn
     """
 STOPWORDS: frozenset[str] = frozenset(_STOPWORD_LIST.split())
+#: a turn's speaker prefix at the start of a line, as the baselines write stored turns ("user: ...");
+#: group 1 is the speaker.
+ROLE_PREFIX = re.compile(r"^\s*(user|assistant)\s*:\s*", re.IGNORECASE)
 
 
 def tokens(text: str) -> list[str]:

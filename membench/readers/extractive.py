@@ -9,14 +9,13 @@ reader's; runs record its identity so the two are never mixed.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from membench.core.errors import ConfigError
-from membench.core.text import content_tokens, split_sentences
+from membench.core.text import ROLE_PREFIX, content_tokens, split_sentences
 from membench.core.types import Memory, Probe
 from membench.readers.base import Reader, ReaderAnswer
 
@@ -24,8 +23,6 @@ from membench.readers.base import Reader, ReaderAnswer
 ABSTAIN = "Unknown."
 #: Default minimum coverage (see ``ExtractiveReader``) for the reader to answer rather than abstain.
 DEFAULT_THRESHOLD = 0.25
-
-_ROLE_PREFIX = re.compile(r"^\s*(user|assistant)\s*:\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ def _sentences(rank: int, text: str) -> Iterable[_Sentence]:
     said_by_assistant = False
     order = 0
     for line in text.splitlines():
-        prefix = _ROLE_PREFIX.match(line)
+        prefix = ROLE_PREFIX.match(line)
         if prefix:
             said_by_assistant = prefix.group(1).lower() == "assistant"
             line = line[prefix.end() :]

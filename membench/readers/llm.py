@@ -1,8 +1,9 @@
 """The LLM reader: an LLM answers the probe's question from the retrieved memories, with our own prompt.
 
 Every system is read by the same prompt and the same model, so differences in scores come from the
-memories, not from the reading. The prompt is a versioned template in ``prompts/`` (``answer-v1.j2``
-and the follow-up ``answer-v1.retry.j2``); its version is part of the reader's identity, so runs
+memories, not from the reading. The prompt is a versioned template in ``prompts/`` (``answer-v2.j2``
+and the follow-up ``answer-v2.retry.j2``; v2 shows a probe's ``inputs``, such as WorM's test array or
+options, which v1 left out); its version is part of the reader's identity, so runs
 with different prompts never mix. Output handling is strict: an answer that is empty once the
 optional ``Answer:`` label is removed gets one follow-up request, then an ``OutputParseError``.
 """
@@ -10,6 +11,7 @@ optional ``Answer:`` label is removed gets one follow-up request, then an ``Outp
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from membench.readers.base import Reader, ReaderAnswer
 if TYPE_CHECKING:
     from membench.llm.types import LLM
 
-DEFAULT_TEMPLATE = "answer-v1"
+DEFAULT_TEMPLATE = "answer-v2"
 #: Enough for a short answer; a model that rambles past it is cut, not billed for an essay.
 DEFAULT_MAX_TOKENS = 128
 
@@ -78,11 +80,12 @@ class LLMReader(Reader):
             LLM_KEY: self.client.identity(),
         }
 
-    def prompt(self, question: str, memories: list[Memory]) -> str:
-        return self._prompt.render(question=question, memories=memories)
+    def prompt(self, question: str, memories: list[Memory], inputs: Mapping[str, str] | None = None) -> str:
+        """The prompt for ``question`` over ``memories``, with what the probe shows beside it (``inputs``)."""
+        return self._prompt.render(question=question, memories=memories, inputs=inputs or {})
 
     async def answer(self, probe: Probe, memories: list[Memory]) -> ReaderAnswer:
-        messages = [{"role": "user", "content": self.prompt(probe.question, memories)}]
+        messages = [{"role": "user", "content": self.prompt(probe.question, memories, probe.inputs)}]
         usage = Usage()
         replies: list[str] = []
         for _ in range(2):

@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from membench.core.text import content_tokens, normalize, split_sentences, tokens
+from membench.core.text import ROLE_PREFIX, content_tokens, normalize, split_sentences, tokens
 from membench.core.types import Memory, Probe
 from membench.readers.base import Reader, ReaderAnswer
 from membench_tasks.convomem.keys import ABSTENTION
@@ -54,7 +54,6 @@ ASK_WORDS: frozenset[str] = frozenset(
 MIN_COVERAGE = 0.5
 
 _PRESENT = re.compile(r"\b(current|currently|now|latest|most recent|at the moment)\b", re.IGNORECASE)
-_ROLE_PREFIX = re.compile(r"^\s*(user|assistant)\s*:\s*", re.IGNORECASE)
 #: the pronoun "I" and its contractions, which a capitalised run can be without being a name.
 _PRONOUN = frozenset({"i", "i m", "i d", "i ll", "i ve"})
 
@@ -74,7 +73,7 @@ def subject_names(question: str) -> list[str]:
 
 
 def _sentences(rank: int, memory: Memory) -> list[_Sentence]:
-    lines = (_ROLE_PREFIX.sub("", line, count=1) for line in memory.text.splitlines())
+    lines = (ROLE_PREFIX.sub("", line, count=1) for line in memory.text.splitlines())
     pieces = [piece for line in lines for piece in split_sentences(line)]
     return [_Sentence(piece, memory, rank, order) for order, piece in enumerate(pieces)]
 

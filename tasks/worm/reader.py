@@ -12,19 +12,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from membench.core.text import ROLE_PREFIX
 from membench.core.types import Memory, Probe
 from membench.readers.base import Reader, ReaderAnswer
 from membench_tasks.worm import variant as api
 from membench_tasks.worm.variants import all_variants
 
 _SESSION = re.compile(r"^s(\d{3,})$")
-_ROLE = re.compile(r"^\s*(user|assistant)\s*:\s*", re.IGNORECASE)
 
 
 def solver_memory(memory: Memory) -> api.Memory:
     """What a variant reads of one retrieved memory: its text without a role prefix, and its order."""
     match = _SESSION.match(memory.session_id or "")
-    return api.Memory(text=_ROLE.sub("", memory.text, count=1), order=int(match.group(1)) if match else None)
+    return api.Memory(
+        text=ROLE_PREFIX.sub("", memory.text, count=1), order=int(match.group(1)) if match else None
+    )
 
 
 class SolveReader(Reader):

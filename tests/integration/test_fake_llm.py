@@ -131,7 +131,7 @@ def test_the_reader_gets_the_answer_line_its_prompt_asks_for() -> None:
     prompt = reader.prompt("Where does Ana live?", [Memory(text="Ana moved to Lisbon.")])
     fake = FakeLLM(answer=lambda prompt: prompt.section("Question").removesuffix("?").split()[-1])
     assert parse_answer(fake(chat(prompt))) == "live"
-    retry = (resources.files("membench.readers") / "prompts" / "answer-v1.retry.j2").read_text("utf-8")
+    retry = (resources.files("membench.readers") / "prompts" / "answer-v2.retry.j2").read_text("utf-8")
     assert recognise(chat(prompt, retry.strip())) == Prompt("reader", prompt, "judge", retry=True)
 
 

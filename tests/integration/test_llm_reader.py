@@ -116,14 +116,14 @@ def test_identity_names_the_template_and_the_llm_but_no_key(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-reader-test-key-000111")
     identity = make_reader(server, ["Answer: x"]).identity()
-    assert identity["name"] == "llm" and identity["template"] == "answer-v1"
+    assert identity["name"] == "llm" and identity["template"] == "answer-v2"
     assert identity["llm"]["model"] == "openai/fake-model"
     assert "sk-reader-test-key-000111" not in json.dumps(identity)
 
 
 def test_unknown_template_is_a_config_error(server: FakeOpenAIServer) -> None:
     llm = LLMClient("openai/fake-model", role="reader", api_base=server.base_url)
-    with pytest.raises(ConfigError, match="answer-v1"):
+    with pytest.raises(ConfigError, match="answer-v2"):
         LLMReader(llm, template="answer-v0")
 
 
