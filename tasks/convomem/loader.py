@@ -309,7 +309,10 @@ def _item(obj: dict[str, Any], at: Where, cell: Cell, file: Path, id_key: str | 
     require(obj, "category", str, at)
     for key in ("scenario_description", "use_case_model_name", "core_model_name"):
         optional(obj, key, _NULL_OR_TEXT, at, None)
-    persona = _persona(obj, at, file.stem)
+    # Without a personId, an evidence file's persona is its stem; a pre-mixed file's stem (batched_000)
+    # recurs in every category folder, so its fallback names the folder too: one cluster per file.
+    fallback = file.stem if id_key is not None else f"{cell.label}-{cell.evidence_count}e-{file.stem}"
+    persona = _persona(obj, at, fallback)
     evidences = _messages(obj, "message_evidences", at)
     conversations = tuple(_conversation(c, c_at) for c_at, c in each_object(obj, "conversations", at))
     return EvidenceItem(

@@ -8,10 +8,15 @@ answer cost, every one broken down by category, evidence count and context size.
   remembering nothing (no memories) is a true zero.
 - ``context_words`` = words of the memories the reader was shown (``core.text.tokens``): what the
   reader had to read, exact and free of any tokenizer, so it is comparable across readers.
-- ``llm_tokens`` and ``cost_usd`` = the system's and the reader's LLM tokens and cost per question.
-  The original counts only the answer call; here the system's ingestion (its ``ingest.jsonl`` usage for
-  the haystack, shared equally by the haystack's questions) and its query-time calls count too. The
-  judge's calls are the evaluation's cost, not the system's, and are left out.
+- ``llm_tokens`` and ``cost_usd`` = the LLM tokens and cost of answering one question: the system's
+  calls at query time and the reader's. The original counts only the answer call.
+- ``ingest_tokens`` and ``ingest_cost_usd`` = the system's LLM tokens and cost per conversation it
+  ingested (its ``ingest.jsonl`` usage), which the original leaves out. Per conversation, not per
+  question: a batched haystack serves many questions, so a per-question share would fall where the
+  layout changes (``batch_from``) rather than where the system's cost does. Each question carries its
+  haystack's share of both the usage and the conversations, so the ratio is the usage over the
+  conversations of the haystacks that were asked, clustered like every metric.
+- The judge's calls are the evaluation's cost, not the system's, and are left out everywhere.
 
 A record that errored (system, reader or judge) contributes den 0 with ``error=True`` to every metric:
 counted and shown, never scored wrong.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from membench.core.task import Contribution, MetricSpec
 from membench.core.text import tokens
@@ -40,10 +46,13 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("context_words", "Words shown to the reader", higher_is_better=False, group="cost",
                scale=1.0, unit="", note="per question: the words of the retrieved memories"),
     MetricSpec("llm_tokens", "LLM tokens per question", higher_is_better=False, group="cost", scale=1.0,
-               unit="", note="system (ingestion shared over the haystack's questions, and queries) and "
-                             "reader; the judge's calls are not counted"),
+               unit="", note="answering one question: the system's calls at query time and the reader's"),
     MetricSpec("cost_usd", "Cost per question", higher_is_better=False, group="cost", scale=1.0,
-               unit="$", note="as LLM tokens, priced by litellm's cost map"),
+               unit="$", note="as LLM tokens per question, priced by litellm's cost map"),
+    MetricSpec("ingest_tokens", "Ingestion LLM tokens per conversation", higher_is_better=False,
+               group="cost", scale=1.0, unit="", note="the system's LLM calls while ingesting"),
+    MetricSpec("ingest_cost_usd", "Ingestion cost per conversation", higher_is_better=False,
+               group="cost", scale=1.0, unit="$", note="as ingestion tokens, priced by litellm's cost map"),
 )  # fmt: skip
 
 _AGGREGATED = tuple(spec.name for spec in METRICS if spec.derive is None)
@@ -52,12 +61,11 @@ _AGGREGATED = tuple(spec.name for spec in METRICS if spec.derive is None)
 def convomem_contributions(records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
     """Every ConvoMem metric contribution of one run's latest records and ingests."""
     questions = Counter(record.episode_id for record in records)
-    ingest_cost = _ingest_cost(ingests)
+    ingestion = _ingestion(ingests)
     out: list[Contribution] = []
     for record in records:
         labels = {key: record.labels[key] for key in CARRIED if key in record.labels}
-        tokens_spent, usd = ingest_cost.get(record.episode_id, (0.0, 0.0))
-        share = (tokens_spent / questions[record.episode_id], usd / questions[record.episode_id])
+        share = ingestion.get(record.episode_id, _Ingestion()).share(questions[record.episode_id])
         out.extend(
             Contribution(metric, record.episode_id, record.probe_id, num, den, labels, error)
             for metric, num, den, error in _values(record, share)
@@ -65,8 +73,30 @@ def convomem_contributions(records: list[Record], ingests: list[IngestRecord]) -
     return out
 
 
-def _values(record: Record, ingest_share: tuple[float, float]) -> list[tuple[str, float, float, bool]]:
-    """(metric, num, den, error) of one record; ``ingest_share`` is its (tokens, cost) of ingestion."""
+@dataclass(frozen=True)
+class _Ingestion:
+    """One haystack's ingestion: conversations ingested, and the system's LLM tokens and cost."""
+
+    conversations: float = 0.0
+    tokens: float = 0.0
+    cost_usd: float = 0.0
+
+    def add(self, usage: Usage) -> _Ingestion:
+        return _Ingestion(
+            self.conversations + 1,
+            self.tokens + usage.prompt_tokens + usage.completion_tokens,
+            self.cost_usd + usage.cost_usd,
+        )
+
+    def share(self, questions: int) -> _Ingestion:
+        """One question's equal share of all three."""
+        if questions == 0:
+            return self
+        return _Ingestion(self.conversations / questions, self.tokens / questions, self.cost_usd / questions)
+
+
+def _values(record: Record, ingestion: _Ingestion) -> list[tuple[str, float, float, bool]]:
+    """(metric, num, den, error) of one record; ``ingestion`` is its share of its haystack's."""
     if record.status == "error" or record.score is None or record.prediction is None:
         return [(name, 0.0, 0.0, True) for name in _AGGREGATED]
     memories = record.prediction.memories
@@ -74,8 +104,10 @@ def _values(record: Record, ingest_share: tuple[float, float]) -> list[tuple[str
     values = [
         ("accuracy", record.score.values.get("correct", 0.0), 1.0, False),
         ("context_words", float(sum(len(tokens(m.text)) for m in memories)), 1.0, False),
-        ("llm_tokens", spent.prompt_tokens + spent.completion_tokens + ingest_share[0], 1.0, False),
-        ("cost_usd", spent.cost_usd + ingest_share[1], 1.0, False),
+        ("llm_tokens", float(spent.prompt_tokens + spent.completion_tokens), 1.0, False),
+        ("cost_usd", spent.cost_usd, 1.0, False),
+        ("ingest_tokens", ingestion.tokens, ingestion.conversations, False),
+        ("ingest_cost_usd", ingestion.cost_usd, ingestion.conversations, False),
     ]
     evidence = [s for s in record.labels.get("_evidence_sessions", "").split(",") if s]
     if evidence and (not memories or any(m.session_id for m in memories)):
@@ -92,14 +124,11 @@ def _cost_roles(usage: UsageByRole) -> Usage:
     return total
 
 
-def _ingest_cost(ingests: Iterable[IngestRecord]) -> dict[str, tuple[float, float]]:
-    """(tokens, cost) of each episode's ingestion."""
-    by_episode: dict[str, tuple[float, float]] = {}
+def _ingestion(ingests: Iterable[IngestRecord]) -> dict[str, _Ingestion]:
+    """Each haystack's ingestion, from its sessions' ingest records (the system's usage only)."""
+    by_episode: dict[str, _Ingestion] = {}
     for ingest in ingests:
-        usage = _cost_roles(ingest.usage)
-        tokens_so_far, usd = by_episode.get(ingest.episode_id, (0.0, 0.0))
-        by_episode[ingest.episode_id] = (
-            tokens_so_far + usage.prompt_tokens + usage.completion_tokens,
-            usd + usage.cost_usd,
+        by_episode[ingest.episode_id] = by_episode.get(ingest.episode_id, _Ingestion()).add(
+            ingest.usage.get("system", Usage())
         )
     return by_episode

@@ -14,7 +14,6 @@ offline reader (``fact-match``) that is right on every built item given the whol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,23 +21,13 @@ from membench.core.errors import ConfigError
 from membench.core.task import Contribution, Curve, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
 from membench_builders.convomem import BUILDER_VERSION
+from membench_tasks.convomem.haystacks import PAPER_SIZES
 from membench_tasks.convomem.metrics import BREAKDOWNS, METRICS, convomem_contributions
 
 if TYPE_CHECKING:
     from membench.judges.base import Judge
     from membench.llm.types import LLM
     from membench.readers.base import Reader
-
-#: the context sizes of the paper's code (``Config.Evaluation.CONTEXT_SIZES``).
-PAPER_SIZES = (1, 2, 3, 4, 5, 6, 10, 20, 30, 50, 70, 100, 150, 200, 300)
-CATEGORY_LABELS = (
-    "user_facts",
-    "assistant_facts",
-    "changing_facts",
-    "abstention",
-    "preferences",
-    "implicit_connections",
-)
 
 
 class ConvoMemTask(Task):
@@ -51,8 +40,12 @@ class ConvoMemTask(Task):
     curves = (
         Curve("context_size", "accuracy", "Accuracy against conversations in the history", log_x=True),
         Curve("context_size", "context_words", "Words shown to the reader per question", log_x=True),
-        Curve("context_size", "llm_tokens", "LLM tokens per question (system and reader)", log_x=True),
-        Curve("context_size", "cost_usd", "Cost per question (system and reader)", log_x=True),
+        Curve(
+            "context_size", "llm_tokens", "LLM tokens per question (system's queries and reader)", log_x=True
+        ),
+        Curve("context_size", "cost_usd", "Cost per question (system's queries and reader)", log_x=True),
+        Curve("context_size", "ingest_tokens", "Ingestion LLM tokens per conversation", log_x=True),
+        Curve("context_size", "ingest_cost_usd", "Ingestion cost per conversation", log_x=True),
     )
     cluster_label = "persona_id"
     reader_names = ("fact-match",)
@@ -102,13 +95,11 @@ class ConvoMemTask(Task):
         if not given and not path.exists():
             self.build()
         form = self.options["form"]
-        if form not in ("evidence", "pre_mixed"):
-            raise ConfigError(f"task option form must be evidence or pre_mixed, got '{form}'")
         dataset = load_convomem(
             path,
             form=form,
             sizes=self._sizes(),
-            categories=self._choice("categories", CATEGORY_LABELS),
+            categories=self._categories(),
             evidence=self._evidence(),
             per_cell=self._positive("per_cell"),
             seed=self.int_option("seed"),
@@ -134,7 +125,7 @@ class ConvoMemTask(Task):
         return pull_convomem(
             dest_dir,
             parts=parts,
-            categories=self._choice("categories", CATEGORY_LABELS),
+            categories=self._categories(),
             evidence=self._evidence(),
             revision=self.options["revision"],
         )
@@ -202,16 +193,14 @@ class ConvoMemTask(Task):
             raise ConfigError(f"task option evidence takes counts from 1 to 6 (or all), got '{text}'")
         return sorted(set(counts))
 
-    def _choice(self, key: str, allowed: Sequence[str]) -> list[str] | None:
-        text = self.options[key].strip()
+    def _categories(self) -> list[str] | None:
+        """The categories asked for (None = all); the loader and the pull check the names."""
+        text = self.options["categories"].strip()
         if text == "all":
             return None
         chosen = [part.strip() for part in text.split(",") if part.strip()]
-        unknown = [c for c in chosen if c not in allowed]
-        if unknown or not chosen:
-            raise ConfigError(
-                f"task option {key} takes all or a comma list of {', '.join(allowed)}; got '{text}'"
-            )
+        if not chosen:
+            raise ConfigError("task option categories is empty (give all, or a comma list of labels)")
         return chosen
 
     def _ints(self, key: str, text: str) -> list[int]:
