@@ -4,7 +4,9 @@ The original generator is unseeded, so its trial sets cannot be reproduced; this
 trial's generator is seeded by (seed, variant, cell, replicate), so the same options give the same
 bytes, and adding a variant or a cell changes no other trial. Each condition cell of each variant's
 grid gets ``per_cell`` trials; a binary variant's trials alternate positive and negative, so with an
-even ``per_cell`` every cell is half positive (an odd one leaves each variant within one of half).
+even ``per_cell`` every cell is half positive, and an odd one's last trial per cell is a seeded coin
+flip (alternating across cells instead would tie the answer to a factor: with one trial per cell,
+every change-detection trial at retention 0 would be a change).
 Trials go in the ``test`` split, the one membench evaluates; ``train`` and ``gen_test`` stay empty.
 """
 
@@ -35,8 +37,7 @@ def build_worm(root: Path, variants: Sequence[Variant], *, per_cell: int, seed: 
             for cell_index, cell in enumerate(variant.cells()):
                 for replicate in range(per_cell):
                     rng = random.Random(f"{seed}:{variant.name}:{cell_index}:{replicate}")
-                    positive = (cell_index + replicate) % 2 == 0
-                    trials.append(variant.generate(cell, positive, rng))
+                    trials.append(variant.generate(cell, _positive(replicate, per_cell, rng), rng))
             folder = staging / variant.folder
             folder.mkdir(parents=True, exist_ok=True)
             document = {"train": [], "test": trials, "gen_test": []}
@@ -47,3 +48,10 @@ def build_worm(root: Path, variants: Sequence[Variant], *, per_cell: int, seed: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def _positive(replicate: int, per_cell: int, rng: random.Random) -> bool:
+    """Whether a binary trial is positive: alternating within the cell, the odd one out a coin flip."""
+    if replicate < per_cell - per_cell % 2:
+        return replicate % 2 == 0
+    return rng.random() < 0.5

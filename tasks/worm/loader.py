@@ -26,9 +26,9 @@ from typing import Any
 from membench.core.errors import ConfigError, DataError
 from membench.core.jsonl_input import Where, check, parse_json
 from membench.core.types import Dataset, Episode, Probe, Session, Turn
+from membench_builders.worm import TRIALS_FILE
 from membench_tasks.worm.variant import Encoded, Variant
 
-TRIALS_FILE = "data_rand_trials.json"
 SPLITS = ("train", "test", "gen_test")
 BLANK = "(blank)"
 _START = datetime(2024, 1, 1, 9, 0, 0)

@@ -62,7 +62,9 @@ def variant_curves(variant: Variant) -> list[Curve]:
     curves = []
     for axis, metric, where in specs:
         refs = tuple(
-            ReferenceCurve(f"humans: {r.label} (image task)", r.points)
+            ReferenceCurve(
+                f"humans: {r.label} (image task)" if r.kind == "human" else f"chance: {r.label}", r.points
+            )
             for r in variant.references
             if r.axis == axis and {**base, **r.where} == where
         )
@@ -89,6 +91,8 @@ class WormTask(Task):
     breakdowns = ("variant",)
     judge_names = ("rule",)
     curves = tuple(c for v in all_variants().values() for c in variant_curves(v))
+    #: set size, list length and the rest mean different things in different variants.
+    latency_axes = ()
     reader_names = ("worm-solve",)
     default_reader = "worm-solve"
     default_options: ClassVar[dict[str, str]] = {
@@ -122,11 +126,11 @@ class WormTask(Task):
     def build(self) -> Path:
         from membench_builders.worm import build_worm
 
+        per_cell = self._per_cell()
+        if per_cell is None:
+            raise ConfigError("task option per_cell=all applies to official data; built data needs a number")
         return build_worm(
-            self.built_path(),
-            list(all_variants().values()),
-            per_cell=self._per_cell(),
-            seed=self.int_option("seed"),
+            self.built_path(), list(all_variants().values()), per_cell=per_cell, seed=self.int_option("seed")
         )
 
     def load(self) -> Dataset:
@@ -136,11 +140,13 @@ class WormTask(Task):
         path = Path(given) if given else self.built_path()
         if not given and not path.exists():
             self.build()
+        # Built data holds per_cell trials per cell already; a subsample would regroup them by their
+        # labels, which merges cells (SC's and SI's same-figure trials all carry offset 0).
         dataset = load_worm(
             path,
             self.variants(),
             split=self.options["split"],
-            per_cell=self._per_cell(),
+            per_cell=self._per_cell() if given else None,
             seed=self.int_option("seed"),
             top_k=self._top_k(),
         )
@@ -166,7 +172,9 @@ class WormTask(Task):
     def contributions(self, records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
         return worm_contributions(records, ingests)
 
-    def _per_cell(self) -> int:
+    def _per_cell(self) -> int | None:
+        if self.options["per_cell"] == "all":
+            return None
         value = self.int_option("per_cell")
         if value < 1:
             raise ConfigError(f"task option per_cell must be at least 1, got {value}")

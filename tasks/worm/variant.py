@@ -73,8 +73,9 @@ class Memory:
 
 @dataclass(frozen=True)
 class Reference:
-    """A human curve from the paper's analysis notebooks, drawn beside the systems' curve of the same
-    axis. Measured on the image tasks: a qualitative reference for the direction of an effect.
+    """A curve drawn beside the systems' of the same axis: a human curve from the paper's analysis
+    notebooks (measured on the image tasks: a qualitative reference for the direction of an effect),
+    or a chance level that changes along the axis.
 
     ``where`` restricts the curve to probes with those label values (VIR's serial-position curve at
     list length 4 and retention interval 0); ``points`` are (axis value, accuracy in [0, 1]).
@@ -84,6 +85,8 @@ class Reference:
     label: str
     points: tuple[tuple[float, float], ...]
     where: Mapping[str, str] = field(default_factory=dict)
+    #: "human" for the paper's data; "chance" for a chance level that differs along the axis (SFR).
+    kind: Literal["human", "chance"] = "human"
 
 
 class Variant(ABC):

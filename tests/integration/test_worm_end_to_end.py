@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,13 @@ import pytest
 
 from membench.analysis.summary import summarize
 from membench.api import run
+from membench.core.config import LLMSpec
 from membench.core.records import read_records
 from membench.core.types import Record
 from membench.running.display import NullDisplay
+from membench.testing import FakeLLM
 from membench.testing.configs import tiny_run_config
+from membench.testing.openai_server import message_text
 
 
 def _run(root: Path, system: str) -> tuple[list[Record], dict[str, Any]]:
@@ -51,3 +55,24 @@ def test_a_top_k_memory_loses_frames_on_long_lists(system: str, tmp_path: Path) 
     assert longest and all(r.score.values["recall"] <= 10 / 18 for r in longest)
     shortest = [r for r in records if r.labels["variant"] == "smu" and r.labels["set_size"] == "1"]
     assert shortest and all(r.score.values["score"] == 1.0 for r in shortest)
+
+
+def test_an_llm_reader_is_shown_the_probes_inputs_and_judged_by_the_rules(tmp_path: Path) -> None:
+    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-real")
+    reader_llm = FakeLLM(answer="yes")
+    with reader_llm.serve() as reader:
+        config = tiny_run_config(
+            tmp_path,
+            "worm",
+            "full-context",
+            task_options={"variants": "cd-color", "per_cell": "2"},
+            reader_llm=LLMSpec("openai/fake-reader", reader.base_url),
+        )
+        outcome = run(config, NullDisplay())
+        prompts = [message_text(r.body["messages"][0]["content"]) for r in reader.requests]
+    records = read_records(outcome.run_dir)
+    assert len(records) == 48 and all(r.status == "scored" for r in records)
+    # the test array is only in the probe's inputs: the prompt must show it under the question
+    assert all("Shown with the question:" in p and "- test_array: Test array of" in p for p in prompts)
+    # "yes" to every trial is right exactly on the half that changed
+    assert sum(r.score.values["score"] for r in records) == 24

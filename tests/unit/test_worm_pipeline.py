@@ -170,3 +170,23 @@ def test_curves_per_factor_per_reference_with_chance() -> None:
     }
     assert variant_curves(all_variants()["sts"]) == []  # one trial length: nothing to draw along
     assert all(c.metric in {m.name for m in WormTask.metrics} for c in WormTask.curves)
+
+
+def test_an_odd_per_cell_ties_no_factor_to_the_answer(tmp_path: Path) -> None:
+    """With one trial per cell the answer is a seeded coin per cell, not an alternation over cells
+    (which made every change-detection trial at retention 0 a change)."""
+    root = build_worm(tmp_path / "w", [all_variants()["cd-color"]], per_cell=1, seed=0)
+    dataset = load_worm(root, [all_variants()["cd-color"]], split="test", per_cell=None, seed=0, top_k=1)
+    yes_by_ri: dict[str, list[bool]] = {}
+    for probe in dataset.probes:
+        yes_by_ri.setdefault(probe.labels["retention_interval"], []).append(probe.gold["answer"] == "yes")
+    assert all(0 < sum(answers) < len(answers) for answers in yes_by_ri.values())
+
+
+def test_the_task_keeps_every_built_trial_and_binary_variants_half_positive(tmp_path: Path) -> None:
+    task = WormTask({"variants": "sc,si,cd-gap"}, tmp_path)
+    dataset = task.load()
+    assert len(dataset.episodes) == 2 * (20 + 24 + 24)  # per_cell=2 × the grids' cells
+    for name in ("sc", "si", "cd-gap"):
+        answers = [p.gold["answer"] for p in dataset.probes if p.labels["variant"] == name]
+        assert answers.count("yes") == answers.count("no"), name

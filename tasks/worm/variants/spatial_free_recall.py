@@ -12,7 +12,7 @@ of serial position i was recalled, which draws primacy and recency.
 
 Chance: picking L of the 30 visible cells at random hits H targets (hypergeometric, E[H] = L * L/30),
 and precision = recall = F1 = H/L, so the expected F1 is L/30 at list length L. It differs by cell, so
-``chance`` is None (no single line to draw); the task README gives L/30.
+``chance`` is None (no single line to draw), and L/30 is drawn as a reference curve of kind chance.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Variant
+from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Reference, Variant
 from membench_tasks.worm.variants.grid import CELL, cell_id, cell_list, cells_in, frame_statements, int_field
 
 GRID = 10
@@ -39,6 +39,14 @@ class SpatialFreeRecall(Variant):
     folder = "Spatial_Free_Recall"
     factors = ("list_length",)
     chance = None
+    references = (
+        Reference(
+            "list_length",
+            "F1 of a random pick of L of the 30 visible cells (L/30)",
+            tuple((float(n), n / SET_SIZE) for n in LIST_LENGTHS),
+            kind="chance",
+        ),
+    )
 
     def cells(self) -> list[dict[str, Any]]:
         return [{"list_length": length} for length in LIST_LENGTHS]
