@@ -39,6 +39,15 @@ def session_id(index: int) -> str:
     return f"s{index:03d}"
 
 
+def session_texts(encoded: Encoded) -> list[str]:
+    """The texts of a trial's sessions in write order: each frame, then its retention blanks."""
+    texts: list[str] = []
+    for frame_index, frame in enumerate(encoded.frames):
+        texts.append(frame)
+        texts.extend([BLANK] * encoded.retention.get(frame_index, 0))
+    return texts
+
+
 def load_worm(
     root: Path,
     variants: Sequence[Variant],
@@ -127,10 +136,7 @@ def _episode(
     variant: Variant, split: str, index: int, encoded: Encoded, top_k: int
 ) -> tuple[Episode, list[Probe]]:
     episode_id = f"{variant.name}-{split}-{index:05d}"
-    texts: list[str] = []
-    for frame_index, frame in enumerate(encoded.frames):
-        texts.append(frame)
-        texts.extend([BLANK] * encoded.retention.get(frame_index, 0))
+    texts = session_texts(encoded)
     sessions = []
     for i, text in enumerate(texts):
         start = (_START + timedelta(minutes=i)).isoformat()

@@ -29,6 +29,9 @@ from membench.core.jsonl_input import Where
 #: - ``sequence``: one option per step, scored per step against ``gold["steps"]`` (VSR, STS);
 #: - ``boxes``: one state per box, scored per box against ``gold["boxes"]`` (SMU).
 AnswerFormat = Literal["binary", "choice", "set", "sequence", "boxes"]
+#: what every solver answers when the memories hold nothing to answer from; every ``score`` reads it
+#: as invalid, so remembering nothing scores 0, never chance by a lucky fixed guess.
+ABSTAIN = "Unknown."
 
 
 @dataclass(frozen=True)

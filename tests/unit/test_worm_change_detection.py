@@ -12,23 +12,13 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Encoded, Memory
-from membench_tasks.worm.variants.change_detection import VARIANTS, ChangeDetection, parse_yes_no
-from membench_tasks.worm.variants.visual_item_recognition import ABSTAIN
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import ABSTAIN, Memory
+from membench_tasks.worm.variants.change_detection import VARIANTS, ChangeDetection
+from membench_tasks.worm.variants.grid import parse_yes_no
 
 AT = Where(Path("data_rand_trials.json"), None)
 BY_NAME = {variant.name: variant for variant in VARIANTS}
-
-
-def all_frames(encoded: Encoded, rng: random.Random) -> list[Memory]:
-    """Every session of the trial (frames and their blanks) as memories with their session index,
-    in a shuffled rank order."""
-    memories: list[Memory] = []
-    for i, frame in enumerate(encoded.frames):
-        memories.append(Memory(frame, len(memories)))
-        memories.extend(Memory("(blank)", len(memories)) for _ in range(encoded.retention.get(i, 0)))
-    rng.shuffle(memories)
-    return memories
 
 
 def official_trial() -> dict[str, Any]:
@@ -94,7 +84,7 @@ def test_every_cell_solves_from_all_frames_and_abstains_without_memories(variant
             assert encoded.retention == (
                 {0: cell["retention_interval"]} if cell["retention_interval"] else {}
             )
-            answer = variant.solve(question.text, question.inputs, all_frames(encoded, rng))
+            answer = variant.solve(question.text, question.inputs, trial_memories(encoded, rng))
             assert variant.score(question.format, question.gold, answer) == {"correct": 1.0, "invalid": 0.0}
             assert variant.solve(question.text, question.inputs, []) == ABSTAIN
             assert variant.score(question.format, question.gold, ABSTAIN) == {"correct": 0.0, "invalid": 1.0}

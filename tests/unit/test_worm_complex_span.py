@@ -12,7 +12,8 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Memory
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import Encoded
 from membench_tasks.worm.variants.complex_span import VARIANT
 
 AT = Where(Path("Complex_Span/data_rand_trials.json"), None).key("test").item(0)
@@ -71,12 +72,6 @@ def bits(cells: list[int]) -> str:
     return "".join("1" if c in cells else "0" for c in range(16))
 
 
-def memories_of(frames: list[str], seed: int) -> list[Memory]:
-    memories = [Memory(text, order) for order, text in enumerate(frames)]
-    random.Random(seed).shuffle(memories)
-    return memories
-
-
 @pytest.mark.parametrize("cell", VARIANT.cells(), ids=str)
 def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any]) -> None:
     rng = random.Random(cell["num_distractor"])
@@ -97,7 +92,7 @@ def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any]) ->
             "num_distractor": str(cell["num_distractor"]),
             "serial_position": str(k),
         }
-        answer = VARIANT.solve(question.text, question.inputs, memories_of(list(encoded.frames), k))
+        answer = VARIANT.solve(question.text, question.inputs, trial_memories(encoded, random.Random(k)))
         assert VARIANT.score(question.format, question.gold, answer) == {"correct": 1.0, "invalid": 0.0}
         nothing = VARIANT.solve(question.text, question.inputs, [])
         assert VARIANT.score(question.format, question.gold, nothing) == {"correct": 0.0, "invalid": 1.0}
@@ -116,7 +111,7 @@ def test_a_spatial_memory_is_recalled_as_its_direction_among_the_eight() -> None
     assert list(first.inputs.values()) == DIRECTIONS and first.inputs["E"] == "down"
     assert first.gold == {"answer": "E", "options": 8} and second.gold == {"answer": "B", "options": 8}
     assert "A) up; B) up-right;" in first.text and first.text.startswith("Memory item 1 was a ball")
-    only_second = memories_of(encoded.frames[2:], 0)
+    only_second = trial_memories(Encoded(encoded.frames[2:], ()), random.Random(0))
     assert VARIANT.solve(second.text, second.inputs, only_second) == "B"
     assert VARIANT.solve(first.text, first.inputs, only_second) == "Unknown."
 
@@ -139,7 +134,7 @@ def test_a_visual_memory_sits_at_its_official_slot_among_the_official_lures() ->
         *map(bits, LURES[2:]),
     ]
     assert first.gold["answer"] == "C" and second.gold["answer"] == "H"
-    assert VARIANT.solve(first.text, first.inputs, memories_of(list(encoded.frames), 1)) == "C"
+    assert VARIANT.solve(first.text, first.inputs, trial_memories(encoded, random.Random(1))) == "C"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Memory
+from membench.testing.worm import trial_memories
 from membench_tasks.worm.variants.grid import mirror
 from membench_tasks.worm.variants.spatial_coordination import VARIANT
 
@@ -36,12 +36,6 @@ def official(**changes: Any) -> dict[str, Any]:
     return trial
 
 
-def memories_of(frames: list[str], seed: int) -> list[Memory]:
-    memories = [Memory(text, order) for order, text in enumerate(frames)]
-    random.Random(seed).shuffle(memories)
-    return memories
-
-
 @pytest.mark.parametrize("cell", VARIANT.cells(), ids=str)
 @pytest.mark.parametrize("positive", [True, False])
 def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any], positive: bool) -> None:
@@ -55,7 +49,7 @@ def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any], po
     assert question.gold == {"answer": "yes" if positive else "no"}, "positive decides the answer"
     offset = "0" if positive else str(cell["symmetry_offset"])
     assert question.labels == {"list_length": str(cell["list_length"]), "symmetry_offset": offset}
-    answer = VARIANT.solve(question.text, question.inputs, memories_of(list(encoded.frames), 5))
+    answer = VARIANT.solve(question.text, question.inputs, trial_memories(encoded, random.Random(5)))
     assert VARIANT.score(question.format, question.gold, answer) == {"correct": 1.0, "invalid": 0.0}
     nothing = VARIANT.solve(question.text, question.inputs, [])
     assert VARIANT.score(question.format, question.gold, nothing) == {"correct": 0.0, "invalid": 1.0}
@@ -70,11 +64,11 @@ def test_an_official_trial_is_one_frame_per_cell_shown() -> None:
     (question,) = encoded.questions
     assert question.format == "binary" and question.gold == {"answer": "yes"}
     assert question.labels == {"list_length": "6", "symmetry_offset": "0"}
-    assert VARIANT.solve(question.text, {}, memories_of(list(encoded.frames), 1)) == "yes"
+    assert VARIANT.solve(question.text, {}, trial_memories(encoded, random.Random(1))) == "yes"
     asymmetric = VARIANT.encode(
         VARIANT.check(official(gt_item=[23, 0, 9, 27, 0, 9], gt=0, symmetry_offset=2), AT)
     )
-    assert VARIANT.solve(question.text, {}, memories_of(list(asymmetric.frames), 1)) == "no"
+    assert VARIANT.solve(question.text, {}, trial_memories(asymmetric, random.Random(1))) == "no"
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Memory
+from membench.testing.worm import trial_memories
 from membench_tasks.worm.variants.spatial_free_recall import LIST_LENGTHS, VARIANT
 
 AT = Where(Path("Spatial_Free_Recall/data_rand_trials.json"), None).key("test").item(0)
@@ -36,12 +36,6 @@ def official(**changes: Any) -> dict[str, Any]:
     return trial
 
 
-def memories_of(frames: list[str], seed: int) -> list[Memory]:
-    memories = [Memory(text, order) for order, text in enumerate(frames)]
-    random.Random(seed).shuffle(memories)
-    return memories
-
-
 @pytest.mark.parametrize("cell", VARIANT.cells(), ids=str)
 def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any]) -> None:
     rng = random.Random(cell["list_length"])
@@ -51,7 +45,7 @@ def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any]) ->
     assert len(encoded.frames) == cell["list_length"] + 1
     (question,) = encoded.questions
     assert question.labels == {"list_length": str(cell["list_length"])}
-    answer = VARIANT.solve(question.text, question.inputs, memories_of(list(encoded.frames), 7))
+    answer = VARIANT.solve(question.text, question.inputs, trial_memories(encoded, random.Random(7)))
     scores = VARIANT.score(question.format, question.gold, answer)
     assert scores["f1"] == scores["recall"] == scores["precision"] == 1.0 and scores["invalid"] == 0.0
     assert [scores[f"pos_{i}"] for i in range(1, cell["list_length"] + 1)] == [1.0] * cell["list_length"]

@@ -11,7 +11,8 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Memory
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import Encoded
 from membench_tasks.worm.variants.spatial_integration import VARIANT
 
 AT = Where(Path("Spatial_Integration/data_rand_trials.json"), None).key("test").item(0)
@@ -62,12 +63,6 @@ def official(**changes: Any) -> dict[str, Any]:
 DIFFERENT = {"gt": 0, "distractor_diff": 2, "distractor_line_segment": line([*SNAKE[:11], [3, 1], [3, 2]])}
 
 
-def memories_of(frames: list[str], seed: int) -> list[Memory]:
-    memories = [Memory(text, order) for order, text in enumerate(frames)]
-    random.Random(seed).shuffle(memories)
-    return memories
-
-
 @pytest.mark.parametrize("cell", VARIANT.cells(), ids=str)
 @pytest.mark.parametrize("positive", [True, False])
 def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any], positive: bool) -> None:
@@ -80,7 +75,7 @@ def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any], po
     diff = "0" if positive else str(cell["distractor_diff"])
     assert question.labels == {"part_size": str(cell["part_size"]), "distractor_diff": diff}
     assert question.inputs["probe"] in question.text and question.inputs["probe"].count("-") == 12
-    answer = VARIANT.solve(question.text, question.inputs, memories_of(list(encoded.frames), 3))
+    answer = VARIANT.solve(question.text, question.inputs, trial_memories(encoded, random.Random(3)))
     assert VARIANT.score(question.format, question.gold, answer) == {"correct": 1.0, "invalid": 0.0}
     nothing = VARIANT.solve(question.text, question.inputs, [])
     assert VARIANT.score(question.format, question.gold, nothing) == {"correct": 0.0, "invalid": 1.0}
@@ -107,8 +102,10 @@ def test_an_official_trial_shows_its_pieces_in_stored_order_and_the_probe_in_inp
 def test_the_solver_compares_segments_not_the_direction_they_are_written_in() -> None:
     frames = list(VARIANT.encode(VARIANT.check(official(), AT)).frames)
     reversed_probe = {"probe": "C3-C2-C1-B1-B2-B3-B4-B5-A5-A4-A3-A2-A1"}
-    assert VARIANT.solve("", reversed_probe, memories_of(frames, 2)) == "yes"
-    assert VARIANT.solve("", reversed_probe, memories_of(frames[:1], 2)) == "no", "half the figure is not it"
+    assert VARIANT.solve("", reversed_probe, trial_memories(Encoded(frames, ()), random.Random(2))) == "yes"
+    assert (
+        VARIANT.solve("", reversed_probe, trial_memories(Encoded(frames[:1], ()), random.Random(2))) == "no"
+    ), "half the figure is not it"
 
 
 @pytest.mark.parametrize(

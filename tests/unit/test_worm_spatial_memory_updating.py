@@ -11,7 +11,8 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Memory
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import Encoded
 from membench_tasks.worm.variants.spatial_memory_updating import VARIANT
 
 AT = Where(Path("Spatial_Memory_Updating/data_rand_trials.json"), None).key("test").item(0)
@@ -50,12 +51,6 @@ def official(**changes: Any) -> dict[str, Any]:
     return trial
 
 
-def memories_of(frames: list[str], seed: int, *, order: bool = True) -> list[Memory]:
-    memories = [Memory(text, place if order else None) for place, text in enumerate(frames)]
-    random.Random(seed).shuffle(memories)
-    return memories
-
-
 @pytest.mark.parametrize("cell", VARIANT.cells(), ids=str)
 @pytest.mark.parametrize("order", [True, False])
 def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any], order: bool) -> None:
@@ -69,7 +64,9 @@ def test_every_cell_round_trips_and_the_solver_is_exact(cell: dict[str, Any], or
     assert question.gold == {
         "boxes": [_id(trial["final_marker_state"][str(b)]) for b in range(cell["set_size"])]
     }
-    answer = VARIANT.solve(question.text, question.inputs, memories_of(list(encoded.frames), 4, order=order))
+    answer = VARIANT.solve(
+        question.text, question.inputs, trial_memories(encoded, random.Random(4), order=order)
+    )
     scores = VARIANT.score(question.format, question.gold, answer)
     assert scores["correct"] == 1.0 and scores["invalid"] == 0.0
     assert [scores[f"box_{i}"] for i in range(1, cell["set_size"] + 1)] == [1.0] * cell["set_size"]
@@ -99,8 +96,12 @@ def test_missing_moves_leave_the_solver_with_the_nearest_cell() -> None:
     frames = list(VARIANT.encode(VARIANT.check(official(), AT)).frames)
     # without box 1's two moves down it goes B2, up to A2, up-left off the grid: the nearest cell is A1
     kept = [frame for n, frame in enumerate(frames, start=1) if n not in (2, 8)]
-    assert VARIANT.solve("", {}, memories_of(kept, 1)) == "box 1: A1, box 2: A3"
-    assert VARIANT.solve("", {}, memories_of(frames[1:], 1)) == "Unknown.", "no start frame"
+    assert (
+        VARIANT.solve("", {}, trial_memories(Encoded(kept, ()), random.Random(1))) == "box 1: A1, box 2: A3"
+    )
+    assert VARIANT.solve("", {}, trial_memories(Encoded(frames[1:], ()), random.Random(1))) == "Unknown.", (
+        "no start frame"
+    )
 
 
 @pytest.mark.parametrize(

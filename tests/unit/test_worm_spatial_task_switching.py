@@ -12,7 +12,8 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Memory
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import Encoded
 from membench_tasks.worm.variants.spatial_task_switching import VARIANT
 
 AT = Where(Path("Spatial_Task_Switching_Cued/data_rand_trials.json"), None).key("test").item(0)
@@ -35,12 +36,6 @@ def official(**changes: Any) -> dict[str, Any]:
     return trial
 
 
-def memories_of(frames: list[str], seed: int, *, order: bool = True) -> list[Memory]:
-    memories = [Memory(text, place if order else None) for place, text in enumerate(frames)]
-    random.Random(seed).shuffle(memories)
-    return memories
-
-
 @pytest.mark.parametrize("seed", range(10))
 @pytest.mark.parametrize("order", [True, False])
 def test_generated_trials_round_trip_and_the_solver_is_exact(seed: int, order: bool) -> None:
@@ -53,7 +48,7 @@ def test_generated_trials_round_trip_and_the_solver_is_exact(seed: int, order: b
     (question,) = encoded.questions
     assert len(question.gold["steps"]) == sum(not t.startswith("Cue_") for t in tasks)
     answer = VARIANT.solve(
-        question.text, question.inputs, memories_of(list(encoded.frames), seed, order=order)
+        question.text, question.inputs, trial_memories(encoded, random.Random(seed), order=order)
     )
     scores = VARIANT.score(question.format, question.gold, answer)
     assert scores["correct"] == 1.0 and scores["invalid"] == 0.0
@@ -80,8 +75,14 @@ def test_an_official_trial_shows_cues_and_markers_and_asks_every_judgement() -> 
 def test_the_solver_judges_by_the_latest_cue_it_remembers() -> None:
     frames = list(VARIANT.encode(VARIANT.check(official(), AT)).frames)
     without_switch = [f for f in frames if not f.startswith("Frame 4:")]
-    assert VARIANT.solve("", {}, memories_of(without_switch, 3)) == "top, bottom, bottom, top"
-    assert VARIANT.solve("", {}, memories_of(frames[1:], 3)) == "unknown, unknown, right, left"
+    assert (
+        VARIANT.solve("", {}, trial_memories(Encoded(without_switch, ()), random.Random(3)))
+        == "top, bottom, bottom, top"
+    )
+    assert (
+        VARIANT.solve("", {}, trial_memories(Encoded(frames[1:], ()), random.Random(3)))
+        == "unknown, unknown, right, left"
+    )
     assert VARIANT.score("sequence", GOLD, "unknown, unknown, right, left")["correct"] == 0.5
 
 

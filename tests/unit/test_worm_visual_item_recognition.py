@@ -12,9 +12,9 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Encoded, Memory
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import ABSTAIN, Memory
 from membench_tasks.worm.variants.visual_item_recognition import (
-    ABSTAIN,
     VARIANT,
     bits,
     distractor,
@@ -27,17 +27,6 @@ from membench_tasks.worm.variants.visual_item_recognition import (
 AT = Where(Path("data_rand_trials.json"), None)
 EVENS, ODDS = list(range(0, 36, 2)), list(range(1, 36, 2))
 TOP, BOTTOM = list(range(18)), list(range(18, 36))
-
-
-def all_frames(encoded: Encoded, rng: random.Random) -> list[Memory]:
-    """Every session of the trial (frames and their blanks) as memories with their session index,
-    in a shuffled rank order."""
-    memories: list[Memory] = []
-    for i, frame in enumerate(encoded.frames):
-        memories.append(Memory(frame, len(memories)))
-        memories.extend(Memory("(blank)", len(memories)) for _ in range(encoded.retention.get(i, 0)))
-    rng.shuffle(memories)
-    return memories
 
 
 def official_trial() -> dict[str, Any]:
@@ -93,7 +82,7 @@ def test_every_cell_solves_from_all_frames_and_abstains_without_memories() -> No
             assert len(encoded.frames) == cell["list_length"]
             ri = cell["retention_interval"]
             assert encoded.retention == ({cell["list_length"] - 1: ri} if ri else {})
-            answer = VARIANT.solve(question.text, question.inputs, all_frames(encoded, rng))
+            answer = VARIANT.solve(question.text, question.inputs, trial_memories(encoded, rng))
             assert VARIANT.score(question.format, question.gold, answer) == {"correct": 1.0, "invalid": 0.0}
             assert VARIANT.solve(question.text, question.inputs, []) == ABSTAIN
             assert VARIANT.score(question.format, question.gold, ABSTAIN) == {"correct": 0.0, "invalid": 1.0}

@@ -12,25 +12,15 @@ import pytest
 
 from membench.core.errors import DataError
 from membench.core.jsonl_input import Where
-from membench_tasks.worm.variant import Encoded, Memory
-from membench_tasks.worm.variants.visual_item_recognition import ABSTAIN, bits
+from membench.testing.worm import trial_memories
+from membench_tasks.worm.variant import ABSTAIN, Memory
+from membench_tasks.worm.variants.visual_item_recognition import bits
 from membench_tasks.worm.variants.visual_serial import VARIANTS, parse_slots
 
 AT = Where(Path("data_rand_trials.json"), None)
 VSR, VSREC = VARIANTS
 EVENS, ODDS = list(range(0, 36, 2)), list(range(1, 36, 2))
 TOP, BOTTOM = list(range(18)), list(range(18, 36))
-
-
-def all_frames(encoded: Encoded, rng: random.Random) -> list[Memory]:
-    """Every session of the trial (frames and their blanks) as memories with their session index,
-    in a shuffled rank order."""
-    memories: list[Memory] = []
-    for i, frame in enumerate(encoded.frames):
-        memories.append(Memory(frame, len(memories)))
-        memories.extend(Memory("(blank)", len(memories)) for _ in range(encoded.retention.get(i, 0)))
-    rng.shuffle(memories)
-    return memories
 
 
 def recall_trial() -> dict[str, Any]:
@@ -97,7 +87,7 @@ def test_recall_solves_every_cell_from_all_frames_and_abstains_without_memories(
         assert question.labels == {"list_length": str(length)}
         assert len(question.inputs) == 9
         assert sum(value == "empty" for value in question.inputs.values()) == 9 - length
-        answer = VSR.solve(question.text, question.inputs, all_frames(encoded, rng))
+        answer = VSR.solve(question.text, question.inputs, trial_memories(encoded, rng))
         perfect = {f"step_{i}": 1.0 for i in range(1, length + 1)} | {"correct": 1.0, "invalid": 0.0}
         assert VSR.score(question.format, question.gold, answer) == perfect
         assert VSR.solve(question.text, question.inputs, []) == ABSTAIN
@@ -193,7 +183,7 @@ def test_recognition_solves_every_cell_and_balances_the_sides() -> None:
             trial = VSREC.check(json.loads(json.dumps(VSREC.generate(cell, positive, rng))), AT)
             encoded = VSREC.encode(trial)
             assert len(encoded.questions) == cell["list_length"]
-            memories = all_frames(encoded, rng)
+            memories = trial_memories(encoded, rng)
             for position, question in enumerate(encoded.questions, 1):
                 assert question.key == f"position_{position}"
                 assert question.labels == {

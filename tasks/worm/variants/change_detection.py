@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from membench.core.jsonl_input import Where, require, shown
 from membench.core.jsonl_input import check as check_type
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Reference, Variant
-from membench_tasks.worm.variants.visual_item_recognition import ABSTAIN, require_int
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Reference, Variant
+from membench_tasks.worm.variants.grid import score_yes_no
+from membench_tasks.worm.variants.visual_item_recognition import require_int
 
 #: the released data's image size (the trainer's ``img_size`` default), the frame of ``bar_coords``.
 CANVAS = 96
@@ -54,8 +55,6 @@ _BAR = re.compile(
     r"\b([A-J](?:10|[1-9]))\s+(small|large)\s+(red|green)\s+(horizontal|vertical)\s+(continuous|broken)\b",
     re.IGNORECASE,
 )
-_YES = re.compile(r"\byes\b", re.IGNORECASE)
-_NO = re.compile(r"\bno\b", re.IGNORECASE)
 
 
 def cell_of(coords: Sequence[float]) -> str:
@@ -97,12 +96,6 @@ def read_bars(text: str) -> dict[str, tuple[str, ...]]:
         cell, *features = (part.lower() for part in match.groups())
         found.setdefault(cell.upper(), tuple(features))
     return found
-
-
-def parse_yes_no(answer: str) -> str | None:
-    """The answer's "yes" or "no" when exactly one of the two occurs in it as a whole word, else None."""
-    yes, no = bool(_YES.search(answer)), bool(_NO.search(answer))
-    return "yes" if yes and not no else "no" if no and not yes else None
 
 
 class ChangeDetection(Variant):
@@ -221,8 +214,7 @@ class ChangeDetection(Variant):
     def score(self, fmt: AnswerFormat, gold: Mapping[str, Any], answer: str) -> dict[str, float]:
         if fmt != "binary":
             raise ValueError(f"change detection is scored as binary, not {fmt}")
-        parsed = parse_yes_no(answer)
-        return {"correct": float(parsed == gold["answer"]), "invalid": float(parsed is None)}
+        return score_yes_no(gold, answer)
 
 
 def _read_array(

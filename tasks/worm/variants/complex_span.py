@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Variant
 from membench_tasks.worm.variants.grid import (
     CELL3,
     DIRECTIONS,
@@ -189,17 +189,17 @@ class ComplexSpan(Variant):
         invalid) when they do not hold it."""
         asked = re.match(r"Memory item (\d)", question)
         if asked is None:
-            return "Unknown."
+            return ABSTAIN
         held = list(frame_statements(memories, rf"memory item {asked.group(1)}: {_ITEM}").values())
         if not held:
-            return "Unknown."
+            return ABSTAIN
         match = held[0]
         if match.group(4):
             wanted = match.group(4)
         else:
             start, end = (_ball_cell(match.group(g)) for g in (2, 3))
             wanted = direction_between(start, end, BALL_GRID)
-        return next((letter for letter, option in inputs.items() if option == wanted), "Unknown.")
+        return next((letter for letter, option in inputs.items() if option == wanted), ABSTAIN)
 
     def score(self, fmt: AnswerFormat, gold: Mapping[str, Any], answer: str) -> dict[str, float]:
         """The answer must be one option letter: "C", "(C)", "c.", "Option C", "The answer is C", or the

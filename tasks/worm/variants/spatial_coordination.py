@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Variant
 from membench_tasks.worm.variants.grid import (
     CELL,
     PATTERN_GRID,
@@ -103,7 +103,7 @@ class SpatialCoordination(Variant):
         named = " ".join(match.group(2) for match in frame_statements(memories, _SHOWN).values())
         shown = cells_in(named, PATTERN_GRID)
         if not shown:
-            return "Unknown."
+            return ABSTAIN
         return "yes" if is_mirror_symmetric(shown) else "no"
 
     def score(self, fmt: AnswerFormat, gold: Mapping[str, Any], answer: str) -> dict[str, float]:

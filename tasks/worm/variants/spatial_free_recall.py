@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Reference, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Reference, Variant
 from membench_tasks.worm.variants.grid import CELL, cell_id, cell_list, cells_in, frame_statements, int_field
 
 GRID = 10
@@ -98,7 +98,7 @@ class SpatialFreeRecall(Variant):
     def solve(self, question: str, inputs: Mapping[str, str], memories: Sequence[Memory]) -> str:
         """Every red cell the memories name; "Unknown." (scored invalid) when they name none."""
         red = [match.group(2) for match in frame_statements(memories, _RED).values()]
-        return ", ".join(red) if red else "Unknown."
+        return ", ".join(red) if red else ABSTAIN
 
     def score(self, fmt: AnswerFormat, gold: Mapping[str, Any], answer: str) -> dict[str, float]:
         """Set recall over the cell ids named in the answer (any case, each counted once)."""

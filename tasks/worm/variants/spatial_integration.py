@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, list_of, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Variant
 from membench_tasks.worm.variants.grid import (
     cell_id,
     cell_index,
@@ -136,7 +136,7 @@ class SpatialIntegration(Variant):
         invalid) when the memories hold no piece."""
         pieces = [_parse_line(match.group(2)) for match in frame_statements(memories, _PIECE).values()]
         if not pieces:
-            return "Unknown."
+            return ABSTAIN
         return "yes" if _joined(pieces) == _segments(_parse_line(inputs["probe"])) else "no"
 
     def score(self, fmt: AnswerFormat, gold: Mapping[str, Any], answer: str) -> dict[str, float]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, list_of, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Reference, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Reference, Variant
 from membench_tasks.worm.variants.grid import (
     CELL3,
     DIRECTIONS,
@@ -144,7 +144,7 @@ class SpatialMemoryUpdating(Variant):
         """
         starts = frame_statements(memories, _START)
         if not starts:
-            return "Unknown."
+            return ABSTAIN
         found = re.findall(rf"box (\d+) at ({CELL3})", next(iter(starts.values())).group(2))
         position = {int(box): (ROWS.index(cell[0]), int(cell[1]) - 1) for box, cell in found}
         for match in frame_statements(memories, _MOVE).values():

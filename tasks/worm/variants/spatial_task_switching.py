@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membench.core.jsonl_input import Where, check, list_of, require
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Variant
 from membench_tasks.worm.variants.grid import frame_statements, int_field, member, one_of
 
 TRIAL_LENGTH = 20
@@ -133,7 +133,7 @@ class SpatialTaskSwitching(Variant):
             else:
                 vertical, horizontal = match.group(3), match.group(4)
                 said.append(_UNKNOWN if rule is None else vertical if rule == "top" else horizontal)
-        return ", ".join(said) if said else "Unknown."
+        return ", ".join(said) if said else ABSTAIN
 
     def score(self, fmt: AnswerFormat, gold: Mapping[str, Any], answer: str) -> dict[str, float]:
         """Step i is right when the answer's i-th judgement word is gold's; "unknown" holds a step's place.

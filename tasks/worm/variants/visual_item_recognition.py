@@ -21,13 +21,12 @@ from typing import Any, ClassVar
 
 from membench.core.jsonl_input import Where, require, shown
 from membench.core.jsonl_input import check as check_type
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Reference, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Reference, Variant
 
 GRID = 6
 CELLS = GRID * GRID
 DARK = CELLS // 2
 #: what the offline solvers answer when the memories cannot decide; every scorer reads it as invalid.
-ABSTAIN = "Unknown."
 
 _LEGEND = "(6x6 grid read row by row, 1 = dark cell)"
 #: a 36-bit pattern, optionally after its "Pattern <n>" label (a label and its pattern may be parted by

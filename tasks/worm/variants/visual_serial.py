@@ -24,9 +24,8 @@ from typing import Any, ClassVar
 
 from membench.core.jsonl_input import Where, require
 from membench.core.jsonl_input import check as check_type
-from membench_tasks.worm.variant import AnswerFormat, Encoded, Memory, Question, Reference, Variant
+from membench_tasks.worm.variant import ABSTAIN, AnswerFormat, Encoded, Memory, Question, Reference, Variant
 from membench_tasks.worm.variants.visual_item_recognition import (
-    ABSTAIN,
     GRID,
     bits,
     choice_verdict,
