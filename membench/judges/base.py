@@ -13,9 +13,12 @@ None when no judge model was given; a judge that needs one raises ConfigError wi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from membench.core.types import Episode, Prediction, Probe, Score
+from membench.core.errors import LLMError, OutputParseError
+from membench.core.types import Episode, Prediction, Probe, Score, Usage
 
 if TYPE_CHECKING:
     from membench.llm.types import LLM
@@ -37,3 +40,64 @@ class Judge(ABC):
     @abstractmethod
     async def score(self, probe: Probe, prediction: Prediction, episode: Episode) -> Score:
         """Judge one prediction. Return ``Score(status="error")`` (or raise) when no verdict is possible."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Asked(Generic[T]):
+    """One judgment asked of an LLM: the parsed ``value``, or the ``problem`` why there is none; the
+    ``usage`` of every call it took (one, or two with the re-ask)."""
+
+    value: T | None
+    problem: str | None
+    usage: Usage
+
+
+async def ask_with_one_reminder(
+    client: LLM,
+    prompt: str,
+    parse: Callable[[str], T],
+    reminder: Callable[[str], str],
+    *,
+    max_tokens: int,
+) -> Asked[T]:
+    """Ask ``prompt``; when ``parse`` cannot use the reply (``OutputParseError``), ask once more with
+    the reply and ``reminder(problem)``. A failed call or a second unusable reply is a ``problem``,
+    never an exception and never a verdict: the caller records it as a judge error.
+
+    Replies ``parse`` cannot use are never cached (``usable``), so a re-run asks again. Usage counts one
+    call per request here, whatever the client reports, so a cached reply still counts as a call.
+    """
+    from membench.llm.cache import parsed_by
+
+    usage = Usage()
+
+    async def call(messages: list[dict[str, str]]) -> str:
+        nonlocal usage
+        reply = await client.complete(
+            messages, max_tokens=max_tokens, temperature=0.0, usable=parsed_by(parse)
+        )
+        counted = reply.usage.model_copy(update={"calls": 1, "cached_calls": int(reply.cached)})
+        usage = usage.add(counted)
+        return reply.text
+
+    first = [{"role": "user", "content": prompt}]
+    try:
+        text = await call(first)
+        try:
+            return Asked(parse(text), None, usage)
+        except OutputParseError as problem:
+            retry = [
+                *first,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": reminder(str(problem))},
+            ]
+            text = await call(retry)
+        try:
+            return Asked(parse(text), None, usage)
+        except OutputParseError as again:
+            return Asked(None, f"unusable judge reply after one re-ask: {again}", usage)
+    except LLMError as exc:
+        return Asked(None, f"judge call failed: {exc}", usage)

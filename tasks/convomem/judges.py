@@ -23,12 +23,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from membench.core.errors import LLMError, OutputParseError
+from membench.core.errors import OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.text import tokens
-from membench.core.types import Episode, Prediction, Probe, Score, Usage
-from membench.judges.base import Judge
-from membench.llm.cache import parsed_by
+from membench.core.types import Episode, Prediction, Probe, Score
+from membench.judges.base import Judge, ask_with_one_reminder
 from membench.llm.types import LLM
 from membench_tasks.convomem.keys import Keys, is_right, missing_and_forbidden
 
@@ -106,30 +105,18 @@ class LLMJudge(Judge):
             evidence=probe.gold.get("message_evidences", []),
             answer=prediction.answer or "",
         )
-        messages = [{"role": "user", "content": prompt}]
-        usage = Usage()
-        problem = ""
-        for _ in range(2):
-            try:
-                reply = await self.client.complete(
-                    messages, max_tokens=self.max_tokens, temperature=0.0, usable=parsed_by(parse_verdict)
-                )
-            except LLMError as exc:
-                return Score(judge=self.name, status="error", explanation=str(exc), usage={"judge": usage})
-            usage = usage.add(reply.usage)
-            try:
-                right = parse_verdict(reply.text)
-            except OutputParseError as exc:
-                problem = str(exc)
-                reminder = self._templates[REMINDER].render(problem=problem)
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": reply.text},
-                    {"role": "user", "content": reminder},
-                ]
-                continue
-            return verdict(self.name, right).model_copy(update={"usage": {"judge": usage}})
-        return Score(judge=self.name, status="error", explanation=problem, usage={"judge": usage})
+        asked = await ask_with_one_reminder(
+            self.client,
+            prompt,
+            parse_verdict,
+            lambda problem: self._templates[REMINDER].render(problem=problem),
+            max_tokens=self.max_tokens,
+        )
+        if asked.value is None:
+            return Score(
+                judge=self.name, status="error", explanation=asked.problem, usage={"judge": asked.usage}
+            )
+        return verdict(self.name, asked.value).model_copy(update={"usage": {"judge": asked.usage}})
 
 
 def parse_verdict(text: str) -> bool:

@@ -20,11 +20,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from membench.core.errors import LLMError, OutputParseError
+from membench.core.errors import OutputParseError
 from membench.core.identity import LLM_KEY
-from membench.core.types import Episode, Prediction, Probe, Score, Usage
-from membench.judges.base import Judge
-from membench.llm.cache import parsed_by
+from membench.core.types import Episode, Prediction, Probe, Score
+from membench.judges.base import Judge, ask_with_one_reminder
 from membench.llm.types import LLM
 from membench_tasks.episodic.scoring import chronology, f1_scores, match_answer
 
@@ -123,35 +122,21 @@ class LLMJudge(Judge):
             kind=KIND_WORDS[trait], question=probe.question, gold=gold, ordered=get != "all",
             answer=prediction.answer or "",
         )  # fmt: skip
-        messages = [{"role": "user", "content": prompt}]
-        usage = Usage()
-        problem = ""
-        for _ in range(2):
-            try:
-                reply = await self.client.complete(
-                    messages,
-                    max_tokens=self.max_tokens,
-                    temperature=0.0,
-                    usable=parsed_by(lambda text: parse_reply(text, gold)),
-                )
-            except LLMError as exc:
-                return Score(judge=self.name, status="error", explanation=str(exc), usage={"judge": usage})
-            usage = usage.add(reply.usage)
-            try:
-                identified, scores, order = parse_reply(reply.text, gold)
-            except OutputParseError as exc:
-                problem = str(exc)
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": reply.text},
-                    {"role": "user", "content": self._reminder.render(problem=problem)},
-                ]
-                continue
-            # Extra identified items do not break an exact set (upstream drops them); half scores do.
-            in_full = all(scores[item] in (0.0, 1.0) for item in gold)
-            score = verdict(probe, self.name, gold, scores, len(identified), order, stated_in_full=in_full)
-            return score.model_copy(update={"usage": {"judge": usage}})
-        return Score(judge=self.name, status="error", explanation=problem, usage={"judge": usage})
+        asked = await ask_with_one_reminder(
+            self.client,
+            prompt,
+            lambda text: parse_reply(text, gold),
+            lambda problem: self._reminder.render(problem=problem),
+            max_tokens=self.max_tokens,
+        )
+        usage = {"judge": asked.usage}
+        if asked.value is None:
+            return Score(judge=self.name, status="error", explanation=asked.problem, usage=usage)
+        identified, scores, order = asked.value
+        # Extra identified items do not break an exact set (upstream drops them); half scores do.
+        in_full = all(scores[item] in (0.0, 1.0) for item in gold)
+        score = verdict(probe, self.name, gold, scores, len(identified), order, stated_in_full=in_full)
+        return score.model_copy(update={"usage": usage})
 
 
 def parse_reply(text: str, gold: Sequence[str]) -> tuple[list[str], dict[str, float], list[str]]:

@@ -32,11 +32,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from membench.core.errors import ConfigError, LLMError, OutputParseError
+from membench.core.errors import ConfigError, OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
-from membench.llm.cache import parsed_by
-from membench.llm.types import LLM, LLMResponse
+from membench.judges.base import ask_with_one_reminder
+from membench.llm.types import LLM
 from membench_tasks.halumem.judge_base import (
     QA_LABELS,
     UPDATE_LABELS,
@@ -272,53 +272,20 @@ class LLMJudge(HaluMemJudge):
 
     async def _ask(self, judgment: str, spec: Mapping[str, Check], **inputs: Any) -> _Outcome:
         """One judgment: a call, one re-ask if the reply cannot be parsed, never an exception for either."""
-        messages = [{"role": "user", "content": self._templates[judgment].render(**inputs)}]
-        usage = Usage()
-        try:
-            reply = await self._complete(messages, spec)
-            usage = usage.add(_call_usage(reply))
-            try:
-                return _Outcome(parse_verdict(reply.text, spec), None, usage)
-            except OutputParseError as problem:
-                reminder = self._templates["reminder"].render(problem=str(problem))
-                retry = [
-                    *messages,
-                    {"role": "assistant", "content": reply.text},
-                    {"role": "user", "content": reminder},
-                ]
-                reply = await self._complete(retry, spec)
-                usage = usage.add(_call_usage(reply))
-                try:
-                    return _Outcome(parse_verdict(reply.text, spec), None, usage)
-                except OutputParseError as again:
-                    return _Outcome(None, f"unusable judge reply after one re-ask: {again}", usage)
-        except LLMError as exc:
-            return _Outcome(None, f"judge call failed: {exc}", usage)
-
-    async def _complete(self, messages: list[dict[str, str]], spec: Mapping[str, Check]) -> LLMResponse:
-        return await self._client.complete(
-            messages,
+        asked = await ask_with_one_reminder(
+            self._client,
+            self._templates[judgment].render(**inputs),
+            lambda text: parse_verdict(text, spec),
+            lambda problem: self._templates["reminder"].render(problem=problem),
             max_tokens=self._max_tokens,
-            temperature=0.0,
-            usable=parsed_by(lambda text: parse_verdict(text, spec)),
         )
+        return _Outcome(asked.value, asked.problem, asked.usage)
 
 
 async def _bounded(limit: asyncio.Semaphore, judgment: Awaitable[_Outcome]) -> _Outcome:
     """Run one judgment of a probe once ``limit`` allows, so a verbose system cannot flood the client."""
     async with limit:
         return await judgment
-
-
-def _call_usage(reply: LLMResponse) -> Usage:
-    """One call's usage, counted here so the tally does not depend on how the client fills ``calls``."""
-    return Usage(
-        calls=1,
-        cached_calls=int(reply.cached),
-        prompt_tokens=reply.usage.prompt_tokens,
-        completion_tokens=reply.usage.completion_tokens,
-        cost_usd=reply.usage.cost_usd,
-    )
 
 
 def _judge_usage(outcomes: list[_Outcome]) -> UsageByRole:
