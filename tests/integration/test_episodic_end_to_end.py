@@ -51,8 +51,8 @@ def test_no_memory_abstains_everywhere(tmp_path: Path) -> None:
     [
         "full-context",
         "bm25",
-        pytest.param("dense", marks=pytest.mark.needs_embedder),
-        pytest.param("mem0", marks=pytest.mark.needs_mem0),
+        pytest.param("dense", marks=[pytest.mark.needs_embedder, pytest.mark.slow]),
+        pytest.param("mem0", marks=[pytest.mark.needs_mem0, pytest.mark.slow]),
     ],
 )
 def test_retrieving_systems_answer_some_questions(system: str, tmp_path: Path) -> None:

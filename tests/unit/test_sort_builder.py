@@ -151,6 +151,7 @@ def test_a_pair_on_the_upper_edge_fails_its_excerpt() -> None:
     assert all(p.seg2_pos - p.seg1_pos < p.distance_bin for p in pairs)
 
 
+@pytest.mark.slow
 def test_distances_follow_the_real_slice_in_every_bin() -> None:
     """The builder on the slice's own books (250 words, both segment lengths, 110 excerpts per book as
     released, three seeds) draws distances distributed as the release's: a two-sample KS test per bin."""

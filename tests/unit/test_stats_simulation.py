@@ -2,6 +2,8 @@
 
 Checked on clustered right/wrong data like a memory benchmark's: 60 episodes of 20 probes, each episode
 with its own success rate drawn from Beta(6, 4) (mean 0.6, ICC 1/11, so a design effect near 2.7).
+Thousands of replications take about 35 s, so they run with the slow tests (``make test-slow``), and
+``make bench`` measures the same properties (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from membench.core.task import MetricSpec
 from membench.stats import compare, compare_family, estimate
 from membench.stats.policy import ALPHA, MIN_BOOTSTRAP_EPISODES
 from membench.testing.simulation import family_wise_error, interval_coverage
+
+pytestmark = pytest.mark.slow
 
 SPECS = (MetricSpec("acc", "Accuracy"),)
 N_CLUSTERS, SIZE, TRUTH = 60, 20, 0.6
