@@ -15,12 +15,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from membench.core.errors import LLMError, OutputParseError
 from membench.core.types import Episode, Prediction, Probe, Score, Usage
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
     from membench.llm.types import LLM
 
 
@@ -43,6 +46,16 @@ class Judge(ABC):
 
 
 T = TypeVar("T")
+
+
+def prompt_environment(folder: Path) -> Environment:
+    """The templates of a judge's prompts in ``folder``: an undefined variable is an error (a prompt
+    never goes out with a hole in it), and block tags leave no blank lines behind."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(
+        loader=FileSystemLoader(folder), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from membench.core.errors import OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.text import tokens
 from membench.core.types import Episode, Prediction, Probe, Score
-from membench.judges.base import Judge, ask_with_one_reminder
+from membench.judges.base import Judge, ask_with_one_reminder, prompt_environment
 from membench.llm.types import LLM
 from membench_tasks.convomem.keys import Keys, is_right, missing_and_forbidden
 
@@ -78,12 +76,7 @@ class LLMJudge(Judge):
         self.client = client
         self.max_tokens = max_tokens
         self.name = f"llm:{client.identity()['model']}"
-        env = Environment(
-            loader=FileSystemLoader(PROMPTS_DIR),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        env = prompt_environment(PROMPTS_DIR)
         self._templates = {name: env.get_template(f"{name}.j2") for name in {*TEMPLATES.values(), REMINDER}}
 
     def identity(self) -> dict[str, Any]:

@@ -18,12 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from membench.core.errors import OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score
-from membench.judges.base import Judge, ask_with_one_reminder
+from membench.judges.base import Judge, ask_with_one_reminder, prompt_environment
 from membench.llm.types import LLM
 from membench_tasks.episodic.scoring import chronology, f1_scores, match_answer
 
@@ -97,12 +95,7 @@ class LLMJudge(Judge):
         self.client = client
         self.max_tokens = max_tokens
         self.name = f"llm:{client.identity()['model']}"
-        env = Environment(
-            loader=FileSystemLoader(PROMPTS_DIR),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        env = prompt_environment(PROMPTS_DIR)
         self._prompt = env.get_template(f"{TEMPLATE}.j2")
         self._reminder = env.get_template(f"{REMINDER}.j2")
 

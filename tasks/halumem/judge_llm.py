@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from membench.core.errors import ConfigError, OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score, Usage, UsageByRole
-from membench.judges.base import ask_with_one_reminder
+from membench.judges.base import ask_with_one_reminder, prompt_environment
 from membench.llm.types import LLM
 from membench_tasks.halumem.judge_base import (
     QA_LABELS,
@@ -152,13 +150,7 @@ class LLMJudge(HaluMemJudge):
         self._client = client
         self._concurrency = concurrency
         self._max_tokens = max_tokens
-        env = Environment(
-            loader=FileSystemLoader(PROMPTS_DIR),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            autoescape=False,
-        )
+        env = prompt_environment(PROMPTS_DIR)
         self._templates = {
             judgment: env.get_template(f"{version}.j2") for judgment, version in TEMPLATES.items()
         }
