@@ -57,7 +57,8 @@ class PairResult:
     estimate_a: MetricEstimate
     estimate_b: MetricEstimate
     mde: float | None
-    #: which run the point difference favours (higher_is_better respected); None when equal or undefined.
+    #: which run the paired values favour (``MetricSpec.preferred``); None when equal, undefined or the
+    #: metric is descriptive.
     favours: str | None
     only_a: tuple[ProbeName, ...]
     only_b: tuple[ProbeName, ...]
@@ -273,13 +274,15 @@ def compare_runs(
         for member in family.members:
             c = member.comparison
             a, b = views[c.name_a], views[c.name_b]
+            estimate_a = _paired_estimate(specs, spec.name, c.name_a, a, b, estimates, n_boot, seed)
+            estimate_b = _paired_estimate(specs, spec.name, c.name_b, b, a, estimates, n_boot, seed)
             pairs.append(
                 PairResult(
                     member=member,
-                    estimate_a=_paired_estimate(specs, spec.name, c.name_a, a, b, estimates, n_boot, seed),
-                    estimate_b=_paired_estimate(specs, spec.name, c.name_b, b, a, estimates, n_boot, seed),
+                    estimate_a=estimate_a,
+                    estimate_b=estimate_b,
                     mde=detectable_difference(c.se, c.n_clusters, len(family.members), alpha, POWER),
-                    favours=_favours(spec, c.name_a, c.name_b, c.difference),
+                    favours=_favours(spec, c.name_a, c.name_b, estimate_a, estimate_b),
                     only_a=_names(a.keys - b.keys),
                     only_b=_names(b.keys - a.keys),
                     errored_a=_names(a.errored & b.keys),
@@ -367,10 +370,9 @@ def _paired_estimate(
     return cache[key]
 
 
-def _favours(spec: MetricSpec, name_a: str, name_b: str, difference: float | None) -> str | None:
-    if difference is None or difference == 0:
-        return None
-    return name_b if (difference > 0) == spec.higher_is_better else name_a
+def _favours(spec: MetricSpec, name_a: str, name_b: str, a: MetricEstimate, b: MetricEstimate) -> str | None:
+    side = spec.preferred(a.value, b.value)
+    return None if side is None else (name_a if side == "a" else name_b)
 
 
 def _names(keys: frozenset[str]) -> tuple[ProbeName, ...]:

@@ -72,7 +72,7 @@ def pair_cells(pair: PairResult, spec: MetricSpec) -> list[str]:
 
 
 def _title(family: MetricFamily) -> str:
-    direction = "higher is better" if family.spec.higher_is_better else "lower is better"
+    direction = family.spec.better_text()
     return f"{family.spec.display} ({family.spec.name}; {direction})"
 
 
@@ -218,7 +218,8 @@ def to_json(result: CompareResult) -> dict[str, Any]:
             {
                 "metric": family.spec.name,
                 "display": family.spec.display,
-                "higher_is_better": family.spec.higher_is_better,
+                "better": family.spec.better,
+                "target": family.spec.target,
                 "scale": family.spec.scale,
                 "unit": family.spec.unit,
                 "family": "baseline" if family.family.baseline is not None else "all pairs",

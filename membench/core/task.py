@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # the seams a task builds sit above core: importing this modu
     from membench.readers.base import Reader
 
 
+#: which value of a metric is the better one (``MetricSpec.better``).
+Better = Literal["higher", "lower", "target", "descriptive"]
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """How a metric is named, read and computed.
@@ -35,6 +39,11 @@ class MetricSpec:
     cannot leave (F1: (0, 1)); intervals are clipped to it. A ratio needs none: when each contribution
     lies within [0, den] its value is known to lie in [0, 1].
 
+    ``better`` says which value is the better one: ``higher``, ``lower``, ``target`` (closest to
+    ``target``, on the metric's own scale: SORT's share of A answers is unbiased at 0.5), or
+    ``descriptive`` (a count read beside the scores, such as the number of extracted memories, which
+    nothing ranks or favours). ``loss`` is the one implementation of that order.
+
     ``variant_of`` names the metric this one is a variant of (HaluMem's paper-style "(all)" twin of
     each "(valid)" metric): the run summary shows it in a column beside that metric, headed
     ``variant_label``, instead of in a row of its own, and explains the column with ``variant_legend``.
@@ -42,7 +51,7 @@ class MetricSpec:
 
     name: str
     display: str
-    higher_is_better: bool = True
+    better: Better = "higher"
     main: bool = False
     group: str = ""
     aggregate: Literal["ratio", "sum"] = "ratio"
@@ -55,10 +64,46 @@ class MetricSpec:
     variant_of: str = ""
     variant_label: str = ""
     variant_legend: str = ""
+    target: float | None = None
 
     def __post_init__(self) -> None:
         if bool(self.variant_of) != bool(self.variant_label):
             raise ValueError(f"metric {self.name}: a variant needs both variant_of and variant_label")
+        if (self.better == "target") != (self.target is not None):
+            raise ValueError(f"metric {self.name}: better='target' and a target value go together")
+        if self.main and self.better not in ("higher", "lower"):
+            raise ValueError(f"metric {self.name}: a main metric ranks systems, so it is higher or lower")
+
+    @property
+    def ranked(self) -> bool:
+        """Whether values of this metric are better or worse at all (a descriptive count is neither)."""
+        return self.better != "descriptive"
+
+    def loss(self, value: float) -> float:
+        """How far ``value`` (on the metric's own scale) is from the best: smaller is better."""
+        if self.better == "higher":
+            return -value
+        if self.better == "lower":
+            return value
+        if self.better == "target":
+            assert self.target is not None
+            return abs(value - self.target)
+        raise ValueError(f"metric {self.name} is descriptive: no value of it is better than another")
+
+    def preferred(self, a: float | None, b: float | None) -> Literal["a", "b"] | None:
+        """Which of two values is the better one; None when equal, undefined or descriptive."""
+        if a is None or b is None or not self.ranked or self.loss(a) == self.loss(b):
+            return None
+        return "a" if self.loss(a) < self.loss(b) else "b"
+
+    def better_text(self) -> str:
+        """The direction as outputs print it: "higher is better", "50% is best", "descriptive"."""
+        if self.better == "target":
+            assert self.target is not None
+            return f"{self.target * self.scale:g}{self.unit} is best"
+        if self.better == "descriptive":
+            return "descriptive, not a score"
+        return f"{self.better} is better"
 
 
 @dataclass(frozen=True)

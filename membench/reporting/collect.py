@@ -306,7 +306,7 @@ def _rank_key(est: MetricEstimate, main: MetricSpec, label: str) -> tuple[int, f
     """Best first; an undefined main metric ranks last; equal values in label order."""
     if est.value is None:
         return (1, 0.0, label)
-    return (0, -est.value if main.higher_is_better else est.value, label)
+    return (0, main.loss(est.value), label)
 
 
 def _neighbours(
@@ -353,7 +353,7 @@ def _agrees(main: MetricSpec, difference: float | None) -> bool:
     """Whether lower - upper on the paired probes leaves the upper system at least as good."""
     if difference is None:
         return True
-    return difference <= 0 if main.higher_is_better else difference >= 0
+    return difference <= 0 if main.better == "higher" else difference >= 0
 
 
 def _ranks(neighbours: list[Neighbours]) -> list[tuple[int, bool]]:

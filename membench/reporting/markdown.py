@@ -98,7 +98,7 @@ def _board(board: Board) -> list[str]:
 
 def _ranking(board: Board) -> list[str]:
     main = board.main
-    direction = "higher is better" if main.higher_is_better else "lower is better"
+    direction = main.better_text()
     lines = [
         f"### Ranking by {md(main.display)} ({direction})",
         "",
@@ -184,7 +184,7 @@ def _all_metrics(board: Board) -> list[str]:
             if est.n_errors:
                 shown += f"; {est.n_errors} errored"
             cells.append(shown)
-        better = "higher" if spec.higher_is_better else "lower"
+        better = spec.better_text()
         lines.append(f"| {md(spec.display)} | {md(spec.group) or '–'} | {better} | {' | '.join(cells)} |")
     return lines
 

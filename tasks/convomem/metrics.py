@@ -43,15 +43,15 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("evidence_retrieved", "Evidence conversations retrieved", group="retrieval",
                note="evidence conversations among the retrieved memories / the item's evidence "
                     "conversations; N/A for a system that gives no provenance"),
-    MetricSpec("context_words", "Words shown to the reader", higher_is_better=False, group="cost",
+    MetricSpec("context_words", "Words shown to the reader", better="lower", group="cost",
                scale=1.0, unit="", note="per question: the words of the retrieved memories"),
-    MetricSpec("llm_tokens", "LLM tokens per question", higher_is_better=False, group="cost", scale=1.0,
+    MetricSpec("llm_tokens", "LLM tokens per question", better="lower", group="cost", scale=1.0,
                unit="", note="answering one question: the system's calls at query time and the reader's"),
-    MetricSpec("cost_usd", "Cost per question", higher_is_better=False, group="cost", scale=1.0,
+    MetricSpec("cost_usd", "Cost per question", better="lower", group="cost", scale=1.0,
                unit="$", note="as LLM tokens per question, priced by litellm's cost map"),
-    MetricSpec("ingest_tokens", "Ingestion LLM tokens per conversation", higher_is_better=False,
+    MetricSpec("ingest_tokens", "Ingestion LLM tokens per conversation", better="lower",
                group="cost", scale=1.0, unit="", note="the system's LLM calls while ingesting"),
-    MetricSpec("ingest_cost_usd", "Ingestion cost per conversation", higher_is_better=False,
+    MetricSpec("ingest_cost_usd", "Ingestion cost per conversation", better="lower",
                group="cost", scale=1.0, unit="$", note="as ingestion tokens, priced by litellm's cost map"),
 )  # fmt: skip
 

@@ -39,7 +39,7 @@ METRICS: tuple[MetricSpec, ...] = (
                note="mean over matching-events bins of mean lenient F1 ('all' questions)"),
     MetricSpec("f1", "F1 (all questions)", group="recall", note="lenient F1, plain mean over questions"),
     MetricSpec("f1_harsh", "F1 harsh", group="recall", note="F1 without upstream's cap on predicted items"),
-    MetricSpec("hallucination_rate", "Hallucination rate", higher_is_better=False, group="recall",
+    MetricSpec("hallucination_rate", "Hallucination rate", better="lower", group="recall",
                note="0-match questions whose answer states any item"),
     MetricSpec("latest", "Latest state", group="chronological", note="lenient F1, bins 2 and up"),
     MetricSpec("exact_set", "Exact set", group="chronological",

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from membench.core.records import latest_ingests
-from membench.core.task import Contribution, MetricSpec
+from membench.core.task import Better, Contribution, MetricSpec
 from membench.core.types import IngestRecord, Record
 from membench_tasks.halumem.judge_base import (
     QA_LABELS,
@@ -70,16 +70,16 @@ _ALL_LEGEND = "the paper's denominators, errors counted as 0"
 
 
 def _both(
-    name: str, display: str, group: str, note: str = "", higher_is_better: bool = True, main: bool = False
+    name: str, display: str, group: str, note: str = "", better: Better = "higher", main: bool = False
 ) -> tuple[MetricSpec, MetricSpec]:
     """A metric in its "(valid)" variant and its paper "(all)" variant (never the main one)."""
     all_note = "the paper's (all) denominators: failed verdicts count as 0" + (f"; {note}" if note else "")
     return (
-        MetricSpec(name, display, higher_is_better, main, group, note=note),
+        MetricSpec(name, display, better, main, group, note=note),
         MetricSpec(
             f"{name}_all",
             f"{display} (all)",
-            higher_is_better,
+            better,
             False,
             group,
             note=all_note,
@@ -124,26 +124,28 @@ METRICS: tuple[MetricSpec, ...] = (
     *_f1_specs(),
     *_both("type_accuracy", "Type accuracy", _EXTRACTION, "full integrity hits plus correct updates"),
     MetricSpec(
-        "extracted_memories", "Extracted memories", group=_EXTRACTION, aggregate="sum", scale=1.0, unit="",
+        "extracted_memories", "Extracted memories", "descriptive", group=_EXTRACTION, aggregate="sum",
+        scale=1.0, unit="",
         note="N_extracted: a count, not a score",
     ),
     MetricSpec(
-        "target_memories", "Target memories", group=_EXTRACTION, aggregate="sum", scale=1.0, unit="",
+        "target_memories", "Target memories", "descriptive", group=_EXTRACTION, aggregate="sum",
+        scale=1.0, unit="",
         note="|M_T|: extracted memories judged to be about a gold point; a count, not a score",
     ),
     *_both("update_correct", "Update correct", "update", _ONLY_RETRIEVED),
-    *_both("update_hallucination", "Update hallucination", "update", _ONLY_RETRIEVED, higher_is_better=False),
-    *_both("update_omission", "Update omission", "update", _ONLY_RETRIEVED, higher_is_better=False),
-    *_both("update_other", "Update other", "update", _ONLY_RETRIEVED, higher_is_better=False),
+    *_both("update_hallucination", "Update hallucination", "update", _ONLY_RETRIEVED, better="lower"),
+    *_both("update_omission", "Update omission", "update", _ONLY_RETRIEVED, better="lower"),
+    *_both("update_other", "Update other", "update", _ONLY_RETRIEVED, better="lower"),
     *_both("qa_correct", "QA correct", "qa", main=True),
-    *_both("qa_hallucination", "QA hallucination", "qa", higher_is_better=False),
-    *_both("qa_omission", "QA omission", "qa", higher_is_better=False),
+    *_both("qa_hallucination", "QA hallucination", "qa", better="lower"),
+    *_both("qa_omission", "QA omission", "qa", better="lower"),
     MetricSpec(
-        "add_time_s", "Add time per session", higher_is_better=False, group="efficiency", scale=1.0, unit="s",
+        "add_time_s", "Add time per session", better="lower", group="efficiency", scale=1.0, unit="s",
         note="mean seconds per ingested session, noise sessions included (the paper sums minutes)",
     ),
     MetricSpec(
-        "search_time_s", "Search time per question", higher_is_better=False, group="efficiency", scale=1.0,
+        "search_time_s", "Search time per question", better="lower", group="efficiency", scale=1.0,
         unit="s", note="mean retrieval latency of QA probes",
     ),
 )  # fmt: skip

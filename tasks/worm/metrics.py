@@ -30,7 +30,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("set_recall", "Set recall (SFR)", group="answers", note="targets recalled / targets"),
     MetricSpec("set_precision", "Set precision (SFR)", group="answers",
                note="targets among the cells answered / cells answered"),
-    MetricSpec("invalid", "Invalid answers", higher_is_better=False, group="answers",
+    MetricSpec("invalid", "Invalid answers", better="lower", group="answers",
                note="share of answers the variant could not parse"),
 )  # fmt: skip
 

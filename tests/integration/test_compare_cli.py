@@ -56,7 +56,7 @@ def test_json_all_pairs_over_every_metric(
     result = json.loads(capsys.readouterr().out)
     families = {f["metric"]: f for f in result["families"]}
     assert "qa_correct" in families and "add_time_s" in families and "extraction_f1" in families
-    assert families["add_time_s"]["higher_is_better"] is False
+    assert families["add_time_s"]["better"] == "lower"
     qa = families["qa_correct"]
     assert qa["family"] == "all pairs" and len(qa["comparisons"]) == 3
     holm = sorted(c["p_holm"] for c in qa["comparisons"])

@@ -109,13 +109,20 @@ def test_mde_is_the_t_based_power_formula_on_the_clustered_se(tmp_path: Path, re
     assert c.ci is None and pair.estimate_a.ci is None, "n_boot=0 skips the bootstrap"
 
 
-def test_lower_is_better_flips_the_favoured_side(tmp_path: Path) -> None:
-    from membench.analysis.compare import _favours
-
-    lower = MetricSpec("latency", "Latency", higher_is_better=False)
+def test_each_direction_prefers_its_own_side() -> None:
+    lower = MetricSpec("latency", "Latency", better="lower")
     higher = MetricSpec("accuracy", "Accuracy")
-    assert _favours(lower, "a", "b", 0.2) == "a" and _favours(higher, "a", "b", 0.2) == "b"
-    assert _favours(lower, "a", "b", -0.2) == "b" and _favours(higher, "a", "b", 0.0) is None
+    target = MetricSpec("answer_a", "Answered A", better="target", target=0.5)
+    count = MetricSpec("memories", "Memories", better="descriptive", aggregate="sum", scale=1.0, unit="")
+    assert lower.preferred(0.3, 0.5) == "a" and higher.preferred(0.3, 0.5) == "b"
+    assert higher.preferred(0.4, 0.4) is None and higher.preferred(None, 0.4) is None
+    assert target.preferred(0.45, 0.6) == "a" and target.preferred(0.9, 0.52) == "b"
+    assert count.preferred(10, 20) is None and not count.ranked
+    assert target.better_text() == "50% is best" and count.better_text() == "descriptive, not a score"
+    with pytest.raises(ValueError, match="descriptive"):
+        count.loss(3)
+    with pytest.raises(ValueError, match="go together"):
+        MetricSpec("x", "X", better="target")
 
 
 def test_different_data_or_task_is_refused_naming_both_dirs(tmp_path: Path, registry: Registry) -> None:

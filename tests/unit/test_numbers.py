@@ -9,7 +9,7 @@ from membench.reporting.svg import _Axis, ci_plot
 from membench.stats import MetricEstimate
 
 PCT = MetricSpec("acc", "Accuracy")
-SECONDS = MetricSpec("lat", "Latency", higher_is_better=False, scale=1.0, unit="s")
+SECONDS = MetricSpec("lat", "Latency", better="lower", scale=1.0, unit="s")
 COUNT = MetricSpec("n", "Memories", aggregate="sum", scale=1.0, unit="")
 TOKENS = MetricSpec("tok", "Tokens", scale=1.0, unit="tokens")
 

@@ -123,7 +123,7 @@ def test_runs_judged_differently_go_on_separate_boards(tmp_path: Path) -> None:
 
 
 ACC = MetricSpec("acc", "Accuracy")
-TOKENS = MetricSpec("tok", "Tokens", higher_is_better=False, scale=1.0, unit="tokens")
+TOKENS = MetricSpec("tok", "Tokens", better="lower", scale=1.0, unit="tokens")
 
 
 def at(metric: str, level: str, value: float | None, ci: tuple[float, float] | None = None) -> MetricEstimate:
