@@ -18,7 +18,7 @@ import importlib.util
 import inspect
 import os
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import entry_points
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from membench.core.errors import ConfigError
 from membench.core.plugins import import_object
+from membench.core.suggest import unknown_name
 
 if TYPE_CHECKING:
     from membench.core.task import Task
@@ -153,20 +154,25 @@ class Registry:
         return found
 
     @overload
-    def get(self, kind: Literal["system"], name: str) -> type[MemorySystem]: ...
+    def get(self, kind: Literal["system"], name: str, also: Iterable[str] = ()) -> type[MemorySystem]: ...
     @overload
-    def get(self, kind: Literal["task"], name: str) -> type[Task]: ...
+    def get(self, kind: Literal["task"], name: str, also: Iterable[str] = ()) -> type[Task]: ...
     @overload
-    def get(self, kind: Literal["reader"], name: str) -> type[Reader]: ...
+    def get(self, kind: Literal["reader"], name: str, also: Iterable[str] = ()) -> type[Reader]: ...
     @overload
-    def get(self, kind: Literal["judge"], name: str) -> type[Judge]: ...
+    def get(self, kind: Literal["judge"], name: str, also: Iterable[str] = ()) -> type[Judge]: ...
 
-    def get(self, kind: Kind, name: str) -> type[Any]:
-        """The class registered as ``name``, a subclass of ``kind``'s seam; else a ConfigError saying why."""
+    def get(self, kind: Kind, name: str, also: Iterable[str] = ()) -> type[Any]:
+        """The class registered as ``name``, a subclass of ``kind``'s seam; else a ConfigError saying why.
+
+        An unknown name is answered with the closest known ones ("did you mean"); ``also`` are more
+        names a typo may have meant, resolved by the caller (a task's own readers and judges).
+        """
         entry = self._entries[kind].get(name)
         if entry is None:
-            known = ", ".join(sorted(self._entries[kind])) or "none"
-            raise ConfigError(f"unknown {kind} '{name}'; known: {known} (see `membench list {kind}s`)")
+            raise ConfigError(
+                unknown_name(kind, name, self._entries[kind], f"membench list {kind}s", also=also)
+            )
         try:
             loaded = entry.get()
         except ConfigError:

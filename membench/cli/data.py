@@ -5,23 +5,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from membench.cli.options import add_common, add_key_values, key_values
+from membench.cli.options import TASK_OPTION_HELP, add_common, add_key_values, key_values
 
 
 def add_parser(sub: Any) -> None:
     data = sub.add_parser("data", help="build the offline dataset of a task, or pull the official one")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     build = data_sub.add_parser("build", help="write a task's data with its seeded offline builder")
-    build.add_argument("task")
-    add_key_values(build, "-T", "task_options")
+    build.add_argument("task", help="the task (membench list tasks)")
+    add_key_values(build, "-T", "task_options", TASK_OPTION_HELP)
     build.add_argument("--llm", metavar="MODEL", help="write the data with an LLM, for builders that can")
     build.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
-    add_common(build)
+    add_common(build, results_dir=False)
     pull = data_sub.add_parser("pull", help="download the official release (needs access to the hub)")
-    pull.add_argument("task")
-    add_key_values(pull, "-T", "task_options")
+    pull.add_argument("task", help="the task (membench list tasks)")
+    add_key_values(pull, "-T", "task_options", TASK_OPTION_HELP)
     pull.add_argument("--sha256", help="expected checksum; the download is refused on mismatch")
-    add_common(pull)
+    add_common(pull, results_dir=False)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -11,12 +11,29 @@ from membench.cli.options import non_negative_int
 
 def add_parser(sub: Any) -> None:
     report = sub.add_parser("report", help="write leaderboard.md, leaderboard.html and a page per run")
-    report.add_argument("results_dir", nargs="?", type=Path, default=Path("results"), metavar="RESULTS_DIR")
-    report.add_argument("--out", type=Path, required=True, help="directory to write the report into")
+    report.add_argument(
+        "results_dir",
+        nargs="?",
+        type=Path,
+        default=Path("results"),
+        metavar="RESULTS_DIR",
+        help="the results directory whose runs are reported (default: results)",
+    )
+    report.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="directory to write the report into"
+    )
     report.add_argument("--baseline", help="system name or run label deltas are taken against")
     report.add_argument("--data-dir", type=Path, default=Path("data"), help="where datasets are kept")
-    report.add_argument("--n-boot", type=non_negative_int, default=2000, help="cluster-bootstrap resamples")
-    report.add_argument("--seed", type=non_negative_int, default=0)
+    report.add_argument(
+        "--n-boot",
+        type=non_negative_int,
+        metavar="N",
+        default=2000,
+        help="cluster-bootstrap resamples (default: 2000; 0: no interval)",
+    )
+    report.add_argument(
+        "--seed", type=non_negative_int, default=0, metavar="N", help="seed of the bootstrap (default: 0)"
+    )
     report.add_argument(
         "--plugin", action="append", default=[], metavar="MODULE:OBJECT", help="load a task (repeatable)"
     )

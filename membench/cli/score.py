@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Any) -> None:
     score = sub.add_parser("score", help="re-score a finished run with another judge, and report agreement")
-    score.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    score.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the finished run to re-score")
     score.add_argument("--judge", required=True, help="judge name (a task judge, or llm with --judge-llm)")
     score.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
     score.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
@@ -35,14 +35,24 @@ def add_parser(sub: Any) -> None:
         "task_options",
         "where the run's data is now, e.g. -T data=PATH (the fingerprint must match)",
     )
-    score.add_argument("--max-connections", type=positive_int, default=8, help="concurrent judge requests")
+    score.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="concurrent judge requests (default: 8)",
+    )
     score.add_argument("--retry-errors", action="store_true", help="redo probes the judge failed last time")
     score.add_argument(
         "--fresh", action="store_true", help="rescore from scratch (the old rescore is archived)"
     )
     score.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
     score.add_argument(
-        "--n-boot", type=non_negative_int, default=2000, help="bootstrap resamples for metric intervals"
+        "--n-boot",
+        type=non_negative_int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples for metric intervals (default: 2000; 0: no interval)",
     )
     add_common(score, results_dir=False)  # the rescore is written beside RUN_DIR
 

@@ -1,7 +1,10 @@
 """``membench systems list | install NAME``: every system, how it runs, whether it can run here.
 
 ``list`` imports no system library: it reads what each adapter declares (its environment, modules,
-required environment variables and needs) and looks for the modules with ``find_spec``.
+required environment variables and needs) and looks for the modules with ``find_spec``. A system's
+mode is ``in process``, ``worker: ENV`` (its own environment, ``systems install ENV``) or ``service``
+(a client of a service at ``-S base_url``: hosted, or a server you run; its ``needs`` says which).
+``membench list systems`` prints the same table.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ def add_parser(sub: Any) -> None:
     systems = sub.add_parser("systems", help="list the memory systems, or install one's environment")
     verbs = systems.add_subparsers(dest="verb", required=True)
     lister = verbs.add_parser("list", help="every system: how it runs, installed or not, what it needs")
-    add_common(lister, results_dir=False)
+    add_common(lister, results_dir=False, data_dir=False)
     install = verbs.add_parser("install", help="make a system's own environment from its pinned requirements")
     install.add_argument("name", help="the system (see `membench systems list`)")
     install.add_argument(
         "--force", action="store_true", help="remake the environment even if it is installed"
     )
-    add_common(install, results_dir=False)
+    add_common(install, results_dir=False, data_dir=False)
 
 
 def cmd_systems(args: argparse.Namespace) -> int:
@@ -72,7 +75,7 @@ def _row(cls: Any) -> SystemRow:
         if status.problem() is not None:
             needs.insert(0, f"membench systems install {cls.environment}")
     else:
-        mode = "in process"
+        mode = "service" if "base_url" in cls.default_options else "in process"
         missing = [m for m in cls.modules if importlib.util.find_spec(m) is None]
         state = "installed" if not missing else "missing"
         if missing and cls.install_hint:
@@ -85,7 +88,13 @@ def _row(cls: Any) -> SystemRow:
 
 
 def _list(args: argparse.Namespace) -> int:
-    rows = system_rows(args.plugin)
+    print_systems(args.plugin)
+    return 0
+
+
+def print_systems(plugins: list[str]) -> None:
+    """The table of ``system_rows`` at 80 columns: ``needs`` wraps in its own column."""
+    rows = system_rows(plugins)
     widths = (max(len(r.name) for r in rows) + 2, 16, 16)
     head = ("system", "mode", "state")
     print("".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + "needs")
@@ -96,7 +105,6 @@ def _list(args: argparse.Namespace) -> int:
         print(cells + lines[0])
         for more in lines[1:]:
             print(" " * indent + more)
-    return 0
 
 
 def _install(args: argparse.Namespace) -> int:

@@ -32,7 +32,13 @@ class NotSupported(MembenchError):
     """A system was asked for a capability it does not declare."""
 
 
-class LLMError(MembenchError):
+class RunFailure(MembenchError):
+    """Something failed while the work ran, not in what the user asked for: a service or an endpoint that
+    did not answer, a download cut or corrupted, an environment that did not install, a run another
+    process holds. The CLI exits 1 for these and 2 for every other MembenchError (a usage error)."""
+
+
+class LLMError(RunFailure):
     """An LLM call that failed for good. ``kind`` is rate_limit, transient, timeout or fatal."""
 
     def __init__(self, kind: str, message: str, attempts: int = 1) -> None:
@@ -41,5 +47,5 @@ class LLMError(MembenchError):
         super().__init__(f"{kind}: {message}")
 
 
-class OutputParseError(MembenchError):
+class OutputParseError(RunFailure):
     """An LLM answered, but not in the format the prompt demanded."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from membench.core.errors import ConfigError
+from membench.core.errors import ConfigError, RunFailure
 
 #: the lock file a run directory holds while a command writes to it.
 LOCK = "writer.lock"
@@ -22,7 +22,7 @@ LOCK = "writer.lock"
 
 @contextmanager
 def exclusive(lock_path: Path, what: Path) -> Iterator[None]:
-    """Hold the lock at ``lock_path`` for the body; a ConfigError naming ``what`` and the holder's PID
+    """Hold the lock at ``lock_path`` for the body; a RunFailure naming ``what`` and the holder's PID
     when another process holds it."""
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +33,7 @@ def exclusive(lock_path: Path, what: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(
+            raise RunFailure(
                 f"{what} is being written by another membench process (PID {_holder(fd)}); "
                 "wait for it to finish, or stop it and run the same command again"
             ) from None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from membench.core.errors import ConfigError
 from membench.core.identity import TaskIdentity
+from membench.core.suggest import unknown_name
 from membench.core.types import Dataset, IngestRecord, Probe, Record
 
 if TYPE_CHECKING:  # the seams a task builds sit above core: importing this module loads none of them
@@ -182,6 +183,9 @@ class Task(ABC):
     #: the offline reader this task's answer probes need: one of ``reader_names`` or a registered reader.
     default_reader: ClassVar[str] = "extractive"
     default_options: ClassVar[Mapping[str, str]] = {}
+    #: one line of help per option of ``default_options`` (what it sets, its values), for ``membench list
+    #: tasks``; the contract test checks every option has one.
+    option_help: ClassVar[Mapping[str, str]] = {}
     #: options that decide built data only: left out of the identity when ``-T data=PATH`` is given.
     builder_options: ClassVar[tuple[str, ...]] = ()
     #: options that only check an input (a checksum) and decide no result: two runs that differ in them
@@ -189,12 +193,11 @@ class Task(ABC):
     check_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Mapping[str, str], data_dir: Path) -> None:
-        unknown = set(options) - set(self.default_options)
+        unknown = sorted(set(options) - set(self.default_options))
         if unknown:
-            allowed = ", ".join(sorted(self.default_options)) or "none"
-            raise ConfigError(
-                f"task '{self.name}' has no option(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
-            )
+            what, hint = f"{self.name} option", "membench list tasks"
+            errors = [unknown_name(what, key, self.default_options, hint) for key in unknown]
+            raise ConfigError("; ".join(errors))
         self.options: dict[str, str] = {**self.default_options, **options}
         self.data_dir = data_dir
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from membench.core.errors import ConfigError, NotSupported
+from membench.core.suggest import unknown_name
 from membench.core.types import Episode, Memory, Session, UsageByRole
 from membench.core.urls import public_url
 from membench.llm.types import LLM
@@ -78,12 +79,11 @@ class MemorySystem(ABC):
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         options = self.implied_options(options)
-        unknown = set(options) - set(self.default_options)
+        unknown = sorted(set(options) - set(self.default_options))
         if unknown:
-            allowed = ", ".join(sorted(self.default_options)) or "none"
-            raise ConfigError(
-                f"system '{self.name}' has no option(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
-            )
+            what, hint = f"{self.name} option", "membench list systems"
+            errors = [unknown_name(what, key, self.default_options, hint) for key in unknown]
+            raise ConfigError("; ".join(errors))
         self.options: dict[str, str] = {**self.default_options, **options}
         self.workdir = workdir
         self.llm = llm

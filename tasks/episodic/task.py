@@ -47,6 +47,15 @@ class EpisodicTask(Task):
         "llm_api_base": "",
         "attempts": "3",
     }
+    #: one line per option, for ``membench list tasks``.
+    option_help: ClassVar[dict[str, str]] = {
+        "data": "an official book folder, a folder of them, or a builder JSONL file; empty: built books",
+        "books": "built data: chapters x books, a comma list (20x10,200x2,2000x1 adds a 2,000-chapter book)",
+        "seed": "built data: the builder's seed (each book gets its own from it)",
+        "llm": "built data: a litellm model that writes the chapters; empty: templates",
+        "llm_api_base": "built data: OpenAI-compatible base URL for llm",
+        "attempts": "built data: tries per chapter an LLM writes before the event is dropped",
+    }
 
     def built_path(self) -> Path:
         """Named by every option that decides built data (attempts only matter to an LLM writer), and by

@@ -28,16 +28,29 @@ class HaluMemTask(Task):
     breakdowns = ("question_type", "memory_type")
     judge_names = ("rule", "lexical", "llm")
     builder_options = ("users", "sessions", "turns", "noise", "seed")
-    check_options = ("sha256",)
+    check_options = ("sha256", "revision")
     default_options: ClassVar[dict[str, str]] = {
         "data": "",
         "sha256": "",
         "variant": "medium",
+        "revision": "main",
         "users": "10",
         "sessions": "8",
         "turns": "8",
         "noise": "0",
         "seed": "0",
+    }
+    #: one line per option, for ``membench list tasks``.
+    option_help: ClassVar[dict[str, str]] = {
+        "data": "an official HaluMem-Medium.jsonl or HaluMem-Long.jsonl; empty: the seeded builder's data",
+        "sha256": "checksum the data file must have, checked before loading (and by data pull)",
+        "variant": "medium or long (noise rounds and sessions); also the file data pull fetches",
+        "revision": "data pull: the hub revision (a branch, a tag or a commit; main)",
+        "users": "built data: users, one episode each",
+        "sessions": "built data: real sessions per user",
+        "turns": "built data: rounds (a user and an assistant message) per session, at least 6",
+        "noise": "built data: generated noise sessions per user (variant=long only)",
+        "seed": "built data: the builder's seed (the same seed gives the same file)",
     }
 
     def built_path(self) -> Path:
@@ -67,7 +80,10 @@ class HaluMemTask(Task):
         from membench_tasks.halumem.pull import pull_halumem
 
         return pull_halumem(
-            self.options["variant"], dest_dir, sha256=sha256 or self.options["sha256"] or None
+            self.options["variant"],
+            dest_dir,
+            revision=self.options["revision"],
+            sha256=sha256 or self.options["sha256"] or None,
         )
 
     def load(self) -> Dataset:

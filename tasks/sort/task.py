@@ -42,6 +42,7 @@ class SortTask(Task):
     reader_names = ("order",)
     default_reader = "order"
     builder_options = ("text", "n", "seed")
+    check_options = ("revision",)
     default_options: ClassVar[dict[str, str]] = {
         "data": "",
         "text": "",
@@ -52,6 +53,21 @@ class SortTask(Task):
         "chunk_words": "100",
         "top_k": "5",
         "split": "test",
+        "revision": "main",
+    }
+    #: one line per option, for ``membench list tasks``.
+    option_help: ClassVar[dict[str, str]] = {
+        "data": "official Book-SORT: a folder of CSVs, or a parquet file or folder; empty: built items",
+        "text": "a UTF-8 text file to build items from; empty: a generated book",
+        "excerpt_lengths": "words per excerpt, a comma list (Book-SORT's: 250, 1000, 2500, 10000, "
+        "20000)",
+        "segment_lengths": "segment lengths in words, a comma list (the paper's: 20, 50)",
+        "n": "built data: excerpts per condition (= pairs per distance bin)",
+        "seed": "built data: the builder's seed",
+        "chunk_words": "words per ingested chunk (one session each)",
+        "top_k": "memories retrieved per question",
+        "split": "test (excerpts 0-99, the paper's slice), validation (100-109) or all",
+        "revision": "data pull: the hub revision (a branch, a tag or a commit; main)",
     }
 
     def identity(self) -> TaskIdentity:
@@ -96,6 +112,21 @@ class SortTask(Task):
             segment_lengths=self._lengths("segment_lengths"),
             n=self.int_option("n"),
             seed=self.int_option("seed"),
+        )
+
+    def pull(self, dest_dir: Path, sha256: str | None = None) -> Path:
+        from membench_tasks.sort.pull import pull_booksort
+
+        if sha256 is not None:
+            raise ConfigError(
+                "--sha256 does not apply to sort: the release is one file per condition, and each is "
+                "checked against the sha256 the hub lists for it"
+            )
+        return pull_booksort(
+            dest_dir,
+            excerpt_lengths=self._lengths("excerpt_lengths"),
+            segment_lengths=self._lengths("segment_lengths"),
+            revision=self.options["revision"],
         )
 
     def load(self) -> Dataset:

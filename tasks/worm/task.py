@@ -103,6 +103,15 @@ class WormTask(Task):
         "split": "test",
         "top_k": "10",
     }
+    #: one line per option, for ``membench list tasks``.
+    option_help: ClassVar[dict[str, str]] = {
+        "data": "the release's wm_bench_data folder (data_rand_trials.json per task); empty: built trials",
+        "variants": "all, or a comma list of " + ", ".join(all_variants()),
+        "per_cell": "trials per condition cell: built, or a seeded subsample of official data, or all",
+        "seed": "seed of the built trials and of the subsample",
+        "split": "test, or train / gen_test of official data",
+        "top_k": "memories retrieved per probe",
+    }
 
     def variants(self) -> list[Variant]:
         known = all_variants()

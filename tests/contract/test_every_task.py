@@ -94,3 +94,13 @@ def test_task_offline_judges_can_be_built(name: str, tmp_path: Path) -> None:
     assert default.name and default.identity()
     with pytest.raises(ConfigError):
         task.make_judge("no-such-judge")
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_every_task_option_has_one_line_of_help(name: str) -> None:
+    """``membench list tasks`` is where users find a task's -T options: each needs its help there."""
+    task_cls = Registry().get("task", name)
+    assert task_cls.description.strip(), f"task {name} has no description"
+    assert set(task_cls.option_help) == set(task_cls.default_options), "one help per option, no other"
+    for key, text in task_cls.option_help.items():
+        assert text.strip() and "\n" not in text, f"task {name} option {key}: one line of help"

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from membench.api import run
-from membench.cli.main import build_parser, main
+from membench.cli.main import COMMANDS, build_parser, main
+from membench.cli.options import key_values
 from membench.cli.run_output import print_outcome
 from membench.core.config import RunConfig
+from membench.core.errors import ConfigError, DataError, LLMError, OutputParseError
+from membench.registry import Registry
 from membench.running.display import NullDisplay
 from membench.systems.mem0 import Mem0System
 
@@ -91,6 +94,7 @@ def test_dry_run_counts_without_running(tmp_path: Path) -> None:
         "--system",
         "bm25",
         "--dry-run",
+        "--no-check",  # no key for openai/x: the endpoint check would refuse it
         "-T",
         "users=2",
         "--judge-llm",
@@ -237,3 +241,178 @@ def test_an_unusable_directory_is_one_line_before_any_work(  # type: ignore[no-u
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and error.startswith(f"membench: error: {option} {value} {problem}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing written
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--task", "halumem", "--system", "bm25", "-T", "foo"],
+        ["run", "--task", "halumem", "--system", "bm25", "-S", "=1"],
+        ["data", "build", "halumem", "-T", "users"],
+        ["data", "pull", "halumem", "-T", "variant"],
+        ["score", "results/runs/x", "--judge", "lexical", "-T", "data"],
+    ],
+)
+def test_a_pair_without_key_and_equals_sign_is_a_usage_error(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    flag, pair = argv[-2:]
+    command = " ".join(argv[:2]) if argv[0] == "data" else argv[0]
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"membench {command}: error: argument {flag}: takes KEY=VALUE, got '{pair}'"
+    assert list(tmp_path.iterdir()) == [], "a usage error writes nothing"
+
+
+def test_key_values_splits_pairs_and_refuses_one_without_equals_sign() -> None:
+    assert key_values(["users = 2", "seed=1", "users=3", "data="], "-T") == {
+        "users": "3",
+        "seed": "1",
+        "data": "",
+    }
+    with pytest.raises(ConfigError, match=r"^-S takes KEY=VALUE, got 'mode'$"):
+        key_values(["mode"], "-S")
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (
+            ["run", "--task", "halumen", "--system", "bm25"],
+            "unknown task 'halumen'; did you mean 'halumem'? (membench list tasks)",
+        ),
+        (
+            ["run", "--task", "halumem", "--system", "bm52"],
+            "unknown system 'bm52'; did you mean 'bm25'? (membench list systems)",
+        ),
+        (
+            ["run", "--task", "halumem", "--system", "mem"],
+            "unknown system 'mem'; did you mean 'mem0', 'amem' or 'memos'? (membench list systems)",
+        ),
+        (
+            ["run", "--task", "halumem", "--system", "bm25", "--reader", "extractve"],
+            "unknown reader 'extractve'; did you mean 'extractive'? (membench list readers); "
+            "task 'halumem' readers: none",
+        ),
+        (
+            ["run", "--task", "halumem", "--system", "bm25", "-T", "user=2"],
+            "unknown halumem option 'user'; did you mean 'users'? (membench list tasks)",
+        ),
+        (
+            ["data", "build", "halumem", "-T", "sesions=2"],
+            "unknown halumem option 'sesions'; did you mean 'sessions'? (membench list tasks)",
+        ),
+        (["data", "build", "sorrt"], "unknown task 'sorrt'; did you mean 'sort'? (membench list tasks)"),
+        (
+            ["data", "pull", "convomen"],
+            "unknown task 'convomen'; did you mean 'convomem'? (membench list tasks)",
+        ),
+        (
+            ["systems", "install", "memso"],
+            "unknown system 'memso'; did you mean 'memos'? (membench list systems)",
+        ),
+    ],
+)
+def test_an_unknown_name_is_a_usage_error_with_the_closest_names(
+    argv: list[str],
+    error: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"membench: error: {error}\n"
+    assert not (tmp_path / "results").exists(), "nothing is run"
+
+
+def test_an_unknown_judge_gets_the_tasks_closest_judge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The task's own judges are resolved by ``running.components.build_judge``, which passes them to
+    ``Registry.get(..., also=task.judge_names)`` so a typo of one is answered too."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--task", "halumem", "--system", "bm25", "--judge", "lexcal"]) == 2
+    assert capsys.readouterr().err == (
+        "membench: error: unknown judge 'lexcal'; did you mean 'lexical'? (membench list judges); "
+        "task 'halumem' judges: rule, lexical, llm\n"
+    )
+
+
+#: ``membench list tasks`` for the toy task, exactly as printed at 80 columns.
+TOY_LISTED = """\
+toy  (--plugin toy_plugin.py:ToyTask)
+  Toy: one colour stated per session, asked back after it (runner mechanics)
+  judges: exact (first: default); reader: extractive
+  -T options (KEY=DEFAULT):
+    episodes=4    episodes, one memory each
+    sessions=3    sessions per episode, each followed by its probe
+    boom=         comma list of probe ids whose query makes FlakySystem raise
+    judge_fails=  comma list of probe ids the judge errors on, on purpose
+"""
+
+
+def test_list_tasks_shows_each_tasks_description_and_options_with_defaults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(FIXTURES)  # a short plugin path, so the golden block is the same on any machine
+    assert main(["list", "tasks", "--plugin", "toy_plugin.py:ToyTask"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    blocks = out.split("\n\n")
+    assert TOY_LISTED in [block.rstrip("\n") + "\n" for block in blocks]
+    registry = Registry()
+    for name, origin in registry.names("task"):
+        task_cls = registry.get("task", name)
+        block = next(b for b in blocks if b.startswith(f"{name}  ({origin})\n"))
+        assert " ".join(task_cls.description.split()) in " ".join(block.split())
+        starts = [
+            line.split()[0] for line in block.splitlines() if line.startswith("    ") and line[4] != " "
+        ]
+        assert starts == [f"{key}={value}" for key, value in task_cls.default_options.items()]
+
+
+def test_a_long_option_default_puts_its_help_on_the_next_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "tasks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("    excerpt_lengths=250,1000")  # sort's: too long to share a line with its help
+    assert lines[at + 1] == " " * 26 + "words per excerpt, a comma list (Book-SORT's: 250,"
+
+
+def test_list_systems_is_the_systems_table_with_each_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "systems"]) == 0
+    listed = capsys.readouterr().out
+    assert main(["systems", "list"]) == 0
+    assert capsys.readouterr().out == listed
+    rows = {line.split()[0]: line for line in listed.splitlines()[1:] if line[:1].strip()}
+    mode_of = {name: row[len(name) :].strip().split("  ")[0] for name, row in rows.items()}
+    assert mode_of["bm25"] == mode_of["mem0"] == "in process"
+    assert mode_of["zep"] == mode_of["letta"] == mode_of["supermemory"] == mode_of["memobase"] == "service"
+    assert mode_of["memos"] == "worker: memos"
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (LLMError("transient", "Connection error", attempts=6), 1),
+        (OutputParseError("the reply held no JSON object"), 1),
+        (ConfigError("task 'x' has no offline builder"), 2),
+        (DataError("data/x.jsonl", 3, "sessions[0]", "start_time is not a string"), 2),
+    ],
+)
+def test_a_failure_at_run_time_exits_1_and_a_usage_error_2(
+    failure: Exception, code: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def command(args: object) -> int:
+        raise failure
+
+    add_parser, _ = COMMANDS["list"]
+    monkeypatch.setitem(COMMANDS, "list", (add_parser, command))
+    assert main(["list", "tasks"]) == code
+    assert capsys.readouterr().err == f"membench: error: {failure}\n"

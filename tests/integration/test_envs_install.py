@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from membench.core.errors import ConfigError
+from membench.core.errors import ConfigError, RunFailure
 from membench.systems import envs
 
 
@@ -37,7 +37,7 @@ def test_a_failed_install_names_the_step_and_quotes_pip_and_leaves_no_usable_env
     envs_root: Path, tmp_path: Path
 ) -> None:
     envs.requirements_file("toy").write_text(f"{tmp_path / 'no-such-package.whl'}\n")
-    with pytest.raises(ConfigError, match=r"failed at 'installing toy.txt'") as caught:
+    with pytest.raises(RunFailure, match=r"failed at 'installing toy.txt'") as caught:
         envs.install("toy", report=lambda line: None)
     assert "no-such-package.whl" in str(caught.value)
     assert envs.env_status("toy").state == "incomplete"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from membench.analysis.rescore import RescoreConfig, rescore
-from membench.core.errors import ConfigError
+from membench.core.errors import RunFailure
 from membench.core.lock import LOCK, exclusive
 from membench.core.records import RECORDS, read_records
 from membench.registry import import_object
@@ -67,7 +67,7 @@ def test_a_second_run_is_refused_and_a_killed_one_leaves_no_stale_lock(tmp_path:
         second = subprocess.run(
             command(results), env=ungated_env(), capture_output=True, text=True, timeout=120
         )
-        assert second.returncode == 2, second.stderr
+        assert second.returncode == 1, second.stderr
         (message,) = second.stderr.strip().splitlines()
         assert str(run_dir_of(results)) in message and f"(PID {first.pid})" in message
         assert tree_digest(results) == before, "the refused run wrote nothing"
@@ -89,7 +89,7 @@ def test_a_rescore_being_written_is_refused(tmp_path: Path) -> None:
     config = RescoreConfig(run_dir=source, judge="lexical", data_dir=tmp_path / "data", n_boot=0)
     rescored = rescore(config).run_dir
     before = tree_digest(rescored)
-    with exclusive(rescored / LOCK, rescored), pytest.raises(ConfigError) as refused:
+    with exclusive(rescored / LOCK, rescored), pytest.raises(RunFailure) as refused:
         rescore(config)
     assert str(rescored) in str(refused.value) and f"(PID {os.getpid()})" in str(refused.value)
     assert tree_digest(rescored) == before
@@ -104,7 +104,7 @@ def test_a_report_folder_being_written_is_refused(tmp_path: Path) -> None:
     settings = Settings(n_boot=0)
     write_report(results, out, settings)
     before = tree_digest(out)
-    with exclusive(out.parent / f".{out.name}.lock", out), pytest.raises(ConfigError) as refused:
+    with exclusive(out.parent / f".{out.name}.lock", out), pytest.raises(RunFailure) as refused:
         write_report(results, out, settings)
     assert str(out) in str(refused.value) and f"(PID {os.getpid()})" in str(refused.value)
     assert tree_digest(out) == before

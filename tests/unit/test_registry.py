@@ -128,3 +128,23 @@ def test_an_abstract_plugin_class_is_refused_by_name_before_any_work(tmp_path: P
         ConfigError, match=r"reader 'half' from --plugin .* is abstract: it does not implement \w+"
     ):
         registry.get("reader", "half")
+
+
+def test_an_unknown_name_is_answered_with_the_closest_known_ones() -> None:
+    registry = Registry([f"{TOY}:LastWordReader"])
+    with pytest.raises(ConfigError) as unknown:
+        registry.get("reader", "last-wrd")
+    assert (
+        str(unknown.value) == "unknown reader 'last-wrd'; did you mean 'last-word'? (membench list readers)"
+    )
+    with pytest.raises(ConfigError) as unknown:
+        registry.get("system", "qq")
+    known = ", ".join(sorted(registry_module.BUILTIN_SYSTEMS))
+    assert str(unknown.value) == f"unknown system 'qq'; known: {known} (membench list systems)"
+
+
+def test_names_a_caller_resolves_itself_are_suggested_too() -> None:
+    """A task's own judges are not registered: the caller passes them, and a typo of one is answered."""
+    with pytest.raises(ConfigError) as unknown:
+        Registry().get("judge", "lexcal", also=("rule", "lexical", "llm"))
+    assert str(unknown.value) == "unknown judge 'lexcal'; did you mean 'lexical'? (membench list judges)"

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from membench.core.errors import ConfigError
+from membench.core.errors import ConfigError, RunFailure
 
 ENVS_VAR = "MEMBENCH_ENVS"
 MANIFEST = "membench-env.json"
@@ -170,7 +170,7 @@ def _build(name: str, requirements: Path, path: Path, log: Path, report: Callabl
             out.flush()
             done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
             if done.returncode != 0:
-                raise ConfigError(
+                raise RunFailure(
                     f"installing environment '{name}' failed at '{what}' (exit {done.returncode}); "
                     f"the last lines of {log}:\n{_tail(log, 15)}"
                 )
@@ -192,7 +192,7 @@ def _output(name: str, command: list[str]) -> str:
     """What ``command`` prints, run in the new environment; a failure is one line naming it."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise ConfigError(
+        raise RunFailure(
             f"environment '{name}' was installed but '{' '.join(command[-2:])}' failed there "
             f"(exit {done.returncode}): {done.stderr.strip()[-500:]}"
         )
