@@ -69,6 +69,23 @@ class ConvoMemTask(Task):
         "parts": "evidence",
         "revision": "main",
     }
+    #: one line per option, for ``membench list tasks``.
+    option_help: ClassVar[dict[str, str]] = {
+        "data": "the release's root or core_benchmark folder (data pull convomem); empty: built data",
+        "form": "evidence (haystacks rebuilt from evidence and filler) or pre_mixed (the release's own)",
+        "sizes": "conversations per haystack, a comma list, or paper (1 to 300, 15 sizes)",
+        "categories": "all, or a comma list of labels (user_facts, assistant_facts, changing_facts, ...)",
+        "evidence": "evidence messages per item, a comma list of 1-6, or all",
+        "per_cell": "items per category x evidence count; each is asked at every size",
+        "seed": "seed of the item sample and of the built data",
+        "batch_from": "the size from which one haystack holds all of a persona's items (the paper's: 50)",
+        "top_k": "memories retrieved per question",
+        "personas": "built data: personas (the statistical clusters)",
+        "filler": "built data: filler conversations per persona",
+        "messages": "built data: messages per conversation",
+        "parts": "data pull: what to download, a comma list of evidence, pre_mixed",
+        "revision": "data pull: the hub revision (a commit, or main)",
+    }
 
     def built_path(self) -> Path:
         """A folder named by every option that decides built data, and by the builder's version."""
