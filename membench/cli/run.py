@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from membench.cli.options import (
+    TASK_OPTION_HELP,
     add_common,
     add_key_values,
     key_values,
@@ -17,28 +19,81 @@ from membench.cli.options import (
 
 
 def add_parser(sub: Any) -> None:
+    from membench.registry import BUILTIN_SYSTEMS
+
     run = sub.add_parser("run", help="run (or resume) one task against one memory system")
-    run.add_argument("--task", required=True)
-    run.add_argument("--system", required=True)
-    add_key_values(run, "-T", "task_options", "task option, e.g. -T data=HaluMem-Medium.jsonl, -T users=5")
-    add_key_values(run, "-S", "system_options", "system option, e.g. -S mode=llm -S llm=openai/gpt-4o-mini")
+    run.set_defaults(run_parser=run)  # the error summary's redo command is rebuilt from its options
+    run.add_argument(
+        "--task",
+        required=True,
+        help="the benchmark to run, e.g. halumem (membench list tasks: every task, with its -T options)",
+    )
+    run.add_argument(
+        "--system",
+        required=True,
+        help=f"the memory system: {', '.join(BUILTIN_SYSTEMS)}, or a plugin's (membench list systems)",
+    )
+    add_key_values(run, "-T", "task_options", TASK_OPTION_HELP)
+    add_key_values(
+        run, "-S", "system_options", "system option (repeatable), e.g. -S mode=llm -S llm=openai/gpt-4o-mini"
+    )
     run.add_argument(
         "--system-llm", metavar="MODEL", help="the system's own LLM (mem0: LLM extraction, -S mode=llm)"
     )
     run.add_argument("--system-api-base", metavar="URL", help="OpenAI-compatible base URL for --system-llm")
-    run.add_argument("--reader", help="reader name (default: the task's offline reader, or llm with --llm)")
-    run.add_argument("--llm", metavar="MODEL", help="litellm model for the reader (implies --reader llm)")
+    run.add_argument(
+        "--reader",
+        help="reader name: extractive, llm, system (the system answers), a task's own or a plugin's "
+        "(default: the task's offline reader, or llm with --llm; membench list readers)",
+    )
+    run.add_argument(
+        "--llm",
+        metavar="MODEL",
+        help="the reader's model: a litellm model, or llamacpp/PATH.gguf (implies --reader llm)",
+    )
     run.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible base URL for --llm")
     run.add_argument(
-        "--judge", help="judge name (default: the task's offline judge, or llm with --judge-llm)"
+        "--judge",
+        help="judge name (default: the task's offline judge, or llm with --judge-llm; membench list judges)",
     )
     run.add_argument("--judge-llm", metavar="MODEL", help="litellm model for the LLM judge")
     run.add_argument("--judge-api-base", metavar="URL", help="OpenAI-compatible base URL for --judge-llm")
-    run.add_argument("--limit", type=positive_int, help="run the same N episodes for every system (seeded)")
-    run.add_argument("--seed", type=non_negative_int, default=0)
-    run.add_argument("--max-episodes", type=positive_int, default=2, help="episodes in flight at once")
     run.add_argument(
-        "--max-connections", type=positive_int, default=8, help="concurrent requests per LLM endpoint"
+        "--limit", type=positive_int, metavar="N", help="run the same N episodes for every system (seeded)"
+    )
+    run.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the --limit selection; part of the run's identity (default: 0)",
+    )
+    run.add_argument(
+        "--max-episodes",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="episodes in flight at once (default: 2)",
+    )
+    run.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="concurrent requests per LLM endpoint (default: 8)",
+    )
+    run.add_argument(
+        "--max-consecutive-errors",
+        type=non_negative_int,
+        default=5,
+        metavar="N",
+        help="stop the run after N failures in a row of one stage and error type, e.g. an endpoint "
+        "that went down (default: 5; 0 never stops)",
+    )
+    run.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip the 1-token request to each LLM endpoint made before the first episode (and on "
+        "--dry-run), e.g. to re-run offline from the LLM cache",
     )
     run.add_argument("--run-dir", type=Path, help="use this run directory instead of the derived one")
     run.add_argument("--retry-errors", action="store_true", help="redo probes that errored last time")
@@ -51,15 +106,25 @@ def add_parser(sub: Any) -> None:
     run.add_argument(
         "--dry-run", action="store_true", help="print what would run, and the LLM calls, then exit"
     )
-    run.add_argument("--display", choices=["auto", "rich", "plain", "none"], default="auto")
+    run.add_argument(
+        "--display",
+        choices=["auto", "rich", "plain", "none"],
+        default="auto",
+        help="progress: rich bars, plain lines, or none; auto is rich on a terminal, plain when piped "
+        "or with CI set (default: auto)",
+    )
     run.add_argument("--no-cache", action="store_true", help="do not read or write the LLM response cache")
     add_common(run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Run, print the results and any errors; exit 0 only for a complete run. A failed endpoint check
+    and a run stopped or cut short exit 1 (2 is for usage errors)."""
     from membench.api import run
+    from membench.cli.run_errors import print_error_summary, retry_command
     from membench.cli.run_output import print_dry_run, print_outcome
     from membench.core.config import RunConfig
+    from membench.llm.preflight import EndpointCheckFailed
     from membench.running.components import prepare
 
     config = RunConfig(
@@ -83,14 +148,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         repair=args.repair,
         fresh=args.fresh,
         dry_run=args.dry_run,
+        check_endpoints=not args.no_check,
+        max_consecutive_errors=args.max_consecutive_errors,
         display=args.display,
         use_cache=not args.no_cache,
         plugins=tuple(args.plugin),
     )
-    if config.dry_run:
-        components, plan, identity = prepare(config)
-        print_dry_run(config, components, plan, identity, components.system_cls.llm_calls_note)
-        return 0
-    outcome = run(config)
+    try:
+        if config.dry_run:
+            components, plan, identity = prepare(config)
+            print_dry_run(config, components, plan, identity, components.system_cls.llm_calls_note)
+            return 0
+        outcome = run(config)
+    except EndpointCheckFailed as exc:
+        for line in str(exc).splitlines():
+            print(f"membench: error: {line}", file=sys.stderr)
+        return 1
     print_outcome(outcome)
+    print_error_summary(outcome.run_dir, retry_command(args.run_parser, args))
     return 0 if outcome.manifest.status == "complete" else 1

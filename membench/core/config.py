@@ -42,6 +42,14 @@ class RunConfig:
     repair: bool = False
     fresh: bool = False
     dry_run: bool = False
+    #: send one 1-token request to every configured LLM endpoint before the first episode (and on a
+    #: dry run), and refuse to start when one does not answer. The command line turns it on (off with
+    #: --no-check, e.g. for a re-run served from the cache while offline); a Python caller opts in,
+    #: since a check is one more request to whatever endpoint it scripts.
+    check_endpoints: bool = False
+    #: stop the run when this many failures in a row have the same stage and error type (an endpoint
+    #: that went down); 0 never stops.
+    max_consecutive_errors: int = 5
     display: str = "auto"
     use_cache: bool = True
     cache_path: Path | None = None
@@ -51,7 +59,15 @@ class RunConfig:
         # An empty selection would write a run that is "complete" with nothing in it, which reports
         # could then pick over a real one.
         if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"--limit must be at least 1 episode, got {self.limit}")
+            raise ConfigError(f"RunConfig.limit (--limit) must be at least 1 episode, got {self.limit}")
+        for name, value, least in (
+            ("max_episodes", self.max_episodes, 1),
+            ("max_connections", self.max_connections, 1),
+            ("max_consecutive_errors", self.max_consecutive_errors, 0),
+        ):
+            if value < least:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"RunConfig.{name} ({flag}) must be at least {least}, got {value}")
         for option, path in (
             ("--results-dir", self.results_dir),
             ("--data-dir", self.data_dir),

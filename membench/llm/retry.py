@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +44,18 @@ class MalformedResponse(Exception):
 
 def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def described(exc: BaseException) -> str:
+    """``"<class>: <message>"``, once: litellm's messages repeat the class (``"litellm.InternalServerError:
+    InternalServerError: OpenAIException - Connection error."``), which would push the cause past the
+    width of a terminal line and of the error summary's example."""
+    name = type(exc).__name__
+    echo = re.compile(rf"^(?:litellm\.)?{re.escape(name)}:\s*")
+    text = str(exc)
+    while echo.match(text):
+        text = echo.sub("", text, count=1)
+    return f"{name}: {text}" if text else name
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -171,7 +184,7 @@ class RetryPolicy:
                 value = await call()
             except Exception as exc:
                 kind = classify(exc)
-                message = scrub(f"{type(exc).__name__}: {exc}", hidden)
+                message = scrub(described(exc), hidden)
                 if kind == "fatal":
                     raise LLMError(kind, message, attempt) from None
                 if attempt >= self.max_attempts:

@@ -18,6 +18,7 @@ from membench.core.task import Task
 from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.registry import Registry
+from membench.running.display import Display, make_display
 from membench.running.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
 from membench.systems.oracle import OracleSystem
@@ -67,7 +68,7 @@ def build_reader(task: Task, registry: Registry, name: str, llm: LLM | None) -> 
     if name in task.reader_names:
         return task.make_reader(name)
     try:
-        reader_cls = registry.get("reader", name)
+        reader_cls = registry.get("reader", name, also=task.reader_names)
     except ConfigError as exc:
         shipped = ", ".join(task.reader_names) or "none"
         raise ConfigError(f"{exc}; task '{task.name}' readers: {shipped}") from exc
@@ -96,7 +97,7 @@ def build_judge(task: Task, registry: Registry, name: str, llm: LLM | None) -> J
     if name in task.judge_names:
         return task.make_judge(name, llm)
     try:
-        judge_cls = registry.get("judge", name)
+        judge_cls = registry.get("judge", name, also=task.judge_names)
     except ConfigError as exc:
         raise ConfigError(f"{exc}; task '{task.name}' judges: {', '.join(task.judge_names)}") from exc
     return construct("judge", name, lambda: judge_cls(llm))
@@ -168,15 +169,21 @@ def build_components(config: RunConfig, registry: Registry) -> Components:
     return Components(task, reader, judge, make_system, config.system, system_cls, options, clients)
 
 
-def prepare(config: RunConfig) -> tuple[Components, RunPlan, RunIdentity]:
+def prepare(config: RunConfig, display: Display | None = None) -> tuple[Components, RunPlan, RunIdentity]:
     """The components, plan and identity of ``config``'s run. A dry run has no side effects: data the
     task would build and the identity probe's workdir go to a scratch folder removed on return, so
-    nothing is written under --data-dir or --results-dir (data already there is read in place)."""
+    nothing is written under --data-dir or --results-dir (data already there is read in place).
+
+    ``display`` says what each long step is doing (``config.display``'s kind when None); with
+    ``config.check_endpoints`` every LLM endpoint is pinged first (``llm.preflight``), before the
+    data is built, so an unreachable one fails within seconds and leaves nothing behind.
+    """
+    shown = display or make_display(config.display)
     if not config.dry_run:
-        return _prepare(config, config.results_dir / ".identity-probe")
+        return _prepare(config, config.results_dir / ".identity-probe", shown)
     with tempfile.TemporaryDirectory(prefix="membench-dry-run-") as scratch:
         data_dir = _read_through_data_dir(config.data_dir / config.task, Path(scratch) / "data" / config.task)
-        return _prepare(replace(config, data_dir=data_dir.parent), Path(scratch) / ".identity-probe")
+        return _prepare(replace(config, data_dir=data_dir.parent), Path(scratch) / ".identity-probe", shown)
 
 
 def _hand_evidence(components: Components, evidence: dict[str, list[str]]) -> None:
@@ -202,10 +209,19 @@ def _read_through_data_dir(real: Path, scratch: Path) -> Path:
     return scratch
 
 
-def _prepare(config: RunConfig, probe_workdir: Path) -> tuple[Components, RunPlan, RunIdentity]:
+def _prepare(
+    config: RunConfig, probe_workdir: Path, display: Display
+) -> tuple[Components, RunPlan, RunIdentity]:
     apply_offline_env()
     registry = Registry(list(config.plugins))
     components = build_components(config, registry)
+    if config.check_endpoints and components.llm_clients:
+        from membench.llm.preflight import check_endpoints
+
+        roles = ", ".join(client.role for client in components.llm_clients)
+        display.message(f"checking LLM endpoints ({roles}) ...")
+        check_endpoints(components.llm_clients)
+    display.message(f"loading {config.task} data (built first if absent) ...")
     dataset = components.task.load()
     components.task.check_judge(components.judge, dataset)
     system_cls, options = components.system_cls, components.system_options

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import textwrap
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ from membench.core.types import (
 from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.running.display import Display
+from membench.running.failures import FailureStreak
 from membench.running.rundir import (
     Status,
     cache_stats,
@@ -126,6 +128,31 @@ def run_identity(
     }
 
 
+class RunStopped(Exception):
+    """Raised by an episode worker when failures of one kind reached ``max_consecutive_errors``."""
+
+    def __init__(self, count: int, error: ErrorInfo) -> None:
+        self.count = count
+        self.error = error
+        super().__init__(self.cause())
+
+    def cause(self) -> str:
+        """What the screen says, at 80 columns: how many failed in a row, where, of what type, the
+        message, and how to go on."""
+        said = (
+            f"stopped: {self.count} failures in a row at the {self.error.stage} stage "
+            f"({self.error.type}): {self.error.message[:300]}"
+        )
+        advice = (
+            "fix the cause, then run the same command to resume (add --retry-errors to redo the "
+            "failed probes; --max-consecutive-errors 0 never stops)"
+        )
+        return "\n".join(
+            textwrap.fill(text, 80, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+            for text in (said, advice)
+        )
+
+
 class Runner:
     def __init__(self, config: RunConfig, components: Components, plan: RunPlan, display: Display) -> None:
         self.config = config
@@ -133,6 +160,7 @@ class Runner:
         self.plan = plan
         self.display = display
         self.usage: UsageByRole = {}
+        self.streak = FailureStreak(config.max_consecutive_errors)
 
     async def run(self, run_dir: Path, identity: RunIdentity, previous: Manifest | None) -> Manifest:
         # Each episode worker may hold a thread waiting on this loop (a blocking library call whose LLM
@@ -165,13 +193,19 @@ class Runner:
             f"{identity['task']['name']} × {self.c.system_name}{resumed}", len(todo), total_pending
         )
         workers = min(self.config.max_episodes, len(todo)) or 1
+        # A system's first reset loads its library and models (mem0: about 10 s), with no probe done.
+        self.display.message(f"loading system {self.c.system_name} ...")
         systems = [self.c.make_system(run_dir / "state" / f"worker-{i}") for i in range(workers)]
         status: Status = "interrupted"
+        stopped: RunStopped | None = None
         try:
             await _all_or_none(
                 [self._worker(s, queue, pending, run_id, records_out, ingests_out) for s in systems]
             )
             status = "complete"
+        except RunStopped as stop:
+            # Not "complete": the records so far are kept, and the same command resumes the run.
+            status, stopped = "failed", stop
         except ConfigError:
             status = "failed"
             raise
@@ -195,6 +229,8 @@ class Runner:
                 wall_time_s=manifest.wall_time_s + time.monotonic() - started,
             )
             write_manifest(run_dir, manifest)
+        if stopped is not None:
+            self.display.message(stopped.cause())
         return manifest
 
     async def _worker(
@@ -245,6 +281,7 @@ class Runner:
             raise  # the system cannot run as configured (a worker of another system, a bad option)
         except Exception as exc:
             ingest_error = error_info("ingest", exc)
+            self._failed(ingest_error)
         for index, session in enumerate(episode.sessions[: last_needed + 1]):
             if ingest_error is None:
                 t0 = time.perf_counter()
@@ -273,10 +310,16 @@ class Runner:
                         completed_at=now(),
                     )
                 )
+                if ingest_error is not None:
+                    self._failed(ingest_error)  # one failure for the episode, not one per probe
             for probe in due.get(index, []):
                 record = await self._probe(system, reader, episode, probe, run_id, ingest_error)
                 records_out.append(record)
                 self.display.probe_done(record.status == "error", record.usage)
+                if record.error is None:
+                    self.streak.succeeded()
+                elif record.error is not ingest_error:
+                    self._failed(record.error)
 
     async def _probe(
         self,
@@ -348,6 +391,15 @@ class Runner:
 
     def _add_usage(self, usage: UsageByRole) -> None:
         self.usage = merge_usage(self.usage, usage)
+
+    def _failed(self, error: ErrorInfo) -> None:
+        """Count a failure (after its record is written); stop the run when the streak is full.
+
+        A probe the judge could not score (no exception, ``Score(status="error")``) is not a failure
+        here: its pipeline answered, so it ends the streak as a scored probe does.
+        """
+        if self.streak.failed(error):
+            raise RunStopped(self.streak.count, error)
 
 
 async def _all_or_none(workers: list[Coroutine[Any, Any, None]]) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from membench.core.errors import LLMError
 from membench.llm.env import known_secrets, scrub
-from membench.llm.retry import MalformedResponse, RetryPolicy, classify, retry_after_s
+from membench.llm.retry import MalformedResponse, RetryPolicy, classify, described, retry_after_s
 
 
 class _Response:
@@ -167,3 +167,20 @@ def test_scrub_replaces_the_longest_secret_whole() -> None:
 def test_policy_rejects_zero_attempts() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+class InternalServerError(Exception):
+    """Named as litellm's, whose message repeats the class name twice before the cause."""
+
+
+def test_a_message_names_its_class_once() -> None:
+    """litellm's ``litellm.InternalServerError: InternalServerError: ...`` echo is cut down, so that the
+    cause fits a terminal line; other messages keep their text."""
+    echoed = InternalServerError(
+        "litellm.InternalServerError: InternalServerError: OpenAIException - Connection error."
+    )
+    assert described(echoed) == "InternalServerError: OpenAIException - Connection error."
+    assert described(ValueError("InternalServerError: not an echo")) == (
+        "ValueError: InternalServerError: not an echo"
+    )
+    assert described(TimeoutError()) == "TimeoutError"

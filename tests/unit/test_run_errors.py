@@ -1,0 +1,113 @@
+"""The error summary: failures grouped by stage and type, laid out at 80 columns, and the redo command;
+and the streak that stops a run."""
+
+from __future__ import annotations
+
+from membench.cli.main import build_parser
+from membench.cli.run_errors import error_summary_lines, retry_command
+from membench.core.types import ErrorInfo, Prediction, Record, Score
+from membench.running.failures import NO_VERDICT, ErrorGroup, FailureStreak, error_groups
+
+CONNECTION = (
+    "transient: gave up after 6 attempts; last: InternalServerError: OpenAIException - Connection error."
+)
+
+
+def record(probe_id: str, error: ErrorInfo | None = None, score: Score | None = None) -> Record:
+    return Record(
+        run_id="r",
+        task="halumem",
+        task_version="1",
+        system="bm25",
+        episode_id=probe_id.split(":")[0],
+        probe_id=probe_id,
+        after_session=0,
+        kind="qa",
+        input_hash="0" * 16,
+        prediction=Prediction(answer="x") if score else None,
+        score=score,
+        error=error,
+        completed_at="2026-12-02T00:00:00.000+00:00",
+    )
+
+
+def reader_error(message: str = CONNECTION) -> ErrorInfo:
+    return ErrorInfo(stage="reader", type="LLMError", message=message, attempts=6)
+
+
+def test_errors_are_grouped_by_stage_and_type_most_first_with_the_first_message() -> None:
+    records = [
+        record("e:1", reader_error()),
+        record("e:2", score=Score(judge="llm", label="correct")),
+        record("e:3", ErrorInfo(stage="system", type="ConnectionError", message="down")),
+        record("e:4", reader_error("a later message")),
+        record("e:5", score=Score(judge="llm", status="error", explanation="unusable judge reply")),
+    ]
+    assert error_groups(records) == [
+        ErrorGroup("reader", "LLMError", 2, CONNECTION),
+        ErrorGroup("judge", NO_VERDICT, 1, "unusable judge reply"),
+        ErrorGroup("system", "ConnectionError", 1, "down"),
+    ]
+    assert error_groups(records[1:2]) == []
+
+
+def test_the_summary_reads_at_80_columns() -> None:
+    groups = [
+        ErrorGroup("reader", "LLMError", 27, CONNECTION + " " + "and then some more words " * 6),
+        ErrorGroup("judge", NO_VERDICT, 1, "unusable judge reply after one re-ask: no JSON object"),
+    ]
+    retry = (
+        "membench run --task halumem --system bm25 --llm openai/gpt-4o-mini "
+        "--llm-api-base http://127.0.0.1:9/v1 --limit 1 --retry-errors"
+    )
+    lines = error_summary_lines(groups, retry, 80)
+    assert "\n".join(lines) == (
+        "errors: 28 probes errored; by stage and type, with one example each:\n"
+        "     27  reader LLMError\n"
+        "         transient: gave up after 6 attempts; last: InternalServerError:\n"
+        "         OpenAIException - Connection error. and then some more words and then …\n"
+        "      1  judge no verdict\n"
+        "         unusable judge reply after one re-ask: no JSON object\n"
+        "redo them with:\n"
+        "  membench run --task halumem --system bm25 --llm openai/gpt-4o-mini \\\n"
+        "    --llm-api-base http://127.0.0.1:9/v1 --limit 1 --retry-errors"
+    )
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_a_key_in_an_example_is_scrubbed() -> None:
+    lines = error_summary_lines(
+        [ErrorGroup("judge", "LLMError", 1, "bad key sk-abcdef123456")], "membench run", 80
+    )
+    assert "sk-abcdef123456" not in "\n".join(lines) and "bad key sk-***" in lines[2]
+
+
+def test_the_redo_command_repeats_the_options_given_and_not_fresh() -> None:
+    args = build_parser().parse_args(
+        [
+            *("run", "--task", "halumem", "--system", "bm25", "-T", "users=2", "-T", "sessions=3"),
+            *("--llm", "openai/gpt-4o-mini", "--results-dir", "my results", "--fresh", "--no-check"),
+        ]
+    )
+    assert retry_command(args.run_parser, args) == (
+        "membench run --task halumem --system bm25 -T users=2 -T sessions=3 --llm openai/gpt-4o-mini "
+        "--no-check --results-dir 'my results' --retry-errors"
+    )
+    again = build_parser().parse_args(
+        ["run", "--task", "t", "--system", "s", "--retry-errors", "--limit", "3"]
+    )
+    assert (
+        retry_command(again.run_parser, again) == "membench run --task t --system s --limit 3 --retry-errors"
+    )
+
+
+def test_a_streak_is_failures_of_one_kind_in_a_row() -> None:
+    streak = FailureStreak(3)
+    other = ErrorInfo(stage="system", type="ConnectionError", message="down")
+    assert [streak.failed(reader_error()) for _ in range(2)] == [False, False]
+    assert streak.failed(other) is False, "another kind starts the streak over"
+    assert [streak.failed(reader_error()) for _ in range(3)] == [False, False, True]
+    streak.succeeded()
+    assert streak.failed(reader_error()) is False and streak.count == 1
+    never = FailureStreak(0)
+    assert not any(never.failed(reader_error()) for _ in range(100))
