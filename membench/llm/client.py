@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from membench.core.errors import ConfigError
 from membench.core.types import Usage
+from membench.llm import llamacpp
 from membench.llm.cache import ResponseCache, public_url
 from membench.llm.env import known_secrets, load_litellm
 from membench.llm.retry import MalformedResponse, RetryPolicy
@@ -141,6 +142,19 @@ class LLMClient:
             raise ConfigError(
                 f"default_params may not set {', '.join(clashing)}: pass them to LLMClient or complete()"
             )
+        # A llamacpp/PATH.gguf model is served by a server membench starts on first use
+        # (membench.llm.llamacpp): it is named by its file's content, never by that server's port.
+        self.local = llamacpp.gguf_model(model) if llamacpp.is_llamacpp(model) else None
+        #: beside ``model`` in identity() and the cache key: what pins a local model's file ({} if none).
+        self._local_identity = self.local.identity() if self.local is not None else {}
+        if self.local is not None:
+            if api_base:
+                raise ConfigError(f"{model}: membench serves llamacpp/ models itself; drop its api base")
+            model, api_key = self.local.model, LOCAL_PLACEHOLDER_KEY
+            # As many requests at once as the server decodes (one queued inside it would spend its
+            # timeout waiting), and time enough for a CPU model's long prompt.
+            max_connections = min(max_connections, self.local.settings.parallel)
+            timeout_s = max(timeout_s, llamacpp.REQUEST_TIMEOUT_S)
         self.model = model
         self.role = role
         self.api_base = api_base.rstrip("/") if api_base else None
@@ -152,7 +166,9 @@ class LLMClient:
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self.default_params = dict(sorted((default_params or {}).items()))
-        self.endpoint = endpoint_of(model, self.api_base)
+        self.endpoint = (
+            f"llamacpp:{self.local.path}" if self.local is not None else endpoint_of(model, self.api_base)
+        )
         self._usage = Usage()
 
     def identity(self) -> dict[str, Any]:
@@ -161,6 +177,7 @@ class LLMClient:
             "model": self.model,
             "api_base": public_url(self.api_base),
             "params": dict(self.default_params),
+            **self._local_identity,
         }
 
     def usage(self) -> Usage:
@@ -186,6 +203,7 @@ class LLMClient:
             **self.default_params,
             "model": self.model,
             "api_base": public_url(self.api_base),
+            **self._local_identity,
             "messages": messages,
             "temperature": temperature,
         }
@@ -252,8 +270,13 @@ class LLMClient:
     async def _attempt(self, request: dict[str, Any], pool: asyncio.Semaphore) -> LLMResponse:
         """One HTTP call, holding one connection slot of the endpoint's pool for its duration only."""
         litellm = load_litellm()
-        kwargs = {k: v for k, v in request.items() if k != "api_base"}
-        if self.api_base:
+        kwargs = {k: v for k, v in request.items() if k != "api_base" and k not in self._local_identity}
+        if self.local is not None:
+            kwargs["model"] = self.local.litellm_model
+            kwargs["api_base"] = llamacpp.running_url(self.local) or await asyncio.to_thread(
+                llamacpp.server_url, self.local
+            )
+        elif self.api_base:
             kwargs["api_base"] = self.api_base
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
@@ -274,6 +297,34 @@ class LLMClient:
             "finish_reason": getattr(response.choices[0], "finish_reason", None),
         }
         return LLMResponse(text=text, usage=usage, cached=False, raw=raw, tool_calls=tool_calls)
+
+    #: what ``ping`` asks (a fake LLM of tests may recognise it).
+    ping_message = "Reply with OK."
+
+    async def ping(self, *, timeout_s: float = 15.0, attempts: int = 2) -> None:
+        """One 1-token completion, to learn before a run starts whether this endpoint answers at all.
+
+        An unreachable endpoint otherwise costs every probe the whole retry budget (minutes) and ends
+        as a run of errors. The ping goes past the cache both ways (a stored answer proves nothing
+        about the endpoint, and a check is no answer worth keeping), is not counted in ``usage`` (it is
+        no part of the run), and makes ``attempts`` quick tries, each cut at ``timeout_s`` (a local
+        llama.cpp model is not cut: starting its server is loading the model). A reply without text
+        still proves the endpoint answered. Raises ``LLMError`` as ``complete`` does.
+        """
+        request = self.request([{"role": "user", "content": self.ping_message}], max_tokens=1)
+        pool = _pool(self.endpoint, self.max_connections)
+        quick = replace(self.retry, max_attempts=attempts, max_delay_s=0.5, max_total_wait_s=1.0)
+        limit = None if self.local is not None else timeout_s
+
+        async def attempt() -> None:
+            try:
+                await asyncio.wait_for(self._attempt(request, pool), limit)
+            except MalformedResponse:
+                return
+            except TimeoutError:
+                raise TimeoutError(f"no reply within {timeout_s:g}s") from None
+
+        await quick.run(attempt, secrets=known_secrets(self._api_key))
 
 
 def _cost(litellm: Any, response: Any) -> float:
