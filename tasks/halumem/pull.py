@@ -1,24 +1,26 @@
-"""Download the official HaluMem release from the Hugging Face hub, only when a user asks for it.
+"""Pull the official HaluMem release from the Hugging Face hub, only when a user asks for it.
 
 Licence: the HaluMem data (hub dataset ``IAAR-Shanghai/HaluMem``) is CC-BY-NC-ND-4.0: non-commercial
 use only, no derivatives may be redistributed. membench therefore never ships, redistributes or
-commits it; this module fetches the file onto the user's own machine, and generated data lives under
+commits it; this module fetches the file onto the user's own machine, and pulled data lives under
 ``data/``, which git ignores.
 
-The transfer itself (a temporary file renamed into place only once complete and, when a checksum is
-given, verified) is ``membench.core.download``'s, shared with every task that pulls a release.
+The release is two JSONL files at the repository's root; a pull takes one variant's file into
+``<dest_dir>/<revision>/`` with ``membench.core.hub`` (resolved commit, checksums, resume, the
+``membench-pull.json`` record). A third-party registry pins revision ``6c4dbab``; pin a commit
+(``-T revision=``) for results others can reproduce.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from membench.core.download import Checksum, Progress, download, hub_endpoint, resolve_url
 from membench.core.errors import ConfigError
+from membench.core.hub import PullProgress, hub_dataset, print_progress, revision_folder
 
 FILENAMES = {"medium": "HaluMem-Medium.jsonl", "long": "HaluMem-Long.jsonl"}
 REPO = "IAAR-Shanghai/HaluMem"
-REVISION = "main"
 _ADVICE = (
     "The Hugging Face hub may be unreachable from this machine: download the file on another machine "
     "(CC-BY-NC-ND-4.0: do not redistribute or commit it), copy it here and pass it with -T data=PATH "
@@ -26,29 +28,29 @@ _ADVICE = (
 )
 
 
-def hub_url(variant: str, endpoint: str | None = None) -> str:
-    """Where ``variant``'s file lives; ``endpoint`` defaults to $HF_ENDPOINT, then the public hub."""
-    return resolve_url(hub_endpoint(endpoint), REPO, REVISION, _filename(variant))
-
-
 def pull_halumem(
     variant: str,
     dest_dir: Path,
     *,
+    revision: str = "main",
     endpoint: str | None = None,
     sha256: str | None = None,
-    progress: Progress | None = None,
+    progress: Callable[[PullProgress], None] = print_progress,
 ) -> Path:
-    """Download HaluMem-Medium.jsonl or HaluMem-Long.jsonl into ``dest_dir``; returns the file's path.
+    """Pull HaluMem-Medium.jsonl or HaluMem-Long.jsonl into ``dest_dir/<revision>/``; its path.
 
-    ``sha256``, when given, must match the downloaded bytes or nothing is kept. An existing file of
-    the same name is replaced only by a complete (and verified) download.
+    ``sha256``, when given, must also match the file (the hub's own checksum always must), or the
+    file is not kept. ``endpoint`` defaults to $HF_ENDPOINT, then the public hub.
     """
-    expected = Checksum("sha256", sha256) if sha256 is not None else None
-    final = dest_dir / _filename(variant)
-    return download(
-        hub_url(variant, endpoint), final, advice=_ADVICE, expected=expected, progress=progress
-    ).path
+    name = _filename(variant)
+    root = revision_folder(dest_dir, revision)
+    with hub_dataset(REPO, revision, advice=_ADVICE, endpoint=endpoint) as hub:
+        files = hub.files(select=lambda path: path == name)
+        if not files:
+            raise ConfigError(f"{REPO} at revision {revision} (commit {hub.commit}) has no {name}")
+        required = {name: sha256} if sha256 else None
+        hub.pull(files, root, record={"variant": variant}, required_sha256=required, progress=progress)
+    return root / name
 
 
 def _filename(variant: str) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from membench.core.download import list_hub_files
-from membench.core.errors import ConfigError
-from membench.testing.fakes.hf_hub import FakeHfHub
-from membench_tasks.convomem.pull import MANIFEST, REPO, PullProgress, pull_convomem
+from membench.core.errors import ConfigError, RunFailure
+from membench.core.hub import MANIFEST, PullProgress
+from membench.testing.fakes.hf_hub import FakeHfHub, git_blob_id, isolate_client
+from membench_tasks.convomem.pull import REPO, pull_convomem
 
 EQ = "core_benchmark/evidence_questions"
 FILLER = "core_benchmark/filler_conversations"
@@ -40,19 +40,20 @@ def sha256(data: bytes) -> str:
 
 
 @pytest.fixture()
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHfHub]:
-    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHfHub]:
+    isolate_client(monkeypatch, tmp_path / "client")
     # three entries a page: every listing here takes several pages, followed through Link headers.
     with FakeHfHub(REPO, FILES, plain=PLAIN, page_size=3) as fake:
         yield fake
 
 
 def pulled(root: Path) -> list[str]:
-    """Every file under ``root`` but the manifest, as hub paths (hidden temporaries included)."""
+    """Every file under ``root`` but the manifest and the client's bookkeeping (``.cache/``), as hub
+    paths (hidden temporaries included)."""
     return sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != MANIFEST
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST and p.relative_to(root).parts[0] != ".cache"
     )
 
 
@@ -71,6 +72,7 @@ def test_a_full_pull_mirrors_the_hub_and_records_it(
     assert manifest == {
         "repo": "Salesforce/ConvoMem",
         "revision": "main",
+        "commit": hub.commit,
         "endpoint": hub.endpoint,
         "parts": ["evidence"],
         "categories": [
@@ -86,14 +88,15 @@ def test_a_full_pull_mirrors_the_hub_and_records_it(
         "bytes": sum(len(FILES[p]) for p in EVIDENCE_PART),
         "sha256": {p: sha256(FILES[p]) for p in EVIDENCE_PART},
     }
-    # evidence_questions lists 7 folders and 5 files (4 pages of 3), the filler folder 2 files (1 page).
-    tree = [r for r in hub.requests if r.path.startswith("/api/")]
-    assert [r.query.get("cursor") is not None for r in tree] == [False, True, True, True, False]
+    # main resolved once; evidence_questions lists 7 folders and 5 files (4 pages of 3), the filler
+    # folder 2 files (1 page), each at the commit.
+    api = [r for r in hub.requests if r.path.startswith("/api/")]
+    assert api[0].path == f"/api/datasets/{REPO}/revision/main"
+    assert all(f"/tree/{hub.commit}/" in r.path for r in api[1:])
+    assert [r.query.get("cursor") is not None for r in api[1:]] == [False, True, True, True, False]
     assert hub.downloads() == EVIDENCE_PART
-    last = {event.path: event for event in seen}
-    assert list(last) == EVIDENCE_PART
-    assert [(e.index, e.files, e.received, e.size, e.skipped) for e in last.values()] == [
-        (i, 7, len(FILES[p]), len(FILES[p]), False) for i, p in enumerate(EVIDENCE_PART, start=1)
+    assert seen == [
+        PullProgress(i, 7, p, len(FILES[p]), kept=False) for i, p in enumerate(EVIDENCE_PART, start=1)
     ]
 
 
@@ -134,9 +137,8 @@ def test_a_pinned_commit_gets_its_own_folder(hub: FakeHfHub, tmp_path: Path) -> 
         f"{FILLER}/p1.json",
         f"{FILLER}/p2.json",
     ]
-    assert all(
-        f"/resolve/{hub.commit}/" in path for path in (r.path for r in hub.requests) if "/resolve/" in path
-    )
+    assert all(f"/resolve/{hub.commit}/" in r.path for r in hub.requests if "/resolve/" in r.path)
+    assert json.loads((root / MANIFEST).read_text())["commit"] == hub.commit
 
 
 @pytest.mark.parametrize(
@@ -152,16 +154,15 @@ def test_a_corrupted_file_is_refused_and_not_kept(
     if algorithm == "sha256":
         expected, got = sha256(data), sha256(damaged)
     else:
-        expected = hub.entry(path)["oid"]
-        got = hashlib.sha1(b"blob %d\0" % len(damaged) + damaged, usedforsecurity=False).hexdigest()
-    with pytest.raises(ConfigError) as info:
+        expected, got = git_blob_id(data), git_blob_id(damaged)
+    with pytest.raises(RunFailure) as info:
         pull_convomem(tmp_path, parts=["evidence"], categories=None, evidence=None, endpoint=hub.endpoint)
     message = str(info.value)
     assert (
-        f"{hub.endpoint}/datasets/{REPO}/resolve/main/{path} has {algorithm} {got}, expected {expected}"
+        f"the download of {path} of {REPO} at revision main has {algorithm} {got}, expected {expected}"
         in (message)
     )
-    assert "was not saved" in message
+    assert "it was not kept" in message
     root = tmp_path / "main"
     assert path not in pulled(root)
     assert [p for p in pulled(root) if p.split("/")[-1].startswith(".")] == []
@@ -171,7 +172,7 @@ def test_a_corrupted_file_is_refused_and_not_kept(
 def test_a_rerun_fetches_only_what_is_missing_or_wrong(hub: FakeHfHub, tmp_path: Path) -> None:
     broken = f"{EQ}/user_evidence/1_evidence/p1.json"
     hub.corrupt = {broken}
-    with pytest.raises(ConfigError):
+    with pytest.raises(RunFailure):
         pull_convomem(tmp_path, parts=["evidence"], categories=None, evidence=None, endpoint=hub.endpoint)
     first = hub.downloads()
     assert first == EVIDENCE_PART[: EVIDENCE_PART.index(broken) + 1]
@@ -190,7 +191,7 @@ def test_a_rerun_fetches_only_what_is_missing_or_wrong(hub: FakeHfHub, tmp_path:
     )
     refetched = hub.downloads()[len(first) :]
     assert refetched == [tampered, *EVIDENCE_PART[EVIDENCE_PART.index(broken) :]]
-    assert {e.path for e in seen if e.skipped} == set(first) - {broken, tampered}
+    assert {e.path for e in seen if e.kept} == set(first) - {broken, tampered}
     assert all((root / p).read_bytes() == FILES[p] for p in EVIDENCE_PART)
     assert json.loads((root / MANIFEST).read_text())["sha256"] == {p: sha256(FILES[p]) for p in EVIDENCE_PART}
 
@@ -198,24 +199,23 @@ def test_a_rerun_fetches_only_what_is_missing_or_wrong(hub: FakeHfHub, tmp_path:
 def test_an_unreachable_hub_fails_at_once_with_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for proxy in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
+    isolate_client(monkeypatch, tmp_path / "client")
     with socket.socket() as probe:  # a port that was just free: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(ConfigError) as info:
+    dest = tmp_path / "convomem"
+    with pytest.raises(RunFailure) as info:
         pull_convomem(
-            tmp_path, parts=["evidence"], categories=None, evidence=None, endpoint=f"http://127.0.0.1:{port}"
+            dest, parts=["evidence"], categories=None, evidence=None, endpoint=f"http://127.0.0.1:{port}"
         )
     message = str(info.value)
-    listing = f"http://127.0.0.1:{port}/api/datasets/{REPO}/tree/main/core_benchmark%2Fevidence_questions"
-    assert message.startswith(f"could not download {listing}?recursive=true (")
+    assert message.startswith(f"could not pull {REPO} at revision main from http://127.0.0.1:{port} (")
     assert "-T data=PATH" in message and "HF_ENDPOINT" in message and "\n" not in message
-    assert list(tmp_path.iterdir()) == []
+    assert not dest.exists()
 
 
 def test_an_unknown_revision_is_named(hub: FakeHfHub, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"\(HTTP 404 Not Found: Invalid rev id: v9\)"):
+    with pytest.raises(ConfigError, match=f"the dataset {REPO} has no revision 'v9' on {hub.endpoint}: "):
         pull_convomem(
             tmp_path, parts=["evidence"], categories=None, evidence=None, revision="v9", endpoint=hub.endpoint
         )
@@ -250,22 +250,32 @@ def test_bad_selections_say_what_is_wrong(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_fake_speaks_the_hub_protocol_as_the_sdk_reads_it(
-    hub: FakeHfHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_membench_data_pull_reaches_the_hub_with_hf_hub_offline_set(
+    hub: FakeHfHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The huggingface_hub client lists and downloads through the fake as through the hub."""
-    hf_api = pytest.importorskip("huggingface_hub.hf_api")
-    constants = pytest.importorskip("huggingface_hub.constants")
-    file_download = pytest.importorskip("huggingface_hub.file_download")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    api = hf_api.HfApi(endpoint=hub.endpoint)
-    listed = api.list_repo_tree(REPO, path_in_repo=EQ, recursive=True, repo_type="dataset")
-    sdk = {f.path: (f.lfs.sha256 if f.lfs else f.blob_id) for f in listed if isinstance(f, hf_api.RepoFile)}
-    ours = list_hub_files(hub.endpoint, REPO, "main", EQ, advice="")
-    assert sdk == {f.path: f.checksum.hexdigest for f in ours}
-    assert sorted(sdk) == [p for p in EVIDENCE_PART if p.startswith(EQ)]
-    for path in (f"{EQ}/user_evidence/2_evidence/p1.json", f"{FILLER}/p2.json"):  # LFS, then plain
-        local = file_download.hf_hub_download(
-            REPO, path, repo_type="dataset", local_dir=tmp_path, endpoint=hub.endpoint
-        )
-        assert Path(local).read_bytes() == FILES[path]
+    """The user's command, as the Makefile's environment runs it: HF_HUB_OFFLINE=1, HF_ENDPOINT a mirror."""
+    from huggingface_hub import constants
+
+    from membench.cli.main import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # what the client read at import
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    options = ["-T", "categories=user_facts", "-T", "evidence=1", "-T", f"revision={hub.commit}"]
+    code = main(["data", "pull", "convomem", *options, "--data-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    root = tmp_path / "convomem" / hub.commit
+    assert code == 0 and str(root) in out
+    assert pulled(root) == [
+        f"{EQ}/user_evidence/1_evidence/p1.json",
+        f"{EQ}/user_evidence/1_evidence/p2.json",
+        f"{FILLER}/p1.json",
+        f"{FILLER}/p2.json",
+    ]
+    assert err.splitlines() == [
+        "1/4 fetched …/evidence_questions/user_evidence/1_evidence/p1.json (44 B)",
+        "2/4 fetched …/evidence_questions/user_evidence/1_evidence/p2.json (44 B)",
+        "3/4 fetched core_benchmark/filler_conversations/p1.json (42 B)",
+        "4/4 fetched core_benchmark/filler_conversations/p2.json (42 B)",
+    ]
+    assert constants.HF_HUB_OFFLINE is True
