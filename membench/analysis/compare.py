@@ -10,7 +10,8 @@ Only comparable runs are paired: same task and dataset (fingerprints), and the s
 (k among them), reader and judge. Runs that differ are refused with the fields named; the reader,
 judge or task options may be let differ on purpose with ``allow_different`` (a reader ablation), and
 the output then says what differs. Probes found in one run only, or errored in either, leave the
-comparison and are listed by id, so nothing is dropped in silence.
+comparison and are counted (and listed by id), so nothing is dropped in silence. Of several runs of
+one system and mode (a glob matching a ``--limit`` run too), one is compared and the others are named.
 
 MDE: the smallest true difference the comparison would detect with 80% power at two-sided level alpha,
 (t_{1-α/2} + t_{0.8}) · SE, with SE the episode-clustered (sandwich) standard error of the difference
@@ -116,6 +117,8 @@ class CompareResult:
     confidence: float
     #: fields the runs were allowed to differ in, each "field: values" (empty when fully comparable).
     differing: tuple[str, ...] = ()
+    #: runs given but not compared (``distinct_runs``), each with the run compared in its place.
+    set_aside: tuple[tuple[Path, Path], ...] = ()
 
 
 # ---------------------------------------------------------------- which runs
@@ -130,7 +133,11 @@ def select_runs(
     registry: Registry | None = None,
     allow_different: tuple[str, ...] = (),
 ) -> list[LoadedRun]:
-    """The runs named by directory, or the latest complete run per (system, mode) of ``task``."""
+    """The runs named by directory, or the latest complete run per (system, mode) of ``task``.
+
+    Named directories are returned as given: ``compare_runs`` keeps one run per system and mode of
+    them (``distinct_runs``) and says which it set aside; they are checked here as it will pair them.
+    """
     if run_dirs and (task or systems):
         raise ConfigError("give run directories, or --task with --systems, not both")
     if run_dirs:
@@ -140,10 +147,49 @@ def select_runs(
         runs = _on_shared_data(latest_complete([r for r in loaded if r.task_name == task]), systems)
     else:
         raise ConfigError("name the runs to compare: RUN_DIR..., or --task T --systems a,b")
-    if len(runs) < 2:
-        raise ConfigError("a comparison needs at least two runs")
-    check_comparable(runs, allow_different)
+    pairable_runs(runs, allow_different)
     return runs
+
+
+def pairable_runs(
+    runs: Sequence[LoadedRun], allow_different: tuple[str, ...] = ()
+) -> tuple[list[LoadedRun], list[tuple[LoadedRun, LoadedRun]], list[str]]:
+    """The runs ``compare_runs`` pairs (``distinct_runs``), those set aside, and the differences
+    ``allow_different`` waived; fewer than two runs, or runs that cannot be paired, are refused."""
+    kept, set_aside = distinct_runs(runs)
+    if len(kept) < 2:
+        same = "".join(f"; {aside.run_dir} is another run of {run.label}" for aside, run in set_aside)
+        raise ConfigError(f"a comparison needs at least two runs of different systems or modes{same}")
+    return kept, set_aside, check_comparable(kept, allow_different)
+
+
+def distinct_runs(runs: Sequence[LoadedRun]) -> tuple[list[LoadedRun], list[tuple[LoadedRun, LoadedRun]]]:
+    """One run per system and mode in each comparable setting, in the order given; and each run set
+    aside, with the run compared in its place.
+
+    A glob such as ``results/runs/halumem__bm25__*`` matches every run of a system: a ``--limit`` run,
+    a re-run with another seed, the ``.replaced-`` copy ``--fresh`` archived. Paired, they would compare
+    the system with itself and leave most probes out. The run kept is the one ``--task`` would pick
+    (``latest_complete``: complete, the most probes, then the newest), else the newest; a run given
+    twice is compared once. Runs of one system in different settings (another k, with
+    ``--allow-different task-options``) are all kept: that is an ablation.
+    """
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, run in enumerate(runs):
+        groups.setdefault((*board_key(run), run.system, run.mode), []).append(i)
+    chosen: dict[int, int] = {}
+    for members in groups.values():
+        group = [runs[i] for i in members]
+        best = latest_complete(group)
+        pick = (
+            members[next(j for j, run in enumerate(group) if run is best[0])]
+            if best
+            else max(members, key=lambda i: runs[i].manifest.updated_at)
+        )
+        chosen.update({i: pick for i in members})
+    kept = [run for i, run in enumerate(runs) if chosen[i] == i]
+    set_aside = [(run, runs[chosen[i]]) for i, run in enumerate(runs) if chosen[i] != i]
+    return kept, set_aside
 
 
 def _on_shared_data(candidates: list[LoadedRun], systems: Sequence[str]) -> list[LoadedRun]:
@@ -168,25 +214,13 @@ def _on_shared_data(candidates: list[LoadedRun], systems: Sequence[str]) -> list
 
 def check_comparable(runs: Sequence[LoadedRun], allow_different: tuple[str, ...] = ()) -> list[str]:
     """Refuse runs that cannot be paired, naming the runs and every field that differs; returns the
-    differences ``allow_different`` waived, for the output to state.
-
-    A run given twice (or a copy of it) is refused too: the two would share a name, and one would vanish
-    from the family, leaving Holm a smaller family than the one asked for.
-    """
+    differences ``allow_different`` waived, for the output to state."""
     unknown = [field for field in allow_different if field not in WAIVABLE_FIELDS]
     if unknown:
         raise ConfigError(
             f"--allow-different takes {', '.join(WAIVABLE_FIELDS)}; not {', '.join(unknown)} "
             "(runs of other tasks or data share no probes to pair)"
         )
-    seen: dict[str, Path] = {}
-    for run, name in zip(runs, run_names(runs), strict=True):
-        if name in seen:
-            raise ConfigError(
-                f"the same run is given twice: {seen[name]} and {run.run_dir} are both {name} "
-                f"(run id {run.manifest.run_id}); name it once"
-            )
-        seen[name] = run.run_dir
     first, waived = runs[0], []
     for other in runs[1:]:
         differences = comparability_differences(first, other, allow_different)
@@ -250,7 +284,7 @@ def compare_runs(
     from membench.stats import compare_family
     from membench.stats.policy import detectable_difference
 
-    differing = check_comparable(runs, allow_different)
+    runs, set_aside, differing = pairable_runs(runs, allow_different)
     task = runs[0].task
     names = run_names(runs)
     base = resolve_baseline(runs, names, baseline) if baseline is not None else None
@@ -302,6 +336,7 @@ def compare_runs(
         seed=seed,
         confidence=confidence,
         differing=tuple(differing),
+        set_aside=tuple((aside.run_dir, run.run_dir) for aside, run in set_aside),
     )
 
 

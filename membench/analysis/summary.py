@@ -88,34 +88,64 @@ def _variants(task: Task) -> list[MetricSpec]:
     return [m for m in task.metrics if m.variant_of]
 
 
-def variant_labels(task: Task) -> list[str]:
-    """The variant columns of the metrics table, one per label the task's variants carry."""
-    return list(dict.fromkeys(m.variant_label for m in _variants(task)))
+def variant_labels(task: Task, summary: dict[str, Any]) -> list[str]:
+    """The variant columns of the metrics table: one per label the task's variants carry, unless every
+    variant under it reads the same as its metric's value in this run (a HaluMem run without errors,
+    where "(all)" only repeats "value")."""
+    shown = {est["metric"]: fmt.value(spec, est["value"]) for spec, est in _estimates(task, summary)}
+    labels: dict[str, None] = {}
+    for variant in _variants(task):
+        if variant.name in shown and shown[variant.name] != shown.get(variant.variant_of):
+            labels[variant.variant_label] = None
+    return [label for label in dict.fromkeys(m.variant_label for m in _variants(task)) if label in labels]
 
 
-def metric_columns(task: Task) -> tuple[str, ...]:
-    """The metrics table's header: a column per variant label between the interval and the counts."""
+def _estimates(task: Task, summary: dict[str, Any]) -> list[tuple[MetricSpec, dict[str, Any]]]:
+    """Each overall estimate of ``summary`` with the spec of its metric."""
+    specs = {m.name: m for m in task.metrics}
+    return [(specs[est["metric"]], est) for est in summary["metrics"]]
+
+
+def metric_columns(task: Task, summary: dict[str, Any]) -> tuple[str, ...]:
+    """The metrics table's header: a column per shown variant label between the interval and counts."""
     clusters = "episodes" if task.cluster_label is None else "clusters"
-    return ("metric", "value", f"{CONFIDENCE:.0%} CI", *variant_labels(task), "n", clusters, "errors")
+    return (
+        "metric",
+        "value",
+        f"{CONFIDENCE:.0%} CI",
+        *variant_labels(task, summary),
+        "n",
+        clusters,
+        "errors",
+    )
 
 
-def legend(task: Task) -> str:
-    """What the value column counts, and what each variant column does differently."""
+def legend(task: Task, summary: dict[str, Any]) -> str:
+    """What the value column counts, and what each variant column does differently (or, for a column
+    left out, that it reads the same as value in this run)."""
     meanings = {m.variant_label: m.variant_legend for m in _variants(task)}
-    return "; ".join(["value: errored items excluded", *(f"{k}: {v}" for k, v in meanings.items() if v)])
+    shown = variant_labels(task, summary)
+    parts = ["value: errored items excluded"]
+    for label, meaning in meanings.items():
+        if label in shown:
+            parts.append(f"{label}: {meaning}" if meaning else label)
+        else:
+            parts.append(
+                f"no {label} column" + (f" ({meaning})" if meaning else "") + ": the same as value here"
+            )
+    return "; ".join(parts)
 
 
 def metric_rows(task: Task, summary: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row per metric (``metric_columns``); a variant is a cell in its metric's row, not a row."""
-    specs = {m.name: m for m in task.metrics}
     by_name = {est["metric"]: est for est in summary["metrics"]}
     variant_estimates = {(m.variant_of, m.variant_label): by_name.get(m.name) for m in _variants(task)}
+    labels = variant_labels(task, summary)
     rows: list[tuple[str, ...]] = []
-    for est in summary["metrics"]:
-        spec = specs[est["metric"]]
+    for spec, est in _estimates(task, summary):
         if spec.variant_of in by_name:
             continue
-        variants = [variant_estimates.get((spec.name, label)) for label in variant_labels(task)]
+        variants = [variant_estimates.get((spec.name, label)) for label in labels]
         rows.append(
             (
                 spec.display + (" ★" if spec.main else ""),

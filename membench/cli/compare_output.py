@@ -2,7 +2,8 @@
 
 All three carry the same facts per comparison (values with intervals, the difference with its interval,
 the permutation p raw and Holm-adjusted, the significance mark it decides, McNemar's p for reference,
-the MDE, the paired count and the probes left out), the sentence saying which correction was applied to
+the MDE, the paired count and the number of probes left out; JSON lists them all, Markdown the first
+ten per side, the table with ``--show-left-out``), the sentence saying which correction was applied to
 which family, and the few-episodes note where no test could reject. Text formats show values scaled for
 reading (``membench.core.numbers``); JSON keeps the raw values with each metric's scale.
 """
@@ -10,14 +11,19 @@ reading (``membench.core.numbers``); JSON keeps the raw values with each metric'
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from membench.analysis.compare import CompareResult, MetricFamily, PairResult
+from membench.cli.terminal import INDENT, fits, make_console, wrap
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
 from membench.stats.policy import MCNEMAR_LABEL, interval_method, interval_sentence
 
-#: how many left-out probe ids the text formats list per side (JSON lists them all).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+#: how many left-out probe ids Markdown lists per side (JSON lists them all; the table, when asked).
 SHOWN_IDS = 10
 LEGEND = (
     "B − A on the probes both runs scored; favours: the better side by the point estimate; p perm: "
@@ -42,6 +48,8 @@ HEADERS = (
     "errored in A / B",
 )
 LEFT_ALIGNED = ("A", "B")
+#: the narrowest a stacked header of the wide table is wrapped to.
+STACKED_HEADER = 10
 
 
 def _side(pair: PairResult) -> str:
@@ -52,16 +60,24 @@ def _side(pair: PairResult) -> str:
     return "B" if pair.favours == c.name_b else "A"
 
 
+def _with_interval(shown: str, interval: str) -> str:
+    """A value and its interval in one cell; an undefined value (N/A, no pairs) has no interval."""
+    return shown if interval == "–" else f"{shown} {interval}"
+
+
 def pair_cells(pair: PairResult, spec: MetricSpec) -> list[str]:
+    """One comparison as the cells of ``HEADERS``: the same text in every layout and in Markdown."""
     c = pair.member.comparison
     return [
         c.name_a,
         c.name_b,
-        f"{fmt.value(spec, pair.estimate_a.value)} {fmt.interval(spec, pair.estimate_a.interval)}",
-        f"{fmt.value(spec, pair.estimate_b.value)} {fmt.interval(spec, pair.estimate_b.interval)}",
-        f"{fmt.delta(spec, c.difference)} {fmt.delta_interval(spec, c.interval)}",
+        _with_interval(fmt.value(spec, pair.estimate_a.value), fmt.interval(spec, pair.estimate_a.interval)),
+        _with_interval(fmt.value(spec, pair.estimate_b.value), fmt.interval(spec, pair.estimate_b.interval)),
+        _with_interval(fmt.delta(spec, c.difference), fmt.delta_interval(spec, c.interval)),
         _side(pair),
-        f"{fmt.p_value(c.p_permutation)} ({fmt.p_value(pair.member.p_adjusted)})",
+        "–"
+        if c.p_permutation is None
+        else f"{fmt.p_value(c.p_permutation)} ({fmt.p_value(pair.member.p_adjusted)})",
         pair.mark,
         fmt.p_value(c.p_mcnemar) if c.binary else "—",
         fmt.magnitude(spec, pair.mde),
@@ -76,9 +92,10 @@ def _title(family: MetricFamily) -> str:
     return f"{family.spec.display} ({family.spec.name}; {direction})"
 
 
-def left_out_lines(family: MetricFamily) -> list[str]:
-    """One line per comparison that left probes out: which, and on which side (ids capped)."""
-    lines = []
+def _left_out(family: MetricFamily) -> list[tuple[str, tuple[str, ...]]]:
+    """Per comparison and side that left probes out: what ("bm25 vs no-memory: 3 only in bm25") and
+    which probes; every format names them so."""
+    found = []
     for pair in family.pairs:
         c = pair.member.comparison
         for what, ids in (
@@ -88,21 +105,33 @@ def left_out_lines(family: MetricFamily) -> list[str]:
             (f"errored in {c.name_b}", pair.errored_b),
         ):
             if ids:
-                shown = ", ".join(ids[:SHOWN_IDS]) + (
-                    f", … ({len(ids)} in all)" if len(ids) > SHOWN_IDS else ""
-                )
-                lines.append(f"{c.name_a} vs {c.name_b}: {len(ids)} {what}, left out: {shown}")
+                found.append((f"{c.name_a} vs {c.name_b}: {len(ids)} {what}", ids))
+    return found
+
+
+def left_out_lines(family: MetricFamily) -> list[str]:
+    """One line per comparison that left probes out: which, and on which side (ids capped)."""
+    lines = []
+    for what, ids in _left_out(family):
+        shown = ", ".join(ids[:SHOWN_IDS]) + (f", … ({len(ids)} in all)" if len(ids) > SHOWN_IDS else "")
+        lines.append(f"{what}, left out: {shown}")
     return lines
 
 
 def _header_lines(result: CompareResult) -> list[str]:
     runs = [f"{name}: {run.run_dir}" for name, run in zip(result.names, result.runs, strict=True)]
     waived = [f"paired although they differ (--allow-different) in {d}" for d in result.differing]
+    aside = [
+        f"not compared: {run_dir}, another run of the same system and mode; {kept} is compared "
+        "(complete, the most probes, then the newest)"
+        for run_dir, kept in result.set_aside
+    ]
     return [
-        f"task {result.task}, dataset {result.fingerprint}; "
+        f"task {result.task}, dataset {fmt.short_hash(result.fingerprint)}; "
         f"{result.n_boot} bootstrap resamples, seed {result.seed}",
         interval_sentence(),
         *runs,
+        *aside,
         *waived,
     ]
 
@@ -114,25 +143,103 @@ def _family_notes(family: MetricFamily) -> list[str]:
 # ---------------------------------------------------------------- formats
 
 
-def print_table(result: CompareResult) -> None:
-    import sys
-
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(markup=False, highlight=False, width=None if sys.stdout.isatty() else 220)
-    for line in _header_lines(result):
+def print_table(
+    result: CompareResult, console: Console | None = None, *, show_left_out: bool = False
+) -> None:
+    """The comparison for a terminal of the console's width: per metric a table when it fits with only
+    the run names and perhaps the headers wrapped (the shorter of the two), from about 160 columns,
+    else one block per pair. Probes left out are counted; ``show_left_out`` lists them, one a line."""
+    console = console or make_console()
+    width = console.width
+    lines = [line for text in _header_lines(result) for line in wrap(text, width)]
+    for line in lines:
         console.print(line)
     for family in result.families:
-        table = Table(title=_title(family), caption=family.description)
-        for header in HEADERS:
-            table.add_column(header, justify="left" if header in LEFT_ALIGNED else "right")
-        for pair in family.pairs:
-            table.add_row(*pair_cells(pair, family.spec))
-        console.print(table)
-        for line in [*_family_notes(family), *left_out_lines(family)]:
+        console.print()
+        tables = [_wide_table(family, stack_headers=stack) for stack in (False, True)]
+        fitting = [t for t in tables if fits(console, t, wrapping=True)]
+        if fitting:
+            console.print(min(fitting, key=lambda t: len(console.render_lines(t, pad=False))))
+        else:
+            for line in _stacked(family, width):
+                console.print(line)
+        for line in [text for note in _family_notes(family) for text in wrap(note, width)]:
             console.print(line)
-    console.print(LEGEND)
+        for line in _left_out_text(family, width, show_left_out):
+            console.print(line)
+    console.print()
+    for line in wrap(LEGEND, width):
+        console.print(line)
+
+
+def _wide_table(family: MetricFamily, *, stack_headers: bool) -> Table:
+    """Every comparison of a family as a row of ``HEADERS``: run names may wrap at their spaces, values
+    never; with ``stack_headers`` each header is wrapped to the width of its column's widest value."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [pair_cells(pair, family.spec) for pair in family.pairs]
+    table = Table(
+        title=_title(family),
+        caption=family.description,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for i, header in enumerate(HEADERS):
+        if header in LEFT_ALIGNED:
+            table.add_column(header, justify="left")
+        else:
+            widest = max(len(row[i]) for row in rows)
+            shown = _stacked_header(header, widest) if stack_headers else header
+            table.add_column(shown, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _stacked_header(header: str, width: int) -> str:
+    """A header over lines no wider than its column's widest value, its own longest word or
+    ``STACKED_HEADER`` (below which "only in A / B" would read one word a line)."""
+    import textwrap
+
+    widest = max(width, STACKED_HEADER, *map(len, header.split()))
+    return "\n".join(textwrap.wrap(header, width=widest)) or header
+
+
+def _stacked(family: MetricFamily, width: int) -> list[str]:
+    """A family for a narrow terminal: its title and correction, then per pair the two runs and one
+    line per fact, named as the wide table's headers."""
+    lines = [*wrap(_title(family), width), *wrap(family.description, width)]
+    keys = HEADERS[len(LEFT_ALIGNED) :]
+    key_width = max(len(key) for key in keys)
+    for pair in family.pairs:
+        cells = pair_cells(pair, family.spec)
+        lines.append("")
+        lines.extend([*wrap(f"A: {cells[0]}", width), *wrap(f"B: {cells[1]}", width)])
+        values = cells[len(LEFT_ALIGNED) :]
+        lines.extend(
+            line
+            for key, value in zip(keys, values, strict=True)
+            for line in wrap(f"{INDENT}{key:<{key_width}}  {value}", width, INDENT * 2 + " " * key_width)
+        )
+    return lines
+
+
+def _left_out_text(family: MetricFamily, width: int, show: bool) -> list[str]:
+    """Probes left out as counts (the table's last two columns), or listed one per line when asked."""
+    left_out = _left_out(family)
+    if not left_out:
+        return []
+    if not show:
+        total = sum(len(ids) for _, ids in left_out)
+        return wrap(
+            f"{total} probe(s) left out of comparisons (only in A / B, errored in A / B); "
+            "--show-left-out lists them",
+            width,
+        )
+    return [line for what, ids in left_out for line in [*wrap(f"{what}:", width), *(INDENT + i for i in ids)]]
 
 
 def _md_cell(text: str) -> str:
@@ -214,6 +321,7 @@ def to_json(result: CompareResult) -> dict[str, Any]:
         "confidence": result.confidence,
         "intervals": interval_sentence(),
         "allowed_differences": list(result.differing),
+        "set_aside": [{"run_dir": str(d), "compared_instead": str(k)} for d, k in result.set_aside],
         "families": [
             {
                 "metric": family.spec.name,

@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from membench.analysis.runs import role_label
 from membench.analysis.summary import breakdown_tables, interval_lines, legend, metric_columns, metric_rows
+from membench.cli.terminal import INDENT, command, fits, make_console, wrap
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.console import Console
     from rich.table import Table
 
     from membench.api import RunOutcome
@@ -24,44 +28,120 @@ if TYPE_CHECKING:
     from membench.running.runner import Components, RunPlan
 
 
-def print_outcome(outcome: RunOutcome) -> None:
-    """The metrics table and its breakdowns, then how to read them, what ran, and what to do next."""
-    from rich.console import Console
+def print_outcome(outcome: RunOutcome, console: Console | None = None) -> None:
+    """The metrics table and its breakdowns, then how to read them, what ran, and what to do next.
 
+    Drawn for the console's width (``cli.terminal``): at 80 columns no interval, header or command is
+    split, and every line fits."""
+    console = console or make_console()
     task, summary = outcome.components.task, outcome.summary
-    console = Console(markup=False, highlight=False)
-    for table in _tables(task, outcome.components.system_name, summary):
+    tables, abbreviations = _tables(console, task, outcome.components.system_name, summary)
+    for table in tables:
         console.print(table)
-    lines = [
-        legend(task),
+    notes = [
+        legend(task, summary),
+        *([abbreviations] if abbreviations else []),
         *interval_lines(task, summary),
         *_what_ran(outcome),
         *_accounting(outcome),
-        *_where_and_next(outcome),
     ]
-    for line in lines:
+    lines = [line for note in notes for line in wrap(note, console.width)]
+    for line in [*lines, *_where_and_next(outcome, console.width)]:
         console.print(line)
 
 
-def _tables(task: Task, system_name: str, summary: dict[str, Any]) -> list[Table]:
-    """The metrics table, then one table per breakdown label."""
+#: the metrics table's short headers where the narrow one is still too wide, and what each means.
+SHORT_HEADERS = {
+    "episodes": ("ep.", "episodes"),
+    "clusters": ("cl.", "clusters"),
+    "errors": ("err.", "errored items"),
+}
+
+
+def _tables(
+    console: Console, task: Task, system_name: str, summary: dict[str, Any]
+) -> tuple[list[Table], str]:
+    """The metrics table, then each breakdown label's tables; and the line explaining the abbreviated
+    headers, if any ("").
+
+    Every table is boxed when all of them fit the width so, else all are narrow: the metrics table's
+    count headers abbreviated if it still does not fit, a breakdown's metrics spread over as many
+    tables as needed (each repeating the level column)."""
+    columns, rows = metric_columns(task, summary), metric_rows(task, summary)
+    title = f"{task.name} × {system_name}"
+    main = _table(title, columns, rows, narrow=False)
+    breakdowns = breakdown_tables(task, summary)
+    boxed = [
+        main,
+        *(
+            _table(f"by {label}", [label, *headers], cells, narrow=False)
+            for label, headers, cells in breakdowns
+        ),
+    ]
+    if all(fits(console, table) for table in boxed):
+        return boxed, ""
+    main, abbreviations = _table(title, columns, rows, narrow=True), ""
+    short = [column for column in columns if column in SHORT_HEADERS]
+    if short and not fits(console, main):
+        headers = [SHORT_HEADERS[c][0] if c in SHORT_HEADERS else c for c in columns]
+        main = _table(title, headers, rows, narrow=True)
+        abbreviations = "; ".join(f"{SHORT_HEADERS[c][0]}: {SHORT_HEADERS[c][1]}" for c in short)
+    parts = [
+        part for label, headers, cells in breakdowns for part in _breakdown(console, label, headers, cells)
+    ]
+    return [main, *parts], abbreviations
+
+
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, narrow: bool) -> Table:
+    """A table of text cells: the first column left-aligned and free to wrap, the others right-aligned
+    and never wrapped (an interval or a count split over two lines is misread). Boxed, or ``narrow``:
+    a rule under the header and two spaces between columns."""
+    from rich import box
     from rich.table import Table
 
-    main = Table(title=f"{task.name} × {system_name}")
-    for column in metric_columns(task):
-        main.add_column(column, justify="left" if column == "metric" else "right")
-    for row in metric_rows(task, summary):
-        main.add_row(*row)
-    tables = [main]
-    for label, headers, rows in breakdown_tables(task, summary):
-        sub = Table(title=f"by {label}")
-        sub.add_column(label)
-        for header in headers:
-            sub.add_column(header, justify="right")
-        for cells in rows:
-            sub.add_row(*cells)
-        tables.append(sub)
-    return tables
+    table = (
+        Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        if narrow
+        else Table(title=title)
+    )
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i > 0)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _breakdown(console: Console, label: str, headers: list[str], rows: list[list[str]]) -> list[Table]:
+    """One breakdown as narrow tables of as many of its metrics each as fit the width, the metrics
+    shared evenly between the tables (9 as 3 + 3 + 3, not 4 + 4 + 1)."""
+    bounds = _greedy(console, label, headers, rows)
+    size = -(-len(headers) // len(bounds))
+    even = [(i, min(i + size, len(headers))) for i in range(0, len(headers), size)]
+    if len(even) == len(bounds) and all(fits(console, _part(label, headers, rows, a, b)) for a, b in even):
+        bounds = even
+    return [_part(label, headers, rows, a, b, more=i > 0) for i, (a, b) in enumerate(bounds)]
+
+
+def _greedy(console: Console, label: str, headers: list[str], rows: list[list[str]]) -> list[tuple[int, int]]:
+    """The metric ranges of a breakdown's tables, each as long as fits."""
+    bounds, start = [], 0
+    while start < len(headers):
+        end = start + 1
+        while end < len(headers) and fits(console, _part(label, headers, rows, start, end + 1)):
+            end += 1
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def _part(
+    label: str, headers: list[str], rows: list[list[str]], start: int, end: int, *, more: bool = False
+) -> Table:
+    """The narrow table of a breakdown's metrics ``start`` to ``end`` (``more``: not the first part),
+    without the levels none of these metrics has."""
+    title = f"by {label}" + (", continued" if more else "")
+    cells = [[row[0], *row[1 + start : 1 + end]] for row in rows]
+    return _table(title, [label, *headers[start:end]], [c for c in cells if any(c[1:])], narrow=True)
 
 
 def _what_ran(outcome: RunOutcome) -> list[str]:
@@ -88,9 +168,8 @@ def _accounting(outcome: RunOutcome) -> list[str]:
     counts = manifest.counts
     lines = [
         f"probes: {counts.probes_scored} scored, {counts.probes_errored} errored, "
-        f"of {counts.probes_planned}; "
-        f"episodes {counts.episodes_done}/{counts.episodes_planned}; status {manifest.status}; "
-        f"wall time {manifest.wall_time_s:.1f}s"
+        f"of {counts.probes_planned}; episodes {counts.episodes_done}/{counts.episodes_planned}",
+        f"status {manifest.status}; wall time {outcome.elapsed_s:.1f}s",
     ]
     if outcome.components.llm_clients:
         lines.append(
@@ -106,15 +185,20 @@ def _accounting(outcome: RunOutcome) -> list[str]:
     return lines
 
 
-def _where_and_next(outcome: RunOutcome) -> list[str]:
-    """Where the run's files are, and the commands that compare it with other systems' runs."""
+def _where_and_next(outcome: RunOutcome, width: int) -> list[str]:
+    """Where the run's files are, and the commands that compare it with other systems' runs, each on
+    lines of its own, indented, so that it can be copied whole."""
     results_dir = _results_dir(outcome.run_dir)
     task, system = outcome.components.task.name, outcome.components.system_name
     return [
-        f"results: {outcome.run_dir}  (records.jsonl, manifest.json, summary.json)",
-        f"next: run other systems on the same task (membench systems list), then "
-        f"membench compare --task {task} --systems {system},OTHER "
-        f"--results-dir {results_dir}, or membench report {results_dir} --out report",
+        *wrap(f"results: {outcome.run_dir}", width),
+        f"{INDENT}(records.jsonl, manifest.json, summary.json)",
+        "next: run other systems on the same task (membench systems list), then",
+        *command(
+            f"membench compare --task {task} --systems {system},OTHER --results-dir {results_dir}", width
+        ),
+        "or",
+        *command(f"membench report {results_dir} --out report", width),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,11 @@ from membench.running.display import NullDisplay
 
 TINY = {"users": "2", "sessions": "3", "turns": "6"}
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
+
+
+def unwrapped(text: str) -> str:
+    """``text`` without its whitespace: what a sentence reads as, wherever the width wrapped it."""
+    return "".join(text.split())
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +45,11 @@ def test_table_with_a_baseline_names_the_family_and_the_correction(
     results = halumem_runs["bm25-2"].parents[1]
     args = ["compare", "--task", "halumem", "--systems", "no-memory,bm25,full-context"]
     assert main([*args, "--results-dir", str(results), "--baseline", "no-memory", "--n-boot", "500"]) == 0
-    out = capsys.readouterr().out
-    assert "QA correct (qa_correct; higher is better)" in out
-    assert "Holm over the family of 2 comparison(s) of QA correct" in out
-    assert "every run vs baseline no-memory (extractive · rule)" in out
-    assert "McNemar p" in out and "treats probes as independent" in out and "MDE" in out
+    out = unwrapped(capsys.readouterr().out)
+    assert unwrapped("QA correct (qa_correct; higher is better)") in out
+    assert unwrapped("Holm over the family of 2 comparison(s) of QA correct") in out
+    assert unwrapped("every run vs baseline no-memory (extractive · rule)") in out
+    assert "McNemarp" in out and unwrapped("treats probes as independent") in out and "MDE" in out
     for system in ("bm25", "no-memory", "full-context"):
         assert str(halumem_runs[f"{system}-2"]) in out
 
@@ -108,7 +114,18 @@ def test_errored_probes_are_reported(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert pair["errored_b"] == ["ep1/ep1:q2"] and pair["errored_a"] == []
     assert pair["n_paired"] == 11
     assert main([*args, *plugin_args]) == 0
-    assert "1 errored in flaky (extractive · exact), left out: ep1/ep1:q2" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "  errored in A / B   0 / 1" in table.splitlines()
+    hint = "1 probe(s) left out of comparisons (only in A / B, errored in A / B); --show-left-out lists them"
+    assert unwrapped(hint) in unwrapped(table)
+    assert "ep1:q2" not in table, "counted, not listed"
+    assert main([*args, *plugin_args, "--show-left-out"]) == 0
+    listed = capsys.readouterr().out
+    heading = (
+        "keyword (extractive · exact) vs flaky (extractive · exact): 1 errored in flaky (extractive · exact):"
+    )
+    assert unwrapped(heading + "  ep1/ep1:q2") in unwrapped(listed), "the heading, then the ids"
+    assert "  ep1/ep1:q2" in listed.splitlines(), "one id per line"
 
 
 def test_sort_runs_with_another_k_are_refused_naming_it(
@@ -131,3 +148,48 @@ def test_sort_runs_with_another_k_are_refused_naming_it(
     assert "they differ in task-options:" in err and '"top_k":"1"' in err and '"top_k":"5"' in err
     assert main(["compare", *dirs, "--n-boot", "50", "--allow-different", "task-options"]) == 0
     assert "paired although they differ (--allow-different) in task-options" in capsys.readouterr().out
+
+
+def test_the_readmes_glob_form_compares_each_system_once(
+    halumem_runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``compare runs/halumem__bm25__* runs/halumem__no-memory__*`` after a ``--limit`` run of bm25 and a
+    ``--fresh`` (which archives the old run beside it as ``.replaced-<time>``): the glob matches three
+    bm25 runs. bm25 is compared once, with its full run, and the two others are named, not paired with it."""
+    runs = tmp_path / "results" / "runs"
+    for key in ("bm25-2", "no-memory-2"):
+        shutil.copytree(halumem_runs[key], runs / halumem_runs[key].name)
+    full = runs / halumem_runs["bm25-2"].name
+    archived = shutil.copytree(full, runs / f"{full.name}.replaced-20261201T000000")
+    limited = run(
+        RunConfig(
+            task="halumem",
+            system="bm25",
+            task_options=TINY,
+            limit=1,
+            results_dir=tmp_path / "results",
+            data_dir=halumem_runs["bm25-2"].parents[2] / "data",
+            display="none",
+        ),
+        NullDisplay(),
+    ).run_dir
+    dirs = sorted(str(p) for p in runs.glob("halumem__bm25__*")) + [
+        str(p) for p in runs.glob("halumem__no-memory__*")
+    ]
+    assert len(dirs) == 4
+    assert main(["compare", *dirs, "--n-boot", "100", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [r["run_dir"] for r in result["runs"]] == [str(full), str(runs / halumem_runs["no-memory-2"].name)]
+    (pair,) = result["families"][0]["comparisons"]
+    assert (pair["a"], pair["b"]) == ("bm25 (extractive · rule)", "no-memory (extractive · rule)")
+    assert pair["only_a"] == pair["only_b"] == []
+    assert result["set_aside"] == [
+        {"run_dir": str(aside), "compared_instead": str(full)} for aside in sorted([archived, limited])
+    ]
+    assert main(["compare", *dirs, "--n-boot", "100"]) == 0
+    said = unwrapped(capsys.readouterr().out)
+    assert (
+        unwrapped(f"not compared: {limited}, another run of the same system and mode; {full} is compared")
+        in said
+    )
+    assert unwrapped("A: bm25 (extractive · rule) B: no-memory (extractive · rule)") in said

@@ -17,6 +17,7 @@ from membench.cli.compare_output import render_markdown, to_json
 from membench.core.errors import ConfigError
 from membench.core.task import MetricSpec
 from membench.registry import Registry
+from membench.reporting.markdown import md
 from membench.stats import holm
 from membench.testing.toy_runs import write_toy_run
 
@@ -196,15 +197,26 @@ def test_markdown_escapes_names_and_probe_ids_from_runs(tmp_path: Path, registry
     assert not re.search(r"(?<!\\)[<>]", text), "every angle bracket from the runs is escaped"
 
 
-def test_a_run_given_twice_is_refused_not_merged(tmp_path: Path, registry: Registry) -> None:
+def test_a_run_given_twice_is_compared_once_and_the_copy_named(tmp_path: Path, registry: Registry) -> None:
+    """A shell glob can name one run twice (its archived copy): one family member per run, not two."""
     a = write_toy_run(tmp_path, "a", outcomes(0.5, 1))
     b = write_toy_run(tmp_path, "b", outcomes(0.6, 2))
     copy = tmp_path / "copy" / a.name
     shutil.copytree(a, copy)
-    for twice in ([a, a, b], [a, b, copy]):
-        with pytest.raises(ConfigError, match="the same run is given twice") as caught:
-            compare_runs(load(twice, registry), n_boot=0)
-        assert str(a) in str(caught.value)
+    for twice, aside in (([a, a, b], a), ([a, b, copy], copy)):
+        result = compare_runs(load(twice, registry), n_boot=0)
+        assert [r.run_dir for r in result.runs] == [a, b]
+        assert result.set_aside == ((aside, a),)
+        (family,) = result.families
+        assert len(family.pairs) == 1 and "family of 1 comparison(s)" in family.description
+        assert (
+            f"- not compared: {md(str(aside))}, another run of the same system and mode;"
+            in render_markdown(result)
+        )
+        assert to_json(result)["set_aside"] == [{"run_dir": str(aside), "compared_instead": str(a)}]
+    with pytest.raises(ConfigError, match="needs at least two runs of different systems or modes") as caught:
+        select_runs([a, copy], registry=registry)
+    assert f"{copy} is another run of a (extractive · exact)" in str(caught.value)
 
 
 def test_select_runs_on_the_data_every_system_ran_on(tmp_path: Path, registry: Registry) -> None:

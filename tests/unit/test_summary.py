@@ -70,21 +70,37 @@ WITH_VARIANT = (
 
 def test_a_declared_variant_is_a_cell_in_its_metrics_row() -> None:
     task = task_of(*WITH_VARIANT)
-    columns = metric_columns(task)
+    summary = summary_of({"acc": 0.5, "acc_all": 0.4, "recall": 0.9})
+    columns = metric_columns(task, summary)
     assert columns == ("metric", "value", "95% CI", "(all)", "n", "episodes", "errors")
-    rows = metric_rows(task, summary_of({"acc": 0.5, "acc_all": 0.4, "recall": 0.9}))
+    rows = metric_rows(task, summary)
     assert [row[0] for row in rows] == ["Accuracy ★", "Recall"]
     assert dict(zip(columns, rows[0], strict=True))["(all)"] == "40.0%"
     assert dict(zip(columns, rows[1], strict=True))["(all)"] == "", "recall has no variant"
-    assert legend(task) == "value: errored items excluded; (all): errors as 0"
+    assert legend(task, summary) == "value: errored items excluded; (all): errors as 0"
+
+
+def test_a_variant_reading_the_same_as_its_metric_gets_no_column_and_the_legend_says_why() -> None:
+    """A run without errors: "(all)" would only repeat "value" in every row."""
+    task = task_of(*WITH_VARIANT)
+    summary = summary_of({"acc": 0.5, "acc_all": 0.5, "recall": 0.9})
+    assert metric_columns(task, summary) == ("metric", "value", "95% CI", "n", "episodes", "errors")
+    assert [row[:3] for row in metric_rows(task, summary)] == [
+        ("Accuracy ★", "50.0%", "[40.0, 60.0]"),
+        ("Recall", "90.0%", "[80.0, 100.0]"),
+    ]
+    assert legend(task, summary) == (
+        "value: errored items excluded; no (all) column (errors as 0): the same as value here"
+    )
 
 
 def test_without_declared_variants_there_is_no_variant_column_and_no_name_convention() -> None:
     task = task_of(MetricSpec("acc", "Accuracy", main=True), MetricSpec("acc_all", "Accuracy (all)"))
-    assert metric_columns(task) == ("metric", "value", "95% CI", "n", "episodes", "errors")
-    rows = metric_rows(task, summary_of({"acc": 0.5, "acc_all": 0.4}))
+    summary = summary_of({"acc": 0.5, "acc_all": 0.4})
+    assert metric_columns(task, summary) == ("metric", "value", "95% CI", "n", "episodes", "errors")
+    rows = metric_rows(task, summary)
     assert [row[:2] for row in rows] == [("Accuracy ★", "50.0%"), ("Accuracy (all)", "40.0%")]
-    assert legend(task) == "value: errored items excluded"
+    assert legend(task, summary) == "value: errored items excluded"
 
 
 def test_breakdowns_show_each_metric_once_without_its_variant() -> None:
@@ -106,7 +122,8 @@ def test_halumem_shows_every_paper_style_metric_in_the_all_column(tmp_path: Path
     variants = {m.name: m.variant_of for m in task.metrics if m.variant_of}
     assert variants == {name: name.removesuffix("_all") for name in names if name.endswith("_all")}
     assert {m.variant_label for m in task.metrics if m.variant_of} == {"(all)"}
-    assert "(all)" in metric_columns(task)
-    assert legend(task) == (
+    errored = summary_of({"recall": 0.5, "recall_all": 0.4, "qa_correct": 0.3})
+    assert "(all)" in metric_columns(task, errored)
+    assert legend(task, errored) == (
         "value: errored items excluded; (all): the paper's denominators, errors counted as 0"
     )
