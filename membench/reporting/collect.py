@@ -26,11 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
 from membench.analysis.runs import LoadedRun, board_key, match_run, role_label
-from membench.core.identity import sha256_hex
+from membench.core import numbers as fmt
+from membench.core.identity import component_model, sha256_hex
 from membench.core.task import MetricSpec
 from membench.core.text import level_order
 from membench.core.types import Usage
@@ -51,6 +53,14 @@ from membench.stats.policy import ALPHA, CONFIDENCE, decide, few_episodes_note, 
 SIGNIFICANT = "*"
 #: the system reports compare against when ``--baseline`` is not given and it ran: remembering nothing.
 DEFAULT_BASELINE = "no-memory"
+#: the roles membench itself gives an LLM client (a system's own LLM shows only in its usage).
+LLM_ROLES = ("reader", "judge")
+#: explains the "Better" column of both leaderboards' metric tables, once per board.
+BETTER_LEGEND = (
+    "Better: which value is the better one (higher, lower, or the value that is best, such as 50% for "
+    "an unbiased share); — marks a descriptive count, which nothing ranks. The best value of each "
+    "ranked metric is marked: every system that has it, none when all systems have it."
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,11 @@ class Entry:
     usage: dict[str, Usage]
     ingest_s: float | None
     query_s: float | None
+    #: the label without the reader and judge every run on the board shares: what plots and the
+    #: wide tables show (the board's header names the reader and judge once).
+    short_label: str = ""
+    #: the roles configured with an LLM client (``LLM_ROLES``) or that made LLM calls.
+    llm_roles: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -93,6 +108,20 @@ class Entry:
     @property
     def llm_calls(self) -> int:
         return sum(u.calls for u in self.usage.values())
+
+    @property
+    def cost_text(self) -> str:
+        """The Cost cell of both leaderboards. Usage counts only calls that were answered, so a run
+        whose LLM never answered (an unreachable endpoint: every probe errored) has no calls, yet it
+        used an LLM: it says so, and only a run with no LLM in any role reads "no LLM"."""
+        if self.llm_calls or not self.llm_roles:
+            return fmt.usd(self.cost_usd, self.llm_calls)
+        return f"no call answered ({', '.join(self.llm_roles)} LLM)"
+
+    @property
+    def cost_per_probe(self) -> float | None:
+        """LLM cost per probe in USD (every role's); None for a run without probes."""
+        return self.cost_usd / self.n_probes if self.n_probes else None
 
 
 @dataclass(frozen=True)
@@ -161,6 +190,24 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
+class Tradeoff:
+    """The main metric (y) against what a system spends for it (x: cost per probe, or query latency),
+    one dot per system with its interval; descriptive, like every plot.
+
+    ``note`` says why it is not drawn (no system has the x value) and is empty when it is; ``left_out``
+    names the systems drawn without a dot (no x value, or no value of the main metric).
+    """
+
+    title: str
+    x_label: str
+    x_unit: Literal["usd", "s"]
+    #: (position in the ranking, which picks the system's colour; short label; x; main estimate)
+    points: tuple[tuple[int, str, float, MetricEstimate], ...]
+    left_out: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Board:
     task: str
     version: str
@@ -181,6 +228,8 @@ class Board:
     settings: Settings
     #: what the board's statistical clusters are: "episodes", or the task's cluster label's values.
     clusters: str = "episodes"
+    #: the main metric against cost per probe and against query latency.
+    tradeoffs: tuple[Tradeoff, ...] = ()
 
     @property
     def key(self) -> str:
@@ -195,8 +244,49 @@ class Board:
         return max((e.estimates[self.main.name].n_clusters for e in self.entries), default=0)
 
     def series(self, metric: str) -> list[tuple[str, MetricEstimate]]:
-        """(label, estimate) of ``metric`` per system, in rank order: what a plot draws."""
-        return [(entry.label, entry.estimates[metric]) for entry in self.entries]
+        """(short label, estimate) of ``metric`` per system, in rank order: what a plot draws."""
+        return [(entry.short_label, entry.estimates[metric]) for entry in self.entries]
+
+    @property
+    def short_labels(self) -> dict[str, str]:
+        """Each entry's label -> its short label: what plots keyed by label (curves) show."""
+        return {e.label: e.short_label for e in self.entries}
+
+    @property
+    def others(self) -> tuple[Entry, ...]:
+        """The entries compared with the baseline (all but the baseline), in rank order."""
+        return tuple(e for e in self.entries if e.label != self.baseline)
+
+    @property
+    def plotted(self) -> tuple[MetricSpec, ...]:
+        """The metrics drawn one plot each: all but the main one (drawn beside the ranking) and the
+        variants (an "(all)" twin would repeat its metric's plot)."""
+        return tuple(s for s in self.metrics if s.name != self.main.name and not s.variant_of)
+
+    @property
+    def winner_line(self) -> str:
+        """Who ranks first, in one sentence under the board's title: one winner, or the systems the
+        data cannot separate at the top."""
+        if len(self.entries) < 2:
+            return "One system: no winner."
+        first = [e.short_label for e in self.entries if e.rank == 1]
+        if len(first) == 1:
+            return f"Winner: {first[0]} (separated from the next by the paired test)."
+        tied = ", ".join(first[:-1]) + f" and {first[-1]}"
+        if len(first) == len(self.entries):
+            return f"No winner: {tied} are tied at rank 1 (the data cannot separate them)."
+        return f"Tied for first: {tied} (the data cannot separate them)."
+
+    def best(self, spec: MetricSpec) -> frozenset[str]:
+        """The labels of the systems whose value of ``spec`` is the best one, as shown (values that
+        print the same are tied, and every one is marked). None for a descriptive metric, when fewer
+        than two systems have a value, or when every value ties: marking every cell says nothing."""
+        values = {e.label: v for e in self.entries if (v := e.estimates[spec.name].value) is not None}
+        shown = {label: fmt.value(spec, v) for label, v in values.items()}
+        if not spec.ranked or len(set(shown.values())) < 2:
+            return frozenset()
+        top = shown[min(values, key=lambda label: spec.loss(values[label]))]
+        return frozenset(label for label, text in shown.items() if text == top)
 
     @property
     def roles(self) -> tuple[str, str]:
@@ -217,6 +307,15 @@ class Board:
         noun = None if self.clusters == "episodes" else self.clusters
         note = few_episodes_note(self.episodes, family, ALPHA, self.settings.n_perm, clusters=noun)
         return [note] if note else []
+
+
+def better_cell(spec: MetricSpec) -> str:
+    """The short "Better" cell of both metric tables ("higher", "lower", "50%", "—"; ``BETTER_LEGEND``
+    explains it): the long form, ``MetricSpec.better_text``, would take a table's widest column."""
+    if spec.better == "target":
+        assert spec.target is not None
+        return f"{spec.target * spec.scale:g}{spec.unit}"
+    return "—" if spec.better == "descriptive" else spec.better
 
 
 def protocol(settings: Settings) -> list[str]:
@@ -299,6 +398,7 @@ def _board(runs: list[LoadedRun], settings: Settings) -> Board:
         latency=tuple(table for axis in axes if (table := latency_table(ordered, axis)) is not None),
         settings=settings,
         clusters=task.cluster_noun(),
+        tradeoffs=_tradeoffs(entries, main),
     )
 
 
@@ -367,6 +467,9 @@ def _ranks(neighbours: list[Neighbours]) -> list[tuple[int, bool]]:
 
 def _entry(run: LoadedRun, estimates: dict[str, MetricEstimate], rank: tuple[int, bool]) -> Entry:
     records = run.records
+    identity = run.manifest.identity
+    usage = dict(sorted(run.manifest.usage.items()))
+    configured = {role for role in LLM_ROLES if component_model(identity.get(role, {}))}
     query = [
         sum(v for k, v in r.prediction.latency_s.items() if k in ("retrieve", "session_memories"))
         for r in records
@@ -380,10 +483,61 @@ def _entry(run: LoadedRun, estimates: dict[str, MetricEstimate], rank: tuple[int
         tied=rank[1],
         n_probes=len(records),
         n_errored=sum(1 for r in records if r.status == "error"),
-        usage=dict(sorted(run.manifest.usage.items())),
+        usage=usage,
         ingest_s=sum(ingest) / len(ingest) if ingest else None,
         query_s=sum(query) / len(query) if query else None,
+        short_label=_short_label(run),
+        llm_roles=tuple(sorted(configured | {role for role, u in usage.items() if u.calls})),
     )
+
+
+def _short_label(run: LoadedRun) -> str:
+    """``run.label`` without its last two mode parts, the reader and the judge (``runs.run_mode``),
+    which every run on a board shares: ``mem0 (offline)``, ``bm25``."""
+    identity = run.manifest.identity
+    shared = f"{role_label(identity, 'reader')} · {role_label(identity, 'judge')}"
+    if run.mode == shared:
+        return run.system
+    if run.mode.endswith(f" · {shared}"):
+        return f"{run.system} ({run.mode.removesuffix(f' · {shared}')})"
+    return run.label
+
+
+def _tradeoffs(entries: Sequence[Entry], main: MetricSpec) -> tuple[Tradeoff, ...]:
+    """The main metric against cost per probe and against mean query latency. A system without the x
+    value (no retrieval timed) or without a main value gets no dot and is named; a plot no system has
+    a dot on is not drawn, and one where every cost is 0 (offline runs, local LLMs) is not either: a
+    column of dots at $0 says nothing the ranking table does not."""
+    axes: list[tuple[str, str, Literal["usd", "s"], dict[str, float | None]]] = [
+        (
+            f"{main.display} against cost per probe",
+            "LLM cost per probe (USD, every role)",
+            "usd",
+            {e.label: e.cost_per_probe for e in entries},
+        ),
+        (
+            f"{main.display} against query latency",
+            "mean retrieval latency per probe",
+            "s",
+            {e.label: e.query_s for e in entries},
+        ),
+    ]
+    out = []
+    for title, x_label, unit, xs in axes:
+        points = tuple(
+            (i, e.short_label, x, e.estimates[main.name])
+            for i, e in enumerate(entries)
+            if (x := xs[e.label]) is not None and e.estimates[main.name].value is not None
+        )
+        drawn = {point[1] for point in points}
+        left_out = tuple(e.short_label for e in entries if e.short_label not in drawn)
+        note = ""
+        if not points:
+            note = f"{title} is not drawn: no system has both a {x_label} and a value of {main.display}."
+        elif unit == "usd" and all(point[2] == 0 for point in points):
+            note = f"{title} is not drawn: every system's LLM cost is $0 (no LLM, or a local one)."
+        out.append(Tradeoff(title, x_label, unit, points, left_out, note))
+    return tuple(out)
 
 
 def _baseline(ordered: list[LoadedRun], wanted: str | None) -> tuple[str | None, str]:

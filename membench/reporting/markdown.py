@@ -12,7 +12,17 @@ from urllib.parse import quote
 
 from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
-from membench.reporting.collect import CONFIDENCE, SIGNIFICANT, Board, Delta, Entry, Settings, protocol
+from membench.reporting.collect import (
+    BETTER_LEGEND,
+    CONFIDENCE,
+    SIGNIFICANT,
+    Board,
+    Delta,
+    Entry,
+    Settings,
+    better_cell,
+    protocol,
+)
 from membench.reporting.curves import (
     LATENCY_CAPTION,
     NO_DATA,
@@ -68,6 +78,8 @@ def _board(board: Board) -> list[str]:
     lines = [
         f"## {md(board.task)} v{md(board.version)} · dataset {fmt.short_hash(board.data.fingerprint)}",
         "",
+        f"**{md(board.winner_line)}**",
+        "",
     ]
     if board.description:
         lines += [md(board.description), ""]
@@ -111,7 +123,7 @@ def _ranking(board: Board) -> list[str]:
         lines.append(
             f"| {_rank(entry)} | {md(entry.label)} | {fmt.value(main, est.value)} | "
             f"{fmt.interval(main, est.interval)} | {est.n} | {entry.n_errored}/{entry.n_probes} | "
-            f"{fmt.usd(entry.cost_usd, entry.llm_calls)} | {fmt.seconds(entry.ingest_s)} | "
+            f"{md(entry.cost_text)} | {fmt.seconds(entry.ingest_s)} | "
             f"{fmt.seconds(entry.query_s)} | [{md(entry.run_name)}]({run_page_link(entry.run_name)}) |"
         )
     return lines
@@ -167,31 +179,36 @@ def _delta_cell(spec: MetricSpec, delta: Delta) -> str:
 
 
 def _all_metrics(board: Board) -> list[str]:
-    header = " | ".join(md(e.label) for e in board.entries)
+    header = " | ".join(md(e.short_label) for e in board.entries)
     lines = [
         f"### Every metric ({CONFIDENCE:.0%} CI; n probes)",
+        "",
+        f"{md(BETTER_LEGEND)} Best values are in bold.",
         "",
         f"| Metric | Group | Better | {header} |",
         "|---|---|---|" + "---|" * len(board.entries),
     ]
     for spec in board.metrics:
         cells = []
+        best = board.best(spec)
         for entry in board.entries:
             est = entry.estimates[spec.name]
             shown = fmt.value(spec, est.value)
+            if entry.label in best:
+                shown = f"**{shown}**"
             if est.value is not None:
                 shown += f" {fmt.interval(spec, est.interval)}; n={est.n}"
             if est.n_errors:
                 shown += f"; {est.n_errors} errored"
             cells.append(shown)
-        better = spec.better_text()
+        better = better_cell(spec)
         lines.append(f"| {md(spec.display)} | {md(spec.group) or '–'} | {better} | {' | '.join(cells)} |")
     return lines
 
 
 def _all_deltas(board: Board) -> list[str]:
-    others = [e for e in board.entries if e.label != board.baseline]
-    header = " | ".join(md(e.label) for e in others)
+    others = board.others
+    header = " | ".join(md(e.short_label) for e in others)
     lines = [
         f"### Every metric: paired Δ against {md(board.baseline or '')} "
         f"(p Holm; {md(SIGNIFICANT)} significant)",

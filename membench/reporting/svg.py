@@ -1,9 +1,12 @@
 """Inline SVG plots for the HTML leaderboard: no library, no script, no external request.
 
-Two plots: a metric per system as a dot with its confidence-interval whisker, and, for each of a task's
+Four plots: a metric per system as a dot with its confidence-interval whisker; for each of a task's
 curves, its metric against a numeric label (one line per system, whiskers at every point; the x axis
 linear or logarithmic, ticked at the values present; the curve's chance level and reference points
-beside them). Line styles that carry meaning (chance, references) are classes styled in ``base.html.j2``.
+beside them); a breakdown as grouped bars (a group per label value, a bar per system, whiskers); and
+the main metric against a system's cost or latency (a labelled dot per system, a vertical whisker).
+A system keeps its colour (its place in the ranking) in every plot of a board. Line styles that carry
+meaning (chance, references) are classes styled in ``base.html.j2``.
 Every text comes from runs, so every text is escaped; coordinates are rounded so output is stable.
 The SVG is inline in HTML, which needs no ``xmlns`` (so the page holds no URL at all).
 """
@@ -11,8 +14,9 @@ The SVG is inline in HTML, which needs no ``xmlns`` (so the page holds no URL at
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
@@ -20,6 +24,10 @@ from membench.core import numbers as fmt
 from membench.core.task import MetricSpec
 from membench.reporting.curves import CurveSeries
 from membench.stats import MetricEstimate
+from membench.stats.policy import CONFIDENCE
+
+if TYPE_CHECKING:
+    from membench.reporting.collect import Breakdown, Entry, Tradeoff
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -27,9 +35,21 @@ WIDTH = 720
 LABEL_WIDTH = 300
 ROW = 26
 MARGIN = 30
-#: a curve plot is narrower than the others: a board may have dozens, drawn two or three to a row
-#: (``board.html.j2``), and its texts must stay legible when it is scaled to the grid's column.
-CURVE_WIDTH = 480
+#: a plot in a grid (curves, every metric, cost and latency) is narrower than the others: a board may
+#: have dozens, drawn two or three to a row (``board.html.j2``), and its texts must stay legible when
+#: it is scaled to the grid's column.
+GRID_WIDTH = 480
+#: the label column of a compact per-system plot (one in a grid).
+GRID_LABEL_WIDTH = 150
+#: the average advance of a 12 px label's character: how many characters a label column can hold.
+CHAR_PX = 6.6
+#: a latency axis spanning at least this ratio (largest / smallest) is drawn logarithmic.
+LOG_SPAN = 20
+#: a breakdown's bars: each bar's height, and the gap between two values' groups.
+BAR = 10
+GROUP_GAP = 12
+#: where a breakdown's first group starts (its axis is at the bottom, so little room is needed above).
+BARS_TOP = 8
 #: where a curve plot's area starts (room for the y tick labels) and ends (above the x tick labels).
 CURVE_LEFT = 80
 CURVE_BOTTOM = 300
@@ -85,20 +105,30 @@ def _tick_label(spec: MetricSpec, tick: float) -> str:
     return fmt.value(spec, tick / spec.scale) if spec.scale else f"{tick:g}"
 
 
-def ci_plot(spec: MetricSpec, rows: Sequence[tuple[str, MetricEstimate]]) -> Markup:
-    """One row per (label, estimate): the value as a dot, its interval as a whisker."""
+def fit(text: str, width: float) -> str:
+    """``text`` cut to what ``width`` px of 12 px labels hold, ending in "…" when cut (the whole text is
+    in the plot's tooltips and tables)."""
+    most = max(int(width / CHAR_PX), 2)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def ci_plot(spec: MetricSpec, rows: Sequence[tuple[str, MetricEstimate]], *, compact: bool = False) -> Markup:
+    """One row per (label, estimate): the value as a dot, its interval as a whisker; ``compact`` draws
+    it to sit in a grid of plots (``GRID_WIDTH``, labels fitted to a narrower column)."""
+    width, label_width = (GRID_WIDTH, GRID_LABEL_WIDTH) if compact else (WIDTH, LABEL_WIDTH)
     values = [v for _, est in rows for v in _extent(spec, est)]
-    axis = _Axis(*_domain(spec, values or [0.0]), LABEL_WIDTH, WIDTH - MARGIN)
+    axis = _Axis(*_domain(spec, values or [0.0]), label_width, width - MARGIN)
     height = MARGIN * 2 + ROW * len(rows)
-    parts = [_open(height, f"{spec.display} per system with {rows[0][1].confidence:.0%} intervals")]
+    parts = [_open(height, f"{spec.display} per system with {rows[0][1].confidence:.0%} intervals", width)]
     parts += _x_axis(spec, axis, MARGIN, height - MARGIN)
     for i, (label, est) in enumerate(rows):
         y = MARGIN + ROW * i + ROW / 2
         parts.append(
-            f'<text x="{LABEL_WIDTH - 8}" y="{y + 4}" text-anchor="end" class="label">{escape(label)}</text>'
+            f'<text x="{label_width - 8}" y="{y + 4}" text-anchor="end" class="label">'
+            f"{escape(fit(label, label_width - 12))}<title>{escape(label)}</title></text>"
         )
         if est.value is None:
-            parts.append(f'<text x="{LABEL_WIDTH + 4}" y="{y + 4}" class="na">N/A</text>')
+            parts.append(f'<text x="{label_width + 4}" y="{y + 4}" class="na">N/A</text>')
             continue
         if est.interval is not None:
             low, high = (axis(b * spec.scale) for b in est.interval)
@@ -114,7 +144,7 @@ def ci_plot(spec: MetricSpec, rows: Sequence[tuple[str, MetricEstimate]]) -> Mar
     return Markup("\n".join(parts))
 
 
-def curve_plot(curve: CurveSeries) -> Markup:
+def curve_plot(curve: CurveSeries, names: Mapping[str, str] | None = None) -> Markup:
     """A curve's metric (y) against its axis (x): one coloured line per system with a whisker at every
     point, each reference as a grey dotted line with hollow markers (no whiskers: they are not
     estimates), the chance level as a dashed line, legend below. Sized to sit in a grid of plots.
@@ -124,18 +154,18 @@ def curve_plot(curve: CurveSeries) -> Markup:
     every reference point and the chance level.
     """
     spec, log_x = curve.spec, curve.curve.log_x
-    series = list(curve.points.items())
+    series = [((names or {}).get(label, label), points) for label, points in curve.points.items()]
     references = [(ref.label, sorted(ref.points)) for ref in curve.references]
     chance = None if curve.curve.chance is None else curve.curve.chance * spec.scale
     ys = [v for _, points in series for _, e in points for v in _extent(spec, e)]
     ys += [y * spec.scale for _, points in references for _, y in points]
     ys += [] if chance is None else [chance]
     levels = curve.levels
-    left, right, bottom = CURVE_LEFT, CURVE_WIDTH - MARGIN, CURVE_BOTTOM
+    left, right, bottom = CURVE_LEFT, GRID_WIDTH - MARGIN, CURVE_BOTTOM
     x_axis = _Axis(min(levels, default=1.0), max(levels, default=1.0), left, right, log=log_x)
     y_axis = _Axis(*_domain(spec, ys or [0.0]), bottom, MARGIN)
     height = bottom + 50 + 18 * (len(series) + len(references))
-    parts = [_open(height, f"{curve.title} per system", CURVE_WIDTH)]
+    parts = [_open(height, f"{curve.title} per system", GRID_WIDTH)]
     parts += _y_axis(spec, y_axis, left, right)
     parts += _level_ticks(x_axis, levels, bottom)
     parts.append(
@@ -153,6 +183,122 @@ def curve_plot(curve: CurveSeries) -> Markup:
     parts += _legend([label for label, _ in series], [label for label, _ in references], left, bottom + 52)
     parts.append("</svg>")
     return Markup("\n".join(parts))
+
+
+def grouped_bars(spec: MetricSpec, breakdown: Breakdown, entries: Sequence[Entry]) -> Markup:
+    """A breakdown of ``spec`` as grouped horizontal bars: a group per value of the label (its name on
+    the left), a bar per system in its colour from 0 to its value, the interval as a whisker; "N/A"
+    where the metric is undefined, "–" where the system has no probe with that value. Legend below."""
+    cells = [[breakdown.cells.get((spec.name, lv, e.label)) for e in entries] for lv in breakdown.levels]
+    values = [v for row in cells for est in row if est is not None for v in _extent(spec, est)]
+    axis = _Axis(*_domain(spec, values or [0.0]), LABEL_WIDTH, WIDTH - MARGIN)
+    group = BAR * len(entries) + GROUP_GAP
+    bottom = BARS_TOP + group * len(breakdown.levels)
+    height = bottom + 34 + 18 * len(entries)
+    title = f"{spec.display} by {breakdown.key} per system with {CONFIDENCE:.0%} intervals"
+    parts = [_open(height, title)]
+    parts += _x_axis(spec, axis, BARS_TOP, bottom)
+    zero = axis(min(max(0.0, axis.low), axis.high))
+    for g, (level, row) in enumerate(zip(breakdown.levels, cells, strict=True)):
+        top = BARS_TOP + group * g + GROUP_GAP / 2
+        parts.append(
+            f'<text x="{LABEL_WIDTH - 8}" y="{top + BAR * len(entries) / 2 + 4}" text-anchor="end" '
+            f'class="label">{escape(fit(level, LABEL_WIDTH - 12))}<title>{escape(level)}</title></text>'
+        )
+        for i, (entry, est) in enumerate(zip(entries, row, strict=True)):
+            y = top + BAR * i
+            if est is None or est.value is None:
+                mark = "–" if est is None else "N/A"
+                parts.append(f'<text x="{zero + 4}" y="{y + BAR - 1}" class="na">{mark}</text>')
+                continue
+            end = axis(est.value * spec.scale)
+            shown = f"{fmt.value(spec, est.value)} {fmt.interval(spec, est.interval)}"
+            tip = f"{entry.short_label}, {breakdown.key} {level}: {shown}"
+            parts.append(
+                f'<rect x="{min(zero, end)}" y="{y}" width="{round(abs(end - zero), 1)}" '
+                f'height="{BAR - 1}" fill="{colour(i)}"><title>{escape(tip)}</title></rect>'
+            )
+            if est.interval is not None:
+                low, high = (axis(b * spec.scale) for b in est.interval)
+                mid = y + (BAR - 1) / 2
+                parts.append(f'<line x1="{low}" x2="{high}" y1="{mid}" y2="{mid}" class="whisker"/>')
+                for x in (low, high):
+                    parts.append(f'<line x1="{x}" x2="{x}" y1="{mid - 3}" y2="{mid + 3}" class="whisker"/>')
+    parts += _legend([e.short_label for e in entries], [], LABEL_WIDTH, bottom + 40)
+    parts.append("</svg>")
+    return Markup("\n".join(parts))
+
+
+def tradeoff_plot(spec: MetricSpec, tradeoff: Tradeoff) -> Markup:
+    """The main metric (y) against cost or latency (x): a dot per system in its colour, labelled, its
+    interval as a vertical whisker. The x axis is logarithmic for latencies that span more than
+    ``LOG_SPAN`` times (an in-memory baseline and a served system differ by orders of magnitude), else
+    linear from 0."""
+    xs = [x for _, _, x, _ in tradeoff.points]
+    ys = [v for *_, est in tradeoff.points for v in _extent(spec, est)]
+    left, right, bottom = CURVE_LEFT, GRID_WIDTH - MARGIN, CURVE_BOTTOM
+    log_x = tradeoff.x_unit == "s" and min(xs) > 0 and max(xs) / min(xs) >= LOG_SPAN
+    if log_x:
+        x_axis = _Axis(min(xs) / 1.5, max(xs) * 1.5, left, right, log=True)
+    else:
+        x_axis = _Axis(0.0, max(xs) * 1.1 or 1.0, left, right)
+    y_axis = _Axis(*_domain(spec, ys or [0.0]), bottom, MARGIN)
+    parts = [_open(bottom + 44, tradeoff.title, GRID_WIDTH)]
+    parts += _y_axis(spec, y_axis, left, right)
+    parts.append(f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" class="axis"/>')
+    for tick in _log_ticks(x_axis) if log_x else x_axis.ticks():
+        x = x_axis(tick)
+        shown = _x_text(tradeoff, tick)
+        parts.append(f'<line x1="{x}" x2="{x}" y1="{bottom}" y2="{bottom + 4}" class="axis"/>')
+        parts.append(f'<text x="{x}" y="{bottom + 16}" text-anchor="middle">{escape(shown)}</text>')
+    axis_label = tradeoff.x_label + (" (log scale)" if log_x else "")
+    parts.append(
+        f'<text x="{(left + right) / 2}" y="{bottom + 34}" text-anchor="middle" class="label">'
+        f"{escape(axis_label)}</text>"
+    )
+    placed: list[tuple[float, float, float]] = []  # (left, right, baseline) of the labels drawn
+    for index, label, x, est in tradeoff.points:
+        assert est.value is not None
+        px, py = x_axis(x), y_axis(est.value * spec.scale)
+        if est.interval is not None:
+            low, high = (y_axis(b * spec.scale) for b in est.interval)
+            parts.append(f'<line x1="{px}" x2="{px}" y1="{low}" y2="{high}" stroke="{colour(index)}"/>')
+        shown = f"{fmt.value(spec, est.value)} {fmt.interval(spec, est.interval)}"
+        tip = f"{label}: {shown} at {_x_text(tradeoff, x)}"
+        parts.append(
+            f'<circle cx="{px}" cy="{py}" r="5" fill="{colour(index)}"><title>{escape(tip)}</title></circle>'
+        )
+        text = fit(label, (right - left) / 2)
+        anchor, dx = ("end", -8) if px > (left + right) / 2 else ("start", 8)
+        start = px + dx - (len(text) * CHAR_PX if anchor == "end" else 0)
+        span = (start, start + len(text) * CHAR_PX)
+        y = _free_line(span, py, placed)
+        placed.append((*span, y))
+        parts.append(
+            f'<text x="{px + dx}" y="{y}" text-anchor="{anchor}" class="label">{escape(text)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("\n".join(parts))
+
+
+def _free_line(span: tuple[float, float], py: float, placed: Sequence[tuple[float, float, float]]) -> float:
+    """The baseline of a dot's label: just above the dot, else the first of below, further above and
+    further below that no label already drawn overlaps (systems with close values and latencies)."""
+    for y in (py - 6, py + 16, py - 20, py + 30, py - 34):
+        if not any(a < span[1] and span[0] < b and abs(y - other) < 13 for a, b, other in placed):
+            return round(y, 1)
+    return round(py - 6, 1)
+
+
+def _x_text(tradeoff: Tradeoff, x: float) -> str:
+    """A cost as dollars (4 significant digits: costs per probe are small), a latency as ``fmt.seconds``."""
+    return f"${x:.4g}" if tradeoff.x_unit == "usd" else fmt.seconds(x)
+
+
+def _log_ticks(axis: _Axis) -> list[float]:
+    """Powers of ten inside a logarithmic axis; its two ends when fewer than two powers fall inside."""
+    powers = [10.0**k for k in range(math.ceil(math.log10(axis.low)), math.floor(math.log10(axis.high)) + 1)]
+    return powers if len(powers) >= 2 else [axis.low, axis.high]
 
 
 def _legend(systems: Sequence[str], references: Sequence[str], left: float, top: float) -> list[str]:

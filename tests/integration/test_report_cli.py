@@ -30,13 +30,22 @@ def files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_halumem_report_matches_golden_and_is_byte_stable(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def halumem_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three HaluMem runs (bm25, no-memory, full-context) reported twice, into ``out`` and ``again``,
+    under the returned folder (its ``results`` holds the runs): shared, since the runs take longest."""
+    root = tmp_path_factory.mktemp("halumem")
+    results = make_runs(root, "halumem", ["bm25", "no-memory", "full-context"], HALUMEM_TINY)
+    data = ["--data-dir", str(root / "data")]
+    assert report(results, root / "out", *data) == 0
+    assert report(results, root / "again", *data) == 0
+    return root
+
+
+def test_halumem_report_matches_golden_and_is_byte_stable(halumem_report: Path) -> None:
     from membench_tasks.halumem.metrics import METRICS
 
-    results = make_runs(tmp_path, "halumem", ["bm25", "no-memory", "full-context"], HALUMEM_TINY)
-    data = ["--data-dir", str(tmp_path / "data")]
-    assert report(results, tmp_path / "out", *data) == 0
-    assert report(results, tmp_path / "again", *data) == 0
+    tmp_path, results = halumem_report, halumem_report / "results"
     assert files(tmp_path / "out") == files(tmp_path / "again"), "same runs must give the same bytes"
 
     markdown = (tmp_path / "out" / "leaderboard.md").read_text()
@@ -53,6 +62,98 @@ def test_halumem_report_matches_golden_and_is_byte_stable(tmp_path: Path) -> Non
     assert "not the official release" in markdown
 
 
+def test_the_html_has_every_table_of_the_markdown_and_one_plot_per_metric_but_variants(
+    tmp_path: Path,
+) -> None:
+    from membench_tasks.halumem.metrics import METRICS
+
+    results = make_runs(tmp_path, "halumem", ["bm25", "no-memory", "full-context"], HALUMEM_TINY)
+    assert report(results, tmp_path / "out", "--data-dir", str(tmp_path / "data")) == 0
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    html = (tmp_path / "out" / "leaderboard.html").read_text()
+    winner = "No winner: bm25, full-context and no-memory are tied at rank 1 (the data cannot separate them)."
+    assert f"**{winner}**" in markdown and f'<p class="winner">{winner}</p>' in html
+    # The paired deltas of every metric, in both, from the same Delta objects.
+    deltas = html[html.index('<table class="all-deltas wide">') :].split("</table>")[0]
+    assert deltas.count("<tr><td>") == len(METRICS)
+    assert "<th>bm25</th><th>full-context</th></tr>" in deltas, "the baseline has no column of its own"
+    row = next(line for line in markdown.splitlines() if line.startswith("| QA correct | +"))
+    md_cells = [cell.strip() for cell in row.split("|")[2:4]]
+    assert md_cells == ["+21.4 pt (p=1.000)", "+21.4 pt (p=1.000)"]
+    assert '<td class="num">+21.4 pt <span class="ci">(p=1.000)</span></td>' in deltas
+    # One plot per metric except the main one (beside the ranking) and the "(all)" variants.
+    plotted = [s.display for s in METRICS if not s.variant_of and s.display != "QA correct"]
+    grid = html[html.index("<h3>Every metric, plotted</h3>") :].split("</div>")[0]
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", grid) == plotted
+    assert len(plotted) == 17, "of 32 metrics, 14 are (all) variants and the main one is beside the ranking"
+    # Breakdowns as grouped bars: a bar per system with a value, for each non-variant metric.
+    breakdown = html[html.index("<h3>Breakdown by memory_type</h3>") :].split("<h3>")[1]
+    assert breakdown.count("<svg") == 1, "Type accuracy (all) is a variant: its table only"
+    assert breakdown.count("<rect x=") == 9 + 3, "three values x three systems, and a legend of three"
+    # The main metric against query latency: one dot per system; the cost plot says why it is absent.
+    assert html.count("<figcaption>QA correct against query latency</figcaption>") == 1
+    assert "QA correct against cost per probe is not drawn: every system&#39;s LLM cost is $0" in html
+
+
+def test_the_better_cell_is_short_and_the_best_cell_is_marked_but_never_a_descriptive_one(
+    halumem_report: Path,
+) -> None:
+    tmp_path = halumem_report
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    table = markdown[markdown.index("### Every metric (") :].split("\n\n")[2]
+    rows = {line.split(" | ")[0][2:]: line for line in table.splitlines()}
+    assert rows["Type accuracy"].startswith("| Type accuracy | extraction | higher | **")
+    assert rows["Extracted memories"].startswith("| Extracted memories | extraction | — | ")
+    assert "**" not in rows["Extracted memories"], "a count is descriptive: no best value"
+    assert "**" not in rows["Update hallucination"], "every value ties: nothing to mark"
+    html = (tmp_path / "out" / "leaderboard.html").read_text()
+    table = html[html.index('<table class="metrics wide">') :].split("</table>")[0]
+    fmr = table[table.index(">FMR</td>") :].split("</tr>")[0]
+    assert fmr.count('class="num best"') == 1 and "<td>higher</td>" in fmr
+    memories = table[table.index(">Extracted memories</td>") :].split("</tr>")[0]
+    assert "best" not in memories and "<td>—</td>" in memories
+
+
+def test_a_run_with_an_llm_reader_shows_its_calls_even_at_no_cost(tmp_path: Path) -> None:
+    """The loopback LLM costs $0: the cost cell still counts its calls, and a reader LLM that never
+    answered (every call refused, every probe errored) is not "no LLM" either."""
+    from membench.api import run
+    from membench.core.config import LLMSpec
+    from membench.running.display import NullDisplay
+    from membench.testing.configs import tiny_run_config
+    from membench.testing.openai_server import FakeOpenAIServer, UnanswerableRequest
+
+    calls = 0
+
+    def refuse(request: dict[str, object]) -> str:
+        raise UnanswerableRequest("this model answers nothing")
+
+    # One endpoint (runs with different endpoints would be on different boards), answering the first
+    # run and refusing the second.
+    with FakeOpenAIServer(lambda request: "Answer: A", models=("fake-reader",)) as server:
+        for system in ("full-context", "no-memory"):
+            config = tiny_run_config(
+                tmp_path,
+                "sort",
+                system,
+                reader_llm=LLMSpec("openai/fake-reader", server.base_url),
+                limit=1,
+                max_consecutive_errors=0,
+            )
+            assert run(config, NullDisplay()).manifest.status == "complete"
+            calls = calls if system == "no-memory" else server.total_requests
+            server.responder = refuse
+    assert calls > 0
+    assert report(tmp_path / "results", tmp_path / "out", "--data-dir", str(tmp_path / "data")) == 0
+    markdown = (tmp_path / "out" / "leaderboard.md").read_text()
+    ranking = markdown[markdown.index("### Ranking") :].split("\n\n")[1]
+    assert f"| ${0:.4f} ({calls} calls) |" in ranking
+    assert "| no call answered (reader LLM) |" in ranking
+    assert "no LLM" not in markdown
+    html = (tmp_path / "out" / "leaderboard.html").read_text()
+    assert f'<td class="num">$0.0000 ({calls} calls)</td>' in html
+
+
 def test_every_probe_is_listed_with_its_question_and_gold(tmp_path: Path) -> None:
     results = make_runs(tmp_path, "halumem", ["bm25"], HALUMEM_TINY)
     assert report(results, tmp_path / "out", "--data-dir", str(tmp_path / "data")) == 0
@@ -60,7 +161,7 @@ def test_every_probe_is_listed_with_its_question_and_gold(tmp_path: Path) -> Non
     page = (tmp_path / "out" / "runs" / f"{run_dir.name}.html").read_text()
     records = (run_dir / "records.jsonl").read_text().splitlines()
     assert page.count('<section class="probe') == len(records)
-    assert "<dt>Gold</dt><dd><pre>" in page and "Questions and gold answers are not shown" not in page
+    assert "<dt>Gold</dt><dd><dl>" in page and "Questions and gold answers are not shown" not in page
     assert page.count("<dt>Question</dt>") == len(records)
 
 
@@ -81,7 +182,7 @@ def test_missing_or_different_data_is_said_plainly(tmp_path: Path) -> None:
     assert report(results, tmp_path / "changed", "--data-dir", str(tmp_path / "data")) == 0
     page = (tmp_path / "changed" / "runs" / f"{run_name}.html").read_text()
     assert "it is not the data this run was asked" in page
-    assert "<dt>Gold</dt><dd><pre>" not in page
+    assert "<dt>Gold</dt><dd><dl>" not in page
 
 
 def test_dataset_html_and_script_show_as_text(tmp_path: Path) -> None:
@@ -99,7 +200,7 @@ def test_dataset_html_and_script_show_as_text(tmp_path: Path) -> None:
         assert not re.search(r"https?://", text), page.name
     run_page = next(p.read_text() for p in pages if "keyword" in p.name)
     assert (
-        run_page.count("&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;") >= 12 * 3
+        run_page.count("&lt;script&gt;alert('xss')&lt;/script&gt;") >= 12 * 3
     )  # question, gold, tag
     markdown = (out / "leaderboard.md").read_text()
     assert "\\<script\\>" in markdown
@@ -113,7 +214,7 @@ def test_curves_are_plotted_per_system_an_all_zero_one_is_left_out_and_latency_i
     results = make_runs(tmp_path, "scaled-toy", ["keyword", "no-memory"], plugins=plugins)
     assert report(results, tmp_path / "out", *(f"--plugin={p}" for p in plugins)) == 0
     html = (tmp_path / "out" / "leaderboard.html").read_text()
-    assert html.count('<div class="curve-grid">') == 1, "the curves sit in one responsive grid"
+    assert html.count('<div class="plot-grid">\n<figure class="curve">') == 1, "the curves sit in one grid"
     plot = html[html.index("<figcaption>Accuracy against size</figcaption>") :].split("</svg>")[0]
     assert plot.count("<polyline") == 2
     assert all(f">{size}</text>" in plot for size in ("100", "200", "300"))
@@ -238,13 +339,13 @@ def test_a_run_on_a_given_data_file_shows_its_questions_when_the_file_is_in_data
     assert report(results, tmp_path / "absent", "--data-dir", str(tmp_path / "kept")) == 0
     page = (tmp_path / "absent" / "runs" / f"{run_name}.html").read_text()
     assert "the run read -T data=sample.jsonl, and no such file is in " in page
-    assert str(tmp_path / "kept" / "halumem") in page and "<dt>Gold</dt><dd><pre>" not in page
+    assert str(tmp_path / "kept" / "halumem") in page and "<dt>Gold</dt><dd><dl>" not in page
 
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "sample.jsonl").write_bytes(elsewhere.read_bytes())
     assert report(results, tmp_path / "out", "--data-dir", str(tmp_path / "kept")) == 0
     page = (tmp_path / "out" / "runs" / f"{run_name}.html").read_text()
-    assert "<dt>Gold</dt><dd><pre>" in page and "Questions and gold answers are not shown" not in page
+    assert "<dt>Gold</dt><dd><dl>" in page and "Questions and gold answers are not shown" not in page
 
 
 def test_the_run_page_link_target_in_markdown_is_percent_encoded(tmp_path: Path) -> None:
