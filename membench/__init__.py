@@ -1,9 +1,10 @@
 """membench: one harness to compare long-term memory systems for LLM agents, with error bars.
 
 The Python API: ``membench.run(membench.RunConfig(...))``, ``membench.score``, ``membench.compare``,
-``membench.report`` and ``membench.load_records`` (a run's records as a pandas DataFrame), defined in
-``membench.api``. Import cost matters (``membench --help`` must stay fast), so this module imports
-nothing heavy: each name loads ``membench.api`` on first use.
+``membench.report``, ``membench.load_records`` (a run's records as a pandas DataFrame) and
+``membench.load_runs`` (runs' probes and summaries as DataFrames), defined in ``membench.api``.
+Import cost matters (``membench --help`` must stay fast), so this module imports nothing heavy: each
+name loads ``membench.api`` on first use.
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ from typing import Any
 from membench.core.version import __version__ as __version__
 
 #: the names ``membench`` exports from ``membench.api``, loaded on first use.
-PUBLIC = ("run", "score", "compare", "report", "load_records", "RunConfig", "RescoreConfig", "LLMSpec")
+PUBLIC = (
+    "run",
+    "score",
+    "compare",
+    "report",
+    "load_records",
+    "load_runs",
+    "Runs",
+    "RunConfig",
+    "RescoreConfig",
+    "LLMSpec",
+)
 __all__ = ["__version__", *PUBLIC]
 
 

@@ -4,6 +4,7 @@
 
     outcome = api.run(api.RunConfig(task="halumem", system="bm25"))     # membench run
     frame = api.load_records(outcome.run_dir)                            # a run's records, as pandas
+    runs = api.load_runs("results/runs/halumem__*")                      # membench export, as pandas
     rescored = api.score(api.RescoreConfig(outcome.run_dir, judge="lexical"))   # membench score
     result = api.compare([outcome.run_dir, other_run_dir])               # membench compare
     written = api.report("results", "site")                              # membench report
@@ -17,14 +18,15 @@ library: each function imports what it needs when called.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from membench.analysis.rescore import RescoreConfig, RescoreOutcome
 from membench.core.config import LLMSpec, RunConfig
-from membench.core.types import Manifest, shown_labels
+from membench.core.types import Manifest
 from membench.running.components import prepare
 from membench.running.display import Display, make_display
 from membench.running.rundir import open_run_dir, run_dir_name
@@ -42,9 +44,11 @@ __all__ = [
     "RescoreOutcome",
     "RunConfig",
     "RunOutcome",
+    "Runs",
     "WrittenReport",
     "compare",
     "load_records",
+    "load_runs",
     "report",
     "run",
     "score",
@@ -59,31 +63,44 @@ class RunOutcome:
     components: Components
     #: the run's metric estimates and breakdowns, as written to its summary.json.
     summary: dict[str, Any]
+    #: wall seconds of the whole ``run`` call: data build, system load, the episodes and the summary.
+    elapsed_s: float
 
 
 def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
     """Run (or resume) one task × system, then write its summary.json; returns where the results are,
     the final manifest and the summary."""
     from membench.analysis.summary import summarize, write_summary
+    from membench.llm.llamacpp import stop_servers
 
-    components, plan, identity = prepare(config)
-    runner = Runner(config, components, plan, display or make_display(config.display))
+    started = time.perf_counter()
+    display = display or make_display(config.display)
+    components, plan, identity = prepare(config, display)
+    runner = Runner(config, components, plan, display)
     run_dir = config.run_dir or config.results_dir / "runs" / run_dir_name(identity, config.system)
     with open_run_dir(
         run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir"
     ) as previous:
-        manifest = asyncio.run(runner.run(run_dir, identity, previous))
+        try:
+            manifest = asyncio.run(runner.run(run_dir, identity, previous))
+        finally:
+            stop_servers()  # llamacpp/ models' servers: no LLM is asked after this (atexit is the backstop)
+        display.message("computing intervals ...")  # the bootstrap can take as long as a small run
         summary = summarize(components.task, run_dir)
         write_summary(run_dir, summary)
-    return RunOutcome(run_dir, manifest, plan, components, summary)
+    return RunOutcome(run_dir, manifest, plan, components, summary, time.perf_counter() - started)
 
 
 def score(config: RescoreConfig) -> RescoreOutcome:
     """Judge a finished run's predictions again with another judge, into a new run beside it; the
     outcome holds the new run and the two judges' agreement (also written to agreement.json)."""
     from membench.analysis.rescore import rescore
+    from membench.llm.llamacpp import stop_servers
 
-    return rescore(config)
+    try:
+        return rescore(config)
+    finally:
+        stop_servers()  # a llamacpp/ judge's server
 
 
 def compare(
@@ -155,61 +172,35 @@ def report(
 def load_records(run_dir: Path | str) -> pd.DataFrame:
     """A run's records as a DataFrame: one row per probe (its latest record, the one metrics read).
 
-    Columns: ``run_id task system episode_id probe_id kind after_session status answer n_memories
-    judge score_label error_stage error_type error_message cost_usd completed_at``, then one column per
-    probe label (``labels.<name>``), judge value (``values.<name>``) and timed stage
-    (``latency_s.<stage>``) found in the run. Absent values are None (NaN in numeric columns).
+    The same table as ``membench export`` and ``load_runs(run_dir).probes``: the run's ``run_id task
+    system reader judge``, then ``episode_id probe_id after_session kind status answer n_memories
+    score_label error_stage error_type error_message cost_usd completed_at``, then one column per probe
+    label (``labels.<name>``), judge value (``values.<name>``), timed stage (``latency_s.<stage>``) and
+    LLM usage of a role (``usage.<role>.calls``, ``.tokens``, ``.cost_usd``) found in the run.
     """
-    import pandas as pd
+    from membench.analysis.frames import find_runs, probes_frame
 
-    from membench.core.records import latest_records, read_records
-
-    rows = []
-    for record in latest_records(read_records(Path(run_dir))):
-        prediction, verdict, error = record.prediction, record.score, record.error
-        row: dict[str, Any] = {
-            "run_id": record.run_id,
-            "task": record.task,
-            "system": record.system,
-            "episode_id": record.episode_id,
-            "probe_id": record.probe_id,
-            "kind": record.kind,
-            "after_session": record.after_session,
-            "status": record.status,
-            "answer": prediction.answer if prediction else None,
-            "n_memories": len(prediction.memories) if prediction else 0,
-            "judge": verdict.judge if verdict else None,
-            "score_label": verdict.label if verdict else None,
-            "error_stage": error.stage if error else None,
-            "error_type": error.type if error else None,
-            "error_message": error.message if error else None,
-            "cost_usd": sum(u.cost_usd for u in record.usage.values()),
-            "completed_at": record.completed_at,
-        }
-        row.update({f"labels.{k}": v for k, v in shown_labels(record.labels).items()})
-        row.update({f"values.{k}": v for k, v in (verdict.values if verdict else {}).items()})
-        row.update({f"latency_s.{k}": v for k, v in (prediction.latency_s if prediction else {}).items()})
-        rows.append(row)
-    fixed = list(_RECORD_COLUMNS)
-    return pd.DataFrame(rows, columns=fixed + sorted({c for r in rows for c in r} - set(fixed)))
+    return probes_frame(find_runs(Path(run_dir)))
 
 
-_RECORD_COLUMNS = (
-    "run_id",
-    "task",
-    "system",
-    "episode_id",
-    "probe_id",
-    "kind",
-    "after_session",
-    "status",
-    "answer",
-    "n_memories",
-    "judge",
-    "score_label",
-    "error_stage",
-    "error_type",
-    "error_message",
-    "cost_usd",
-    "completed_at",
-)
+@dataclass(frozen=True)
+class Runs:
+    """Runs as pandas tables (what ``load_runs`` returns)."""
+
+    #: one row per probe of every run, as ``load_records`` and ``membench export`` give them.
+    probes: pd.DataFrame
+    #: one row per run × metric (``by``/``level`` empty) and per breakdown level, from summary.json:
+    #: ``value ci_low ci_high interval confidence se n n_errors n_clusters`` after the run's columns.
+    summaries: pd.DataFrame
+    #: one row per run: status, counts, wall time, LLM cost, whether it has a summary yet, its directory.
+    runs: pd.DataFrame
+
+
+def load_runs(paths_or_globs: str | Path | Iterable[str | Path]) -> Runs:
+    """Run directories (or globs of them, e.g. ``"results/runs/halumem__*"``) as tables of probes, of
+    summaries and of runs; a path that is not a run directory, or a damaged record, is an error naming
+    it. Rows come in a fixed order (task, system, run id, then episode, session, probe)."""
+    from membench.analysis.frames import find_runs, probes_frame, runs_frame, summaries_frame
+
+    runs = find_runs(paths_or_globs)
+    return Runs(probes_frame(runs), summaries_frame(runs), runs_frame(runs))

@@ -38,14 +38,16 @@ def _default_file_mode() -> int:
 _FILE_MODE = _default_file_mode()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` so that readers see the old file or the new one, never a mix."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8, or bytes such as Parquet) so that readers see the old file or the
+    new one, never a mix."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; results are meant to be read by others too
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

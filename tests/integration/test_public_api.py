@@ -7,24 +7,57 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from membench import api
 from membench.core.records import latest_records, read_records
-from membench.running.display import NullDisplay
+from membench.core.types import UsageByRole
+from membench.running.display import Display, NullDisplay
 from membench.testing.configs import tiny_run_config
 
 
-def tiny_run(tmp_path: Path, system: str) -> api.RunOutcome:
-    return api.run(tiny_run_config(tmp_path, "halumem", system), NullDisplay())
+class RecordingDisplay:
+    """A display that keeps every call, in order, as ``(method, detail)``."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def start(self, title: str, episodes: int, probes: int) -> None:
+        self.events.append(("start", title))
+
+    def probe_done(self, errored: bool, usage: UsageByRole) -> None:
+        self.events.append(("probe_done", ""))
+
+    def episode_done(self) -> None:
+        self.events.append(("episode_done", ""))
+
+    def message(self, text: str) -> None:
+        self.events.append(("message", text))
+
+    def stop(self) -> None:
+        self.events.append(("stop", ""))
+
+
+#: how long each fixture run's ``api.run`` call took, measured around it.
+CALL_SECONDS: dict[str, float] = {}
+#: what the bm25 run told its display.
+BM25_DISPLAY = RecordingDisplay()
+
+
+def tiny_run(tmp_path: Path, system: str, display: Display | None = None) -> api.RunOutcome:
+    started = time.perf_counter()
+    outcome = api.run(tiny_run_config(tmp_path, "halumem", system), display or NullDisplay())
+    CALL_SECONDS[system] = time.perf_counter() - started
+    return outcome
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, api.RunOutcome, api.RunOutcome]:
     root = tmp_path_factory.mktemp("api")
-    return root, tiny_run(root, "bm25"), tiny_run(root, "no-memory")
+    return root, tiny_run(root, "bm25", BM25_DISPLAY), tiny_run(root, "no-memory")
 
 
 def main_value(outcome: api.RunOutcome) -> float:
@@ -51,23 +84,43 @@ def test_run_writes_its_summary_and_returns_it(runs: tuple[Path, api.RunOutcome,
     assert 0.0 < main_value(bm25) <= 1.0
 
 
+def test_run_times_the_whole_call_and_says_when_it_computes_intervals(
+    runs: tuple[Path, api.RunOutcome, api.RunOutcome],
+) -> None:
+    _, bm25, forgetful = runs
+    for outcome in (bm25, forgetful):
+        # More than the episodes (the runner's wall time): data, system and summary; within the call.
+        assert (
+            outcome.manifest.wall_time_s
+            < outcome.elapsed_s
+            <= CALL_SECONDS[outcome.manifest.identity["system"]["name"]]
+        )
+    events = BM25_DISPLAY.events
+    assert events[-1] == ("message", "computing intervals ...")
+    assert events.index(("stop", "")) < len(events) - 1, "told after the bars have stopped"
+    assert events.count(("episode_done", "")) == bm25.manifest.counts.episodes_planned == 2
+
+
 def test_load_records_gives_one_row_per_probe(runs: tuple[Path, api.RunOutcome, api.RunOutcome]) -> None:
     _, bm25, _ = runs
     frame = api.load_records(bm25.run_dir)
     records = latest_records(read_records(bm25.run_dir))
     assert len(frame) == len(records) == bm25.manifest.counts.probes_planned
-    assert list(frame.columns[:8]) == [
+    assert list(frame.columns[:10]) == [
         "run_id",
         "task",
         "system",
+        "reader",
+        "judge",
         "episode_id",
         "probe_id",
-        "kind",
         "after_session",
+        "kind",
         "status",
     ]
     assert set(frame.probe_id) == {r.probe_id for r in records} and frame.probe_id.is_unique
     assert set(frame.status) == {"scored"} and set(frame.system) == {"bm25"}
+    assert set(frame.run_id) == {bm25.manifest.run_id} and set(frame.reader) == {"extractive"}
     assert set(frame.kind) == {"extraction", "update", "qa"}
     assert frame.episode_id.nunique() == 2 and set(frame.judge) == {"rule"}
     qa = frame[frame.kind == "qa"]
@@ -75,6 +128,8 @@ def test_load_records_gives_one_row_per_probe(runs: tuple[Path, api.RunOutcome, 
     assert (frame.n_memories > 0).any() and frame.error_stage.isna().all()
     assert {"latency_s.retrieve", "latency_s.judge"} <= set(frame.columns)
     assert not any(c.startswith("values.") for c in frame.columns), "HaluMem verdicts are labels"
+    assert not any(c.startswith("usage.") for c in frame.columns), "no LLM: no usage columns"
+    assert (frame.cost_usd == 0.0).all()
     by_id = {r.probe_id: r for r in records}
     for row in qa.itertuples():
         assert row.answer == by_id[row.probe_id].prediction.answer  # type: ignore[union-attr]
