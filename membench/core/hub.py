@@ -226,7 +226,7 @@ def hub_dataset(
     from huggingface_hub import HfApi
 
     base = hub_endpoint(endpoint)
-    with _online(), _explained(repo, revision, base, advice):
+    with _online(), _explained(repo, revision, public_url(base) or base, advice):
         api = HfApi(endpoint=base, library_name="membench")
         commit = api.dataset_info(repo, revision=revision).sha
         if commit is None:
@@ -253,7 +253,8 @@ def _online() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _explained(repo: str, revision: str, endpoint: str, advice: str) -> Iterator[None]:
-    """The client's failures as one line each, naming the dataset, the revision and what to do."""
+    """The client's failures as one line each, naming the dataset, the revision and what to do;
+    ``endpoint`` is the one messages show (without any ``user:password@``)."""
     import httpx2
     from huggingface_hub import errors
 
@@ -283,10 +284,12 @@ def _explained(repo: str, revision: str, endpoint: str, advice: str) -> Iterator
         raise RunFailure(
             f"{endpoint} answered HTTP {exc.response.status_code} for {where}{said}. {advice}"
         ) from None
-    except (httpx2.TransportError, errors.LocalEntryNotFoundError, OSError) as exc:
+    except (httpx2.TransportError, errors.LocalEntryNotFoundError, ConnectionError) as exc:
         cause = exc.__cause__ if isinstance(exc, errors.LocalEntryNotFoundError) and exc.__cause__ else exc
         reason = " ".join(str(cause).split()) or type(cause).__name__
         raise RunFailure(f"could not pull {where} from {endpoint} ({reason}). {advice}") from None
+    except OSError as exc:  # the local side: a full disk, a folder that cannot be written
+        raise RunFailure(f"could not save the pull of {where}: {exc.strerror or exc}") from None
 
 
 def _requested(exc: Any) -> str:

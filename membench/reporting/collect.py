@@ -271,7 +271,9 @@ class Board:
             return "One system: no winner."
         first = [e.short_label for e in self.entries if e.rank == 1]
         if len(first) == 1:
-            return f"Winner: {first[0]} (separated from the next by the paired test)."
+            below = self.neighbours[0] if self.neighbours else None
+            how = "the next has no value" if below and below.lower_undefined else "the paired test"
+            return f"Winner: {first[0]} (separated from the next: {how})."
         tied = ", ".join(first[:-1]) + f" and {first[-1]}"
         if len(first) == len(self.entries):
             return f"No winner: {tied} are tied at rank 1 (the data cannot separate them)."

@@ -253,6 +253,12 @@ def test_an_unreachable_hub_is_one_line_with_what_to_do(
     message = str(info.value)
     assert message.startswith(f"could not pull {REPO} at revision main from {endpoint} (")
     assert message.endswith(". ADVICE") and "\n" not in message
+    # a mirror's credentials in the endpoint never reach the message
+    with pytest.raises(RunFailure) as info, hub_dataset(
+        REPO, "main", advice="ADVICE", endpoint=f"http://bob:s3cret@127.0.0.1:{port}"
+    ):
+        pass
+    assert "s3cret" not in str(info.value) and f"from {endpoint} (" in str(info.value)
 
 
 def test_the_endpoint_is_hf_endpoint_when_none_is_given(

@@ -34,13 +34,16 @@ def probes(right: float, episodes: int = 20) -> dict[str, float | None]:
 
 def test_the_winner_is_the_system_the_paired_test_puts_first_else_the_tied_top(tmp_path: Path) -> None:
     separated = board_of(tmp_path / "a", {"good": probes(1.0), "bad": probes(0.0)})
-    assert separated.winner_line == "Winner: good (separated from the next by the paired test)."
+    assert separated.winner_line == "Winner: good (separated from the next: the paired test)."
 
     tied = board_of(tmp_path / "b", {"x": probes(0.5), "y": probes(0.5), "z": probes(0.0)})
     assert tied.winner_line == "Tied for first: x and y (the data cannot separate them)."
 
     all_tied = board_of(tmp_path / "c", {"x": probes(0.5), "y": probes(0.5)})
     assert all_tied.winner_line == "No winner: x and y are tied at rank 1 (the data cannot separate them)."
+
+    no_value = board_of(tmp_path / "e", {"x": probes(0.5), "broken": dict.fromkeys(probes(0.5))})
+    assert no_value.winner_line == "Winner: x (separated from the next: the next has no value)."
 
     alone = board_of(tmp_path / "d", {"x": probes(0.5)})
     assert alone.winner_line == "One system: no winner."

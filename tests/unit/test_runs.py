@@ -105,7 +105,7 @@ def test_a_limit_below_one_is_refused_before_any_work() -> None:
     from membench.core.config import RunConfig
     from membench.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--limit must be at least 1"):
+    with pytest.raises(ConfigError, match=r"RunConfig.limit \(--limit\) must be at least 1"):
         RunConfig(task="halumem", system="bm25", limit=0)
 
 
