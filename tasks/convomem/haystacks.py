@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from membench.core.errors import ConfigError
+from membench.core.retrieval import EVIDENCE_LABEL, Evidence, evidence_label
 from membench.core.types import Dataset, Episode, Probe, Session, Turn
 from membench_tasks.convomem.loader import (
     CATEGORIES,
@@ -446,12 +447,23 @@ def _haystack(
                 "persona_id": item.persona_id,
                 "haystack_id": episode_id,
                 "item_id": item.item_id,
-                "_evidence_sessions": ",".join(ids[p] for p in positions),
+                EVIDENCE_LABEL: evidence_label(
+                    [_evidence(item, ids[p], conversations[p]) for p in positions]
+                ),
             },
         )
         for item, positions in asked
     ]
     return episode, probes
+
+
+def _evidence(item: EvidenceItem, session_id: str, conversation: Conversation) -> Evidence:
+    """One evidence conversation as session-level evidence (the retrieval metrics' unit, as the
+    paper's "retrieved evidence conversations"), with the item's evidence messages it holds as the
+    text that matches a memory without provenance; all of them for a conversation that is the item's
+    by its id but holds none verbatim (a pre-mixed case's reworded message)."""
+    held = [m.text for m in item.message_evidences if contains_evidence(m, conversation)]
+    return Evidence(session_id, None, "\n".join(held or [m.text for m in item.message_evidences]))
 
 
 def session_ids(conversations: Sequence[Conversation]) -> list[str]:

@@ -2,10 +2,12 @@
 answer cost, every one broken down by category, evidence count and context size.
 
 - ``accuracy`` (main) = right / scored questions.
-- ``evidence_retrieved`` = evidence conversations among the retrieved memories / the item's evidence
-  conversations (the paper's "retrieved evidence conversations", as a share). It needs provenance: a
-  question whose retrieved memories all lack ``session_id`` contributes nothing (N/A, not zero);
-  remembering nothing (no memories) is a true zero.
+- ``evidence_recall``, ``evidence_hit``, ``evidence_mrr``: the shared retrieval metrics
+  (``core.retrieval``) of the retrieved memories against the item's evidence conversations
+  (session-level; recall is the paper's "retrieved evidence conversations", as a share). A memory
+  matches by its ``session_id`` when every retrieved memory has one, else by the text of the evidence
+  messages (labelled ``evidence_match``); remembering nothing is a true zero. These follow the shared
+  rule on failures: a record whose reader or judge failed still scores what it retrieved.
 - ``context_words`` = words of the memories the reader was shown (``core.text.tokens``): what the
   reader had to read, exact and free of any tokenizer, so it is comparable across readers.
 - ``llm_tokens`` and ``cost_usd`` = the LLM tokens and cost of answering one question: the system's
@@ -18,8 +20,8 @@ answer cost, every one broken down by category, evidence count and context size.
   conversations of the haystacks that were asked, clustered like every metric.
 - The judge's calls are the evaluation's cost, not the system's, and are left out everywhere.
 
-A record that errored (system, reader or judge) contributes den 0 with ``error=True`` to every metric:
-counted and shown, never scored wrong.
+A record that errored (system, reader or judge) contributes den 0 with ``error=True`` to every other
+metric: counted and shown, never scored wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from membench.core.retrieval import RETRIEVAL_METRICS, probe_evidence, retrieval_contributions
 from membench.core.task import Contribution, MetricSpec
 from membench.core.text import tokens
 from membench.core.types import IngestRecord, Record, Usage, UsageByRole
@@ -40,9 +43,7 @@ COST_ROLES = ("system", "reader")
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("accuracy", "Accuracy", main=True, group="answers", note="right / scored questions"),
-    MetricSpec("evidence_retrieved", "Evidence conversations retrieved", group="retrieval",
-               note="evidence conversations among the retrieved memories / the item's evidence "
-                    "conversations; N/A for a system that gives no provenance"),
+    *RETRIEVAL_METRICS,
     MetricSpec("context_words", "Words shown to the reader", better="lower", group="cost",
                scale=1.0, unit="", note="per question: the words of the retrieved memories"),
     MetricSpec("llm_tokens", "LLM tokens per question", better="lower", group="cost", scale=1.0,
@@ -55,7 +56,9 @@ METRICS: tuple[MetricSpec, ...] = (
                group="cost", scale=1.0, unit="$", note="as ingestion tokens, priced by litellm's cost map"),
 )  # fmt: skip
 
-_AGGREGATED = tuple(spec.name for spec in METRICS if spec.derive is None)
+_RETRIEVAL = {spec.name for spec in RETRIEVAL_METRICS}
+#: the metrics ``_values`` computes (``retrieval_contributions`` gives the retrieval ones).
+_AGGREGATED = tuple(spec.name for spec in METRICS if spec.derive is None and spec.name not in _RETRIEVAL)
 
 
 def convomem_contributions(records: list[Record], ingests: list[IngestRecord]) -> list[Contribution]:
@@ -70,6 +73,7 @@ def convomem_contributions(records: list[Record], ingests: list[IngestRecord]) -
             Contribution(metric, record.episode_id, record.probe_id, num, den, labels, error)
             for metric, num, den, error in _values(record, share)
         )
+        out.extend(retrieval_contributions(record, probe_evidence(record.labels)))
     return out
 
 
@@ -109,10 +113,6 @@ def _values(record: Record, ingestion: _Ingestion) -> list[tuple[str, float, flo
         ("ingest_tokens", ingestion.tokens, ingestion.conversations, False),
         ("ingest_cost_usd", ingestion.cost_usd, ingestion.conversations, False),
     ]
-    evidence = [s for s in record.labels.get("_evidence_sessions", "").split(",") if s]
-    if evidence and (not memories or any(m.session_id for m in memories)):
-        found = {m.session_id for m in memories} & set(evidence)
-        values.append(("evidence_retrieved", float(len(found)), float(len(evidence)), False))
     return values
 
 

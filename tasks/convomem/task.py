@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from membench.core.errors import ConfigError
+from membench.core.retrieval import probe_evidence
 from membench.core.task import Contribution, Curve, MetricSpec, Task
 from membench.core.types import Dataset, IngestRecord, Record
 from membench_builders.convomem import BUILDER_VERSION
@@ -32,13 +33,19 @@ if TYPE_CHECKING:
 
 class ConvoMemTask(Task):
     name = "convomem"
-    version = "1"
+    version = "2"
     description = "ConvoMem: accuracy and cost as the history grows to 300 conversations (arXiv 2511.10523)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = BREAKDOWNS
     judge_names = ("rule", "llm")
     curves = (
         Curve("context_size", "accuracy", "Accuracy against conversations in the history", log_x=True),
+        Curve(
+            "context_size",
+            "evidence_recall",
+            "Evidence recall@k against conversations in the history",
+            log_x=True,
+        ),
         Curve("context_size", "context_words", "Words shown to the reader per question", log_x=True),
         Curve(
             "context_size", "llm_tokens", "LLM tokens per question (system's queries and reader)", log_x=True
@@ -181,8 +188,7 @@ class ConvoMemTask(Task):
         }
         evidence: dict[str, list[str]] = {}
         for probe in dataset.probes:
-            sessions = [s for s in probe.labels.get("_evidence_sessions", "").split(",") if s]
-            for session_id in sessions:
+            for session_id in dict.fromkeys(e.session_id for e in probe_evidence(probe.labels)):
                 held = texts[probe.episode_id][session_id]
                 stated = [m["text"] for m in probe.gold["message_evidences"] if m["text"] in held]
                 evidence.setdefault(session_id, [])

@@ -4,8 +4,16 @@ One JSONL line is one user, hence one Episode; sessions keep file order, because
 sessions carry out-of-order timestamps and the official protocol feeds them in list order. After
 each evaluated session the task asks, in this order: what the system extracted from it (extraction),
 what it retrieves for each updated memory (update), and the session's questions (qa). Gold data
-(memory points, answers, evidence, persona_info) goes only into ``Probe.gold``, never into what a
-system ingests.
+(memory points, answers, evidence, persona_info) goes only into ``Probe.gold`` and the ``_``
+labels the metrics read (the extraction probe's points, the question's placed evidence), never into
+what a system ingests.
+
+A question's ``evidence`` names memory points by their content only, without a session: the loader
+finds the session that states each one (the latest point of that exact content in the question's
+session or an earlier one; the official questions only cite those) and labels the probe with it, for
+the retrieval metrics (``core.retrieval``). An evidence content that no such point states cannot be
+placed: it is left out of the retrieval evidence, and counted in ``Dataset.metadata``
+("evidence_unplaced").
 
 The official files have quirks this loader accepts on purpose (see shared research notes, HaluMem
 §1.3-1.5): ``is_update`` and ``is_generated_qa_session`` as strings "True"/"False" or as booleans, a
@@ -24,6 +32,7 @@ from typing import Any
 
 from membench.core.errors import ConfigError, DataError
 from membench.core.jsonl_input import Where, check, each_object, iter_jsonl, list_of, optional, require, shown
+from membench.core.retrieval import EVIDENCE_LABEL, Evidence, evidence_label
 from membench.core.types import Dataset, Episode, Probe, Session, Turn
 from membench_tasks.halumem.metrics import gold_points_label
 
@@ -52,6 +61,10 @@ class _User:
     persona_name: str
     sessions: list[Session] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
+    #: each memory point's content -> the id of the latest session so far that states it.
+    stated: dict[str, str] = field(default_factory=dict)
+    #: question evidence whose content no point of its session or an earlier one states.
+    unplaced: int = 0
 
 
 def load_halumem(path: Path, variant: str | None = None) -> Dataset:
@@ -94,6 +107,7 @@ def load_halumem(path: Path, variant: str | None = None) -> Dataset:
             "users": len(users),
             "sessions": sum(len(u.sessions) for u in users),
             "noise_sessions": noise_sessions,
+            "evidence_unplaced": sum(u.unplaced for u in users),
         },
     )
 
@@ -144,7 +158,7 @@ def _parse_user(obj: dict[str, Any], at: Where) -> _User:
             )
         )
         if not noise:
-            user.probes.extend(_session_probes(raw, s_at, uuid, i))
+            user.probes.extend(_session_probes(raw, s_at, user, i))
     if not user.sessions:
         raise at.key("sessions").error("is empty")
     return user
@@ -176,10 +190,12 @@ def _timestamp(obj: dict[str, Any], key: str, at: Where) -> str:
     return value
 
 
-def _session_probes(raw: dict[str, Any], at: Where, uuid: str, i: int) -> list[Probe]:
+def _session_probes(raw: dict[str, Any], at: Where, user: _User, i: int) -> list[Probe]:
     """Extraction, then update, then qa probes of evaluated session ``i`` (the official order)."""
+    uuid = user.uuid
     prefix = f"{uuid}:s{i}"
     points = _parse_points(raw, at, prefix)
+    user.stated.update({point["content"]: prefix for point in points})
     # Every evaluated session is probed, gold points or not: the official scorer judges the accuracy
     # of every extracted memory, including those of a session with no memory points.
     probes = [
@@ -210,6 +226,20 @@ def _session_probes(raw: dict[str, Any], at: Where, uuid: str, i: int) -> list[P
             )
     for j, (q_at, question) in enumerate(each_object(raw, "questions", at, missing_ok=True)):
         text = require(question, "question", str, q_at)
+        evidence = [
+            {
+                "memory_content": require(e, "memory_content", str, e_at),
+                "memory_type": require(e, "memory_type", str, e_at),
+            }
+            for e_at, e in each_object(question, "evidence", q_at)
+        ]
+        labels = {
+            "question_type": require(question, "question_type", str, q_at),
+            "difficulty": require(question, "difficulty", str, q_at),
+        }
+        placed = _placed_evidence(evidence, user)
+        if placed:
+            labels[EVIDENCE_LABEL] = evidence_label(placed)
         probes.append(
             Probe(
                 probe_id=f"{prefix}:qa:{j}",
@@ -222,22 +252,27 @@ def _session_probes(raw: dict[str, Any], at: Where, uuid: str, i: int) -> list[P
                 top_k=QA_TOP_K,
                 gold={
                     "answer": require(question, "answer", str, q_at),
-                    "evidence": [
-                        {
-                            "memory_content": require(e, "memory_content", str, e_at),
-                            "memory_type": require(e, "memory_type", str, e_at),
-                        }
-                        for e_at, e in each_object(question, "evidence", q_at)
-                    ],
+                    "evidence": evidence,
                     "keys": _question_keys(question, q_at),
                 },
-                labels={
-                    "question_type": require(question, "question_type", str, q_at),
-                    "difficulty": require(question, "difficulty", str, q_at),
-                },
+                labels=labels,
             )
         )
     return probes
+
+
+def _placed_evidence(evidence: list[dict[str, str]], user: _User) -> list[Evidence]:
+    """A question's evidence as the sessions that state it (session-level: a memory point says
+    which session states it, not which turn), with the point's content for text matching; the
+    contents no session so far states are counted in ``user.unplaced``."""
+    placed: list[Evidence] = []
+    for item in evidence:
+        session_id = user.stated.get(item["memory_content"])
+        if session_id is None:
+            user.unplaced += 1
+        else:
+            placed.append(Evidence(session_id, None, item["memory_content"]))
+    return placed
 
 
 def _parse_points(raw: dict[str, Any], at: Where, prefix: str) -> list[dict[str, Any]]:

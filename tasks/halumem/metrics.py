@@ -13,7 +13,12 @@ The formulas are the paper's and the official scorer's (research notes §2.4):
 - fmr = #{distractors with g = 0} / #{distractors} (read it beside recall);
 - update_<label> = #label / #update-bucket items; qa_<label> = #label / #questions;
 - type_accuracy (per memory type) = (#true integrity points with g = 2 + #correct updates) /
-  (#true integrity points + #update-bucket items), one shared denominator as in the paper.
+  (#true integrity points + #update-bucket items), one shared denominator as in the paper;
+- evidence_recall, evidence_hit, evidence_mrr (membench's, not the paper's): the shared retrieval
+  metrics (``core.retrieval``) of each question's top-20 memories against the sessions its evidence
+  points come from (the loader places them). Questions without evidence (most Memory Boundary ones)
+  have none. Update probes have none either: their query is the update point's own content, and
+  their update verdict already scores what they retrieved.
 
 "(valid)" (``<name>``, the membench default) leaves failed verdicts out: they contribute den 0 with
 ``error=True`` so reports can count them. "(all)" (``<name>_all``, what the paper prints) follows the
@@ -43,6 +48,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from membench.core.records import latest_ingests
+from membench.core.retrieval import RETRIEVAL_METRICS, probe_evidence, retrieval_contributions
 from membench.core.task import Better, Contribution, MetricSpec
 from membench.core.types import IngestRecord, Record
 from membench_tasks.halumem.judge_base import (
@@ -140,6 +146,7 @@ METRICS: tuple[MetricSpec, ...] = (
     *_both("qa_correct", "QA correct", "qa", main=True),
     *_both("qa_hallucination", "QA hallucination", "qa", better="lower"),
     *_both("qa_omission", "QA omission", "qa", better="lower"),
+    *RETRIEVAL_METRICS,
     MetricSpec(
         "add_time_s", "Add time per session", better="lower", group="efficiency", scale=1.0, unit="s",
         note="mean seconds per ingested session, noise sessions included (the paper sums minutes)",
@@ -309,6 +316,7 @@ def _qa(record: Record) -> list[Contribution]:
     latency = record.prediction.latency_s.get("retrieve") if record.prediction is not None else None
     if latency is not None:
         out.append(Contribution("search_time_s", record.episode_id, record.probe_id, latency, 1.0))
+    out.extend(retrieval_contributions(record, probe_evidence(record.labels)))
     return out
 
 

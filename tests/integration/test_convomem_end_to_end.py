@@ -13,6 +13,7 @@ from membench.api import run
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.errors import ConfigError
 from membench.core.records import read_records
+from membench.core.retrieval import EVIDENCE_LABEL, parse_evidence_label
 from membench.core.types import Record
 from membench.running.display import NullDisplay
 from membench.testing import FakeLLM
@@ -32,20 +33,34 @@ def _run(config: RunConfig, *, scored: bool = True) -> tuple[list[Record], dict[
     return records, {m["metric"]: m for m in summary["metrics"]}
 
 
+def full_context_mrr(records: list[Record]) -> float:
+    """Evidence MRR of a system that returns every turn, oldest first: an item's first match is the
+    first turn of its first evidence conversation, ranked after every turn before it."""
+    ranks = []
+    for record in records:
+        sessions = [m.session_id for m in record.prediction.memories]
+        first = min(sessions.index(e.session_id) for e in parse_evidence_label(record.labels[EVIDENCE_LABEL]))
+        ranks.append(first + 1)
+    return sum(1 / rank for rank in ranks) / len(ranks)
+
+
 def test_no_memory_is_right_exactly_on_the_abstention_items(tmp_path: Path) -> None:
     records, metrics = _run(tiny_run_config(tmp_path, "convomem", "no-memory"))
     abstention = [r for r in records if r.labels["category"] == "abstention"]
     assert abstention and all(r.score.values["correct"] == 1.0 for r in abstention)
     assert all(r.score.values["correct"] == 0.0 for r in records if r.labels["category"] != "abstention")
     assert metrics["accuracy"]["value"] == pytest.approx(len(abstention) / len(records))
-    assert metrics["evidence_retrieved"]["value"] == 0.0 and metrics["context_words"]["value"] == 0.0
+    assert metrics["evidence_recall"]["value"] == 0.0 and metrics["context_words"]["value"] == 0.0
+    assert metrics["evidence_hit"]["value"] == 0.0 and metrics["evidence_mrr"]["value"] == 0.0
     # The two personas are the clusters: haystacks of one persona share its filler and its items.
     assert metrics["accuracy"]["n_clusters"] == 2
 
 
 def test_full_context_is_right_everywhere_and_reads_more_as_the_history_grows(tmp_path: Path) -> None:
     records, metrics = _run(tiny_run_config(tmp_path, "convomem", "full-context"))
-    assert metrics["accuracy"]["value"] == 1.0 and metrics["evidence_retrieved"]["value"] == 1.0
+    assert metrics["accuracy"]["value"] == 1.0 and metrics["evidence_recall"]["value"] == 1.0
+    # every conversation, oldest first: each item's first evidence conversation is its first match
+    assert metrics["evidence_mrr"]["value"] == pytest.approx(full_context_mrr(records))
     assert {r.labels["context_size"] for r in records} == {"1", "3", "10", "30"}
     words: dict[int, list[float]] = {}
     for r in records:
@@ -62,7 +77,8 @@ def test_full_context_is_right_everywhere_and_reads_more_as_the_history_grows(tm
 )
 def test_memory_systems_retrieve_evidence_with_provenance(system: str, tmp_path: Path) -> None:
     records, metrics = _run(tiny_run_config(tmp_path, "convomem", system))
-    assert metrics["evidence_retrieved"]["value"] is not None and metrics["evidence_retrieved"]["value"] > 0.5
+    assert metrics["evidence_recall"]["value"] is not None and metrics["evidence_recall"]["value"] > 0.5
+    assert metrics["evidence_hit"]["value"] >= metrics["evidence_recall"]["value"]
     assert metrics["accuracy"]["value"] is not None and metrics["accuracy"]["value"] > 0.5
     # top 10 turns at most, whatever the history's length
     assert max(len(r.prediction.memories) for r in records) <= 10

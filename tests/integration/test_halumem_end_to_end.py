@@ -13,6 +13,7 @@ from membench.analysis.summary import summarize
 from membench.api import run
 from membench.core.config import LLMSpec
 from membench.core.records import read_records
+from membench.core.retrieval import EVIDENCE_LABEL, MATCH_LABEL, parse_evidence_label
 from membench.running.display import NullDisplay
 from membench.testing import FakeLLM, Fields, Prompt, RawReply, unscored_verdicts
 from membench.testing.configs import tiny_run_config
@@ -37,6 +38,28 @@ def stored_turns_accuracy(task: Any) -> float:
     return (turns - claims) / turns
 
 
+def full_context_mrr(task: Any) -> float:
+    """Evidence MRR of a system that returns every turn so far, oldest first: each question's first
+    match is the first turn of its earliest evidence session, at rank 1 + the turns before it."""
+    dataset = task.load()
+    sessions = {e.episode_id: e.sessions for e in dataset.episodes}
+    ranks = []
+    for probe in dataset.probes:
+        evidence = parse_evidence_label(probe.labels.get(EVIDENCE_LABEL, ""))
+        if evidence:
+            ids = [s.session_id for s in sessions[probe.episode_id]]
+            earliest = min(ids.index(e.session_id) for e in evidence)
+            ranks.append(1 + sum(len(s.turns) for s in sessions[probe.episode_id][:earliest]))
+    assert len(ranks) > 1 and len(set(ranks)) > 1, "the tiny data cites more than one session"
+    return sum(1 / rank for rank in ranks) / len(ranks)
+
+
+def evidence_matches(task: Any, run_dir: Path) -> set[str]:
+    """How the run's questions were matched to their evidence (the ``evidence_match`` label)."""
+    frame = read_contributions(task, run_dir)
+    return set(frame.loc[frame["metric"] == "evidence_recall", MATCH_LABEL])
+
+
 @pytest.mark.parametrize("system", ["no-memory", "full-context", "bm25"])
 def test_every_baseline_runs_end_to_end(system: str, tmp_path: Path) -> None:
     outcome = run(tiny_run_config(tmp_path, "halumem", system), NullDisplay())
@@ -58,6 +81,16 @@ def test_every_baseline_runs_end_to_end(system: str, tmp_path: Path) -> None:
             "the turn that stated the old city is retrieved beside the move: superseded, never marked so"
         )
     assert 0.0 <= (metrics["qa_correct"] or 0.0) <= 1.0
+    retrieval = (metrics["evidence_recall"], metrics["evidence_hit"], metrics["evidence_mrr"])
+    if system == "no-memory":
+        assert retrieval == (0.0, 0.0, 0.0) and evidence_matches(
+            outcome.components.task, outcome.run_dir
+        ) == {"nothing retrieved"}
+    else:
+        # stored turns carry their session: evidence is matched by provenance
+        assert evidence_matches(outcome.components.task, outcome.run_dir) == {"provenance"}
+    if system == "full-context":
+        assert retrieval == pytest.approx((1.0, 1.0, full_context_mrr(outcome.components.task)))
 
 
 def supported_if_the_user_said_it(memory: str) -> Fields:
@@ -173,3 +206,6 @@ def test_mem0_offline_end_to_end(tmp_path: Path) -> None:
     assert metrics["memory_accuracy"] == pytest.approx(stored_turns_accuracy(outcome.components.task))
     assert (metrics["update_correct"], metrics["update_other"]) == (0.0, 1.0)
     assert metrics["add_time_s"] is not None and metrics["search_time_s"] is not None
+    # mem0 keeps each stored turn's session in its metadata: evidence is matched by provenance
+    assert evidence_matches(outcome.components.task, outcome.run_dir) == {"provenance"}
+    assert metrics["evidence_recall"] is not None and metrics["evidence_hit"] is not None

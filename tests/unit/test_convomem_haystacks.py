@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from membench.core.errors import ConfigError
+from membench.core.retrieval import EVIDENCE_LABEL, Evidence, evidence_label, parse_evidence_label
 from membench.core.types import Dataset, Episode
-from membench_tasks.convomem.haystacks import PAPER_SIZES, load_convomem, pick, session_ids
-from membench_tasks.convomem.loader import Conversation
+from membench_tasks.convomem.haystacks import PAPER_SIZES, _evidence, load_convomem, pick, session_ids
+from membench_tasks.convomem.loader import Conversation, EvidenceItem, Message
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "convomem"
 A1, A2, A3 = "c2eef5a15ce7", "f03e9ed351ce", "b9536feab23a"
@@ -94,7 +95,7 @@ def test_standard_haystacks_hold_their_evidence_and_only_their_personas_filler()
             assert persona_of(text) == expected, (haystack.episode_id, p)
         assert len(set(texts)) == len(texts), "filler is drawn without replacement"
         (probe,) = [p for p in dataset.probes if p.episode_id == haystack.episode_id]
-        evidence = probe.labels["_evidence_sessions"].split(",")
+        evidence = [e.session_id for e in parse_evidence_label(probe.labels[EVIDENCE_LABEL])]
         assert [haystack.sessions[p].session_id for p in positions] == evidence
         if item_id != B1:  # bob's own conversation has no id, so its session id is positional
             assert evidence == EVIDENCE_IDS[item_id], "in the item's own order"
@@ -142,7 +143,13 @@ def test_sessions_turns_times_probe_gold_and_labels() -> None:
         "persona_id": ALICE,
         "haystack_id": f"{A3}-n3",
         "item_id": A3,
-        "_evidence_sessions": "conv-a3-1,conv-a3-2",
+        # each evidence conversation, with the evidence message it holds (for text matching)
+        EVIDENCE_LABEL: evidence_label(
+            [
+                Evidence("conv-a3-1", None, "My quota this year is 2 million dollars."),
+                Evidence("conv-a3-2", None, "I have logged your annual quota of 2 million dollars."),
+            ]
+        ),
     }
     (abstain,) = [p for p in dataset.probes if p.episode_id == f"{C1}-n1"]
     assert abstain.gold["keys"] == {"require": [], "forbid": ["Priya"], "abstain": True}
@@ -293,7 +300,10 @@ def test_pre_mixed_cases_with_evidence_found_by_id_and_by_text() -> None:
         "layout": "pre_mixed",
         "evidence_positions": {A1: [1], A2: [2]},  # A1 by its id, A2 (another id) by its text
     }
-    asked = {p.probe_id: p.labels["_evidence_sessions"] for p in dataset.probes}
+    asked = {
+        p.probe_id: ",".join(e.session_id for e in parse_evidence_label(p.labels[EVIDENCE_LABEL]))
+        for p in dataset.probes
+    }
     assert asked == {
         f"user_facts-1e-batched_000-0:{A1}": "conv-a1",
         f"user_facts-1e-batched_000-0:{A2}": "mixed-2",
@@ -328,3 +338,27 @@ def test_filler_filed_under_another_name_is_found_by_person_id(tmp_path: Path) -
     original = load(sizes=[5], categories=["user_facts"], evidence=[2])
     assert moved.episodes == original.episodes, "the same pool, in the same order"
     assert moved.fingerprint != original.fingerprint, "a different file was read"
+
+
+def test_an_evidence_conversation_holding_no_message_verbatim_is_matched_by_all_of_them() -> None:
+    """A pre-mixed case's conversation that is the item's by its id may hold a reworded message: its
+    text for matching is then every evidence message of the item, not nothing."""
+    said = Message("User", "My quota this year is 2 million dollars.")
+    logged = Message("Assistant", "I have logged your quota.")
+    item = EvidenceItem(
+        "i1",
+        "user_facts",
+        2,
+        ALICE,
+        "What is my quota?",
+        "2 million dollars",
+        (said, logged),
+        (),
+        None,
+        FIXTURE,
+        "evidence_items[0]",
+    )
+    verbatim = Conversation((said, Message("Assistant", "Noted.")), "conv-1")
+    reworded = Conversation((Message("User", "This year my quota is 2 million dollars."),), "conv-2")
+    assert _evidence(item, "conv-1", verbatim) == Evidence("conv-1", None, said.text)
+    assert _evidence(item, "conv-2", reworded) == Evidence("conv-2", None, f"{said.text}\n{logged.text}")

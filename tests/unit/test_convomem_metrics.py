@@ -9,18 +9,22 @@ import pytest
 
 from membench.analysis.runs import task_contributions
 from membench.core.errors import ConfigError
+from membench.core.retrieval import EVIDENCE_LABEL, MATCH_LABEL, Evidence, evidence_label
 from membench.core.types import ErrorInfo, IngestRecord, Memory, Prediction, Record, Score, Usage
 from membench_tasks.convomem.metrics import convomem_contributions
 from membench_tasks.convomem.task import ConvoMemTask
 
+#: an item's two evidence conversations, each with the evidence message it holds.
+EVIDENCE = [Evidence("e1", None, "My dog is called Rex"), Evidence("e2", None, "I moved to Oslo in May")]
+
 
 def record(probe: str, episode: str, *, correct: float = 1.0, memories: list[Memory] | None = None,
-           reader: Usage | None = None, evidence: str = "e1,e2", error: bool = False) -> Record:  # fmt: skip
+           reader: Usage | None = None, error: bool = False) -> Record:  # fmt: skip
     return Record(
         run_id="r", task="convomem", task_version="1", system="s", episode_id=episode, probe_id=probe,
         after_session=0, kind="qa", input_hash="h",
         labels={"category": "user_facts", "evidence_count": "2", "context_size": "3", "persona_id": "p0",
-                "haystack_id": episode, "item_id": probe, "_evidence_sessions": evidence},
+                "haystack_id": episode, "item_id": probe, EVIDENCE_LABEL: evidence_label(EVIDENCE)},
         prediction=Prediction(answer="x", memories=memories or []),
         score=None if error else Score(judge="rule", values={"correct": correct}),
         error=ErrorInfo(stage="system", type="X", message="boom") if error else None,
@@ -42,7 +46,7 @@ def by_metric(rows: list, metric: str) -> list[tuple[str, float, float, bool]]: 
 
 
 def test_values_by_hand() -> None:
-    memories = [Memory(text="user: my dog is Rex", session_id="e1"), Memory(text="a b", session_id="f9")]
+    memories = [Memory(text="a b", session_id="f9"), Memory(text="user: my dog is Rex", session_id="e1")]
     records = [
         record(
             "q1", "h1", memories=memories, reader=Usage(prompt_tokens=100, completion_tokens=5, cost_usd=0.01)
@@ -63,12 +67,24 @@ def test_values_by_hand() -> None:
         ("q2", 0.0, 1.0, False),
         ("q3", 0.0, 0.0, True),
     ]
-    # q1 found e1 of e1,e2; q2 retrieved nothing: a true zero
-    assert by_metric(rows, "evidence_retrieved") == [
-        ("q1", 1.0, 2.0, False),
-        ("q2", 0.0, 2.0, False),
+    # q1 found e1 of e1,e2, at rank 2, by provenance; q2 retrieved nothing: a true zero
+    assert by_metric(rows, "evidence_recall") == [
+        ("q1", 0.5, 1.0, False),
+        ("q2", 0.0, 1.0, False),
         ("q3", 0.0, 0.0, True),
     ]
+    assert by_metric(rows, "evidence_hit") == [
+        ("q1", 1.0, 1.0, False),
+        ("q2", 0.0, 1.0, False),
+        ("q3", 0.0, 0.0, True),
+    ]
+    assert by_metric(rows, "evidence_mrr") == [
+        ("q1", 0.5, 1.0, False),
+        ("q2", 0.0, 1.0, False),
+        ("q3", 0.0, 0.0, True),
+    ]
+    matched = {r.probe_id: r.labels.get(MATCH_LABEL) for r in rows if r.metric == "evidence_recall"}
+    assert matched == {"q1": "provenance", "q2": "nothing retrieved", "q3": None}
     assert by_metric(rows, "context_words")[:2] == [("q1", 7.0, 1.0, False), ("q2", 0.0, 1.0, False)]
     # answering: the reader's tokens, never the judge's
     assert by_metric(rows, "llm_tokens")[:2] == [("q1", 105.0, 1.0, False), ("q2", 50.0, 1.0, False)]
@@ -80,14 +96,20 @@ def test_values_by_hand() -> None:
         ("q3", 0.0, 0.0, True),
     ]
     assert by_metric(rows, "ingest_cost_usd")[0] == ("q1", pytest.approx(0.15), 1.5, False)
-    assert {r.labels["persona_id"] for r in rows} == {"p0"} and all(
-        "_evidence_sessions" not in r.labels for r in rows
-    )
+    assert {r.labels["persona_id"] for r in rows} == {"p0"}
 
 
-def test_memories_without_provenance_leave_evidence_undefined() -> None:
-    rows = convomem_contributions([record("q1", "h1", memories=[Memory(text="my dog is Rex")])], [])
-    assert by_metric(rows, "evidence_retrieved") == []
+def test_memories_without_provenance_are_matched_by_the_evidence_messages_text() -> None:
+    # "Rex is my dog" shares dog and rex with e1's message; "Oslo" alone is one word: chance.
+    memories = [Memory(text="Oslo"), Memory(text="Rex is my dog")]
+    rows = convomem_contributions([record("q1", "h1", memories=memories)], [])
+    assert [
+        (r.metric, r.num, r.den, r.labels[MATCH_LABEL]) for r in rows if r.metric.startswith("evidence")
+    ] == [
+        ("evidence_recall", 0.5, 1.0, "text"),
+        ("evidence_hit", 1.0, 1.0, "text"),
+        ("evidence_mrr", 0.5, 1.0, "text"),
+    ]
     assert by_metric(rows, "ingest_tokens") == [("q1", 0.0, 0.0, False)]  # nothing ingested: no weight
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from membench.core.errors import ConfigError
+from membench.core.retrieval import EVIDENCE_LABEL, parse_evidence_label
 from membench_builders import halumem, halumem_story
 from membench_builders import halumem_vocab as vocab
 from membench_builders.halumem import build_halumem, main
@@ -143,8 +144,9 @@ def test_user_turns_state_every_real_fact(default_users: list[dict[str, Any]]) -
 
 def test_questions_carry_evidence_and_keys(default_users: list[dict[str, Any]]) -> None:
     for user in default_users:
-        contents = {p["memory_content"] for s in user["sessions"] for p in s["memory_points"]}
+        contents: set[str] = set()  # the points stated so far: evidence never cites a later session
         for session in user["sessions"]:
+            contents |= {p["memory_content"] for p in session["memory_points"]}
             for question in session.get("questions", []):
                 keys = question["membench_keys"]
                 boundary = question["question_type"] == "Memory Boundary"
@@ -290,7 +292,13 @@ def test_loader_reads_the_builder_output_per_contract(tmp_path: Path) -> None:
     path = build_halumem(tmp_path / "built.jsonl", variant="long", noise=2, seed=5)
     users = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     dataset = load_halumem(path, variant="long")
-    assert dataset.metadata == {"variant": "long", "users": 3, "sessions": 3 * 8, "noise_sessions": 6}
+    assert dataset.metadata == {
+        "variant": "long",
+        "users": 3,
+        "sessions": 3 * 8,
+        "noise_sessions": 6,
+        "evidence_unplaced": 0,
+    }
     expected: list[tuple[str, str, str, dict[str, Any]]] = []
     for user in users:
         uid = user["uuid"]
@@ -329,6 +337,18 @@ def test_loader_reads_the_builder_output_per_contract(tmp_path: Path) -> None:
         assert [s.evaluated for s in episode.sessions] == [
             not s.get("is_generated_qa_session") for s in user["sessions"]
         ]
+    # every question's evidence is placed in a session, at or before the question's, that states it
+    earlier = 0
+    for probe in (p for p in dataset.probes if p.kind == "qa"):
+        user = users[[e.episode_id for e in dataset.episodes].index(probe.episode_id)]
+        evidence = parse_evidence_label(probe.labels.get(EVIDENCE_LABEL, ""))
+        assert [e.text for e in evidence] == [e["memory_content"] for e in probe.gold["evidence"]]
+        for e in evidence:
+            index = int(e.session_id.rpartition(":s")[2])
+            assert index <= probe.after_session
+            assert e.text in {p["memory_content"] for p in user["sessions"][index]["memory_points"]}
+            earlier += index < probe.after_session
+    assert earlier, "some questions cite an earlier session"
 
 
 def test_cli_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

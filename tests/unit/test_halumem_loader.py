@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from membench.core.errors import ConfigError, DataError
+from membench.core.retrieval import EVIDENCE_LABEL, Evidence, evidence_label, parse_evidence_label
 from membench.core.types import Dataset, Probe
 from membench_tasks.halumem.loader import load_halumem, verify_sha256
 
@@ -33,7 +34,13 @@ def test_dataset_identity_and_counts(dataset: Dataset) -> None:
     assert dataset.source == str(FIXTURE)
     assert dataset.fingerprint == hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
     # no official file name, so the generated noise sessions make it "long"
-    assert dataset.metadata == {"variant": "long", "users": 2, "sessions": 7, "noise_sessions": 2}
+    assert dataset.metadata == {
+        "variant": "long",
+        "users": 2,
+        "sessions": 7,
+        "noise_sessions": 2,
+        "evidence_unplaced": 0,
+    }
 
 
 def test_episodes_keep_file_order_and_flag_noise_sessions(dataset: Dataset) -> None:
@@ -149,7 +156,11 @@ def test_qa_probes(dataset: Dataset) -> None:
         "evidence": [{"memory_content": "Martin Mark lives in Porto.", "memory_type": "Persona Memory"}],
         "keys": None,
     }
-    assert first.labels == {"question_type": "Basic Fact Recall", "difficulty": "easy"}
+    assert first.labels == {
+        "question_type": "Basic Fact Recall",
+        "difficulty": "easy",
+        EVIDENCE_LABEL: evidence_label([Evidence(f"{MARTIN}:s0", None, "Martin Mark lives in Porto.")]),
+    }
     boundary = probes[f"{MARTIN}:s2:qa:0"]
     assert boundary.gold["evidence"] == []
     assert boundary.labels == {"question_type": "Memory Boundary", "difficulty": "easy"}
@@ -157,6 +168,40 @@ def test_qa_probes(dataset: Dataset) -> None:
     # evidence types are kept verbatim, malformed or not
     assert multi_hop.gold["evidence"][0]["memory_type"] == "[Dec 01, 2037, 22:12:52][Relationship Memory]"
     assert probes[f"{MARTIN}:s2:qa:2"].labels["question_type"] == "Memory Conflict"
+
+
+def test_question_evidence_is_placed_in_the_sessions_that_state_it(dataset: Dataset) -> None:
+    """The evidence names points by content only: each is found in its question's session or an
+    earlier one, and becomes session-level evidence with that content as its text."""
+    probes = _probes(dataset)
+    assert parse_evidence_label(probes[f"{MARTIN}:s2:qa:1"].labels[EVIDENCE_LABEL]) == (
+        Evidence(f"{MARTIN}:s2", None, "Martin Mark's sister Paula visits him in Lisbon every spring."),
+        Evidence(f"{MARTIN}:s0", None, "Martin Mark lives in Porto."),
+    )
+    assert parse_evidence_label(probes[f"{MARTIN}:s2:qa:2"].labels[EVIDENCE_LABEL]) == (
+        Evidence(f"{MARTIN}:s2", None, "Martin Mark now works as a head nurse at Saint Clare Hospital."),
+    )
+
+
+def test_evidence_no_earlier_session_states_is_left_out_and_counted(tmp_path: Path) -> None:
+    """A question citing a point of a later session (or of none) cannot be placed: the official
+    questions never do, so it is counted in the metadata rather than guessed."""
+    martin = json.loads(FIXTURE.read_text(encoding="utf-8").splitlines()[0])
+    question = martin["sessions"][0]["questions"][0]
+    question["evidence"] = [
+        {"memory_content": "Martin Mark works as a pharmacist.", "memory_type": "Persona Memory"},  # s1
+        {"memory_content": "Martin Mark lives in Porto.", "memory_type": "Persona Memory"},
+        {"memory_content": "Martin Mark owns a boat.", "memory_type": "Persona Memory"},  # no point
+    ]
+    path = tmp_path / "sample.jsonl"
+    path.write_text(json.dumps(martin) + "\n", encoding="utf-8")
+    loaded = load_halumem(path)
+    assert loaded.metadata["evidence_unplaced"] == 2
+    first = _probes(loaded)[f"{MARTIN}:s0:qa:0"]
+    assert len(first.gold["evidence"]) == 3, "the gold keeps every item, placed or not"
+    assert parse_evidence_label(first.labels[EVIDENCE_LABEL]) == (
+        Evidence(f"{MARTIN}:s0", None, "Martin Mark lives in Porto."),
+    )
 
 
 def test_variant_from_official_file_name_or_argument(tmp_path: Path) -> None:
@@ -178,6 +223,7 @@ def test_a_file_without_noise_sessions_is_medium(tmp_path: Path) -> None:
         "users": 1,
         "sessions": 3,
         "noise_sessions": 0,
+        "evidence_unplaced": 0,
     }
 
 

@@ -27,6 +27,11 @@ Episode B, session 0: extraction record failed as a whole (its prediction has 3 
 QA: A:s0:qa:0 BFR correct (0.2 s), A:s0:qa:1 Boundary hallucination (0.4 s),
     A:s1:qa:0 BFR reader error (0.6 s), B:s0:qa:0 Boundary omission (0.3 s),
     B:s0:qa:1 Multi-hop judge error (0.5 s).
+Retrieval (the Boundary questions have no evidence):
+    A:s0:qa:0 evidence sessions A:s0, A:s1; retrieved A:s9, A:s9, A:s1: recall 1/2, rank 3
+    A:s1:qa:0 evidence A:s0; retrieved A:s7, A:s0 (the reader failed later): recall 1, rank 2
+    B:s0:qa:1 two points of B:s0; retrieved without provenance "The weather is nice today", then
+        one point's text: matched by text, recall 1/2, rank 2
 Ingests: A s0 10 s then re-ingested 14 s (last counts), A s1 20 s, B s0 6 s, B s1 failed.
 """
 
@@ -37,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from membench.core.retrieval import EVIDENCE_LABEL, MATCH_LABEL, Evidence, evidence_label
 from membench.core.task import Contribution
 from membench.core.types import ErrorInfo, IngestRecord, Memory, Prediction, Record, Score
 from membench_tasks.halumem.metrics import METRICS, gold_points_label, halumem_contributions
@@ -127,9 +133,19 @@ def update(probe_id: str, label: str, retrieved: int, memory_type: str) -> Recor
 
 def qa(probe_id: str, label: str | None, question_type: str, latency: float, **kwargs: Any) -> Record:
     score = kwargs.pop("score", Score(judge="rule", label=label))
-    prediction = Prediction(answer="x", latency_s={"retrieve": latency})
+    evidence: list[Evidence] = kwargs.pop("evidence", [])
+    prediction = Prediction(answer="x", memories=kwargs.pop("retrieved", []), latency_s={"retrieve": latency})
     labels = {"question_type": question_type, "difficulty": "easy"}
+    if evidence:
+        labels[EVIDENCE_LABEL] = evidence_label(evidence)
     return record(probe_id, "qa", score, prediction, labels=labels, **kwargs)
+
+
+def from_session(*sessions: str) -> list[Memory]:
+    return [Memory(text="a stored turn", session_id=session) for session in sessions]
+
+
+BEAGLE = "Bob adopted a beagle named Biscuit"
 
 
 def ingest(episode: str, index: int, latency: float, ok: bool = True) -> IngestRecord:
@@ -164,7 +180,14 @@ RECORDS = [
     ),
     update("A:s0:update:4", "correct", retrieved=3, memory_type=PERSONA),
     update("A:s0:update:5", "omission", retrieved=0, memory_type=EVENT),
-    qa("A:s0:qa:0", "correct", BFR, 0.2),
+    qa(
+        "A:s0:qa:0",
+        "correct",
+        BFR,
+        0.2,
+        evidence=[Evidence("A:s0", None, "Ann lives in Porto"), Evidence("A:s1", None, "Ann is a nurse")],
+        retrieved=from_session("A:s9", "A:s9", "A:s1"),
+    ),
     qa("A:s0:qa:1", "hallucination", BOUNDARY, 0.4),
     extraction(
         "A:s1:extraction",
@@ -179,7 +202,14 @@ RECORDS = [
     ),
     update("A:s1:update:3", "hallucination", retrieved=10, memory_type=EVENT),
     qa(
-        "A:s1:qa:0", None, BFR, 0.6, score=None, error=ErrorInfo(stage="reader", type="LLMError", message="x")
+        "A:s1:qa:0",
+        None,
+        BFR,
+        0.6,
+        score=None,
+        error=ErrorInfo(stage="reader", type="LLMError", message="x"),
+        evidence=[Evidence("A:s0", None, "Ann lives in Porto")],
+        retrieved=from_session("A:s7", "A:s0"),
     ),
     record(
         "B:s0:extraction",
@@ -205,7 +235,15 @@ RECORDS = [
     ),
     update("B:s0:update:7", "other", retrieved=2, memory_type=RELATIONSHIP),
     qa("B:s0:qa:0", "omission", BOUNDARY, 0.3),
-    qa("B:s0:qa:1", None, MULTI_HOP, 0.5, score=Score(judge="llm", status="error")),
+    qa(
+        "B:s0:qa:1",
+        None,
+        MULTI_HOP,
+        0.5,
+        score=Score(judge="llm", status="error"),
+        evidence=[Evidence("B:s0", None, BEAGLE), Evidence("B:s0", None, "Bob moved to Lisbon in March")],
+        retrieved=[Memory(text="The weather is nice today"), Memory(text=BEAGLE)],
+    ),
 ]
 INGESTS = [
     ingest("A", 0, 10.0),
@@ -285,6 +323,10 @@ EXPECTED = {
     "qa_omission": 1 / 3,
     "qa_omission_all": 1 / 5,
     "search_time_s": (0.2 + 0.4 + 0.6 + 0.3 + 0.5) / 5,
+    # retrieval: per question, averaged over the three with evidence, judge and reader failures included
+    "evidence_recall": (1 / 2 + 1 + 1 / 2) / 3,
+    "evidence_hit": 3 / 3,
+    "evidence_mrr": (1 / 3 + 1 / 2 + 1 / 2) / 3,
     "add_time_s": (14 + 20 + 6) / 3,
 }
 
@@ -342,6 +384,44 @@ def test_failed_items_are_flagged_and_weigh_nothing_in_valid_metrics(
     failed_qa = [c.probe_id for c in contributions if c.metric == "qa_correct" and c.error]
     assert sorted(failed_qa) == ["A:s1:qa:0", "B:s0:qa:1"]
     assert [c.probe_id for c in contributions if c.metric == "add_time_s" and c.error] == ["B:s1"]
+
+
+def test_retrieval_counts_questions_with_evidence_and_says_how_they_matched(
+    contributions: list[Contribution],
+) -> None:
+    recall = {
+        c.probe_id: (c.num, c.den, c.labels[MATCH_LABEL])
+        for c in contributions
+        if c.metric == "evidence_recall"
+    }
+    assert recall == {
+        "A:s0:qa:0": (0.5, 1.0, "provenance"),
+        "A:s1:qa:0": (1.0, 1.0, "provenance"),
+        "B:s0:qa:1": (0.5, 1.0, "text"),
+    }
+    assert value(contributions, "evidence_mrr", question_type=BFR) == pytest.approx((1 / 3 + 1 / 2) / 2)
+
+
+def test_a_system_without_provenance_is_matched_by_the_points_text() -> None:
+    """Memories that say nothing of their session (a service's bare text) match an evidence point
+    when they share at least half of the shorter one's content words: a paraphrase of the point does,
+    a memory sharing one word does not."""
+    evidence = [Evidence("B:s0", None, BEAGLE), Evidence("B:s1", None, "Bob moved to Lisbon in March")]
+    records = [
+        qa("B:s1:qa:0", "correct", BFR, 0.1, evidence=evidence,
+           retrieved=[Memory(text="Bob prefers tea"), Memory(text="In March, Bob moved to Lisbon.")]),
+        qa("B:s1:qa:1", "omission", BFR, 0.1, evidence=evidence[:1],
+           retrieved=[Memory(text="Bob enjoys walking"), Memory(text="Biscuit")]),
+    ]  # fmt: skip
+    rows = [c for c in halumem_contributions(records, []) if c.metric.startswith("evidence_")]
+    assert [(c.probe_id, c.metric, c.num, c.den, c.labels[MATCH_LABEL]) for c in rows] == [
+        ("B:s1:qa:0", "evidence_recall", 0.5, 1.0, "text"),
+        ("B:s1:qa:0", "evidence_hit", 1.0, 1.0, "text"),
+        ("B:s1:qa:0", "evidence_mrr", 0.5, 1.0, "text"),
+        ("B:s1:qa:1", "evidence_recall", 0.0, 1.0, "text"),
+        ("B:s1:qa:1", "evidence_hit", 0.0, 1.0, "text"),
+        ("B:s1:qa:1", "evidence_mrr", 0.0, 1.0, "text"),
+    ]
 
 
 def test_update_probe_that_retrieved_nothing_leaves_update_metrics(contributions: list[Contribution]) -> None:
