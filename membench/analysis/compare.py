@@ -58,8 +58,8 @@ class PairResult:
     estimate_a: MetricEstimate
     estimate_b: MetricEstimate
     mde: float | None
-    #: which run the paired values favour (``MetricSpec.preferred``); None when equal, undefined or the
-    #: metric is descriptive.
+    #: which run the paired values favour (``MetricSpec.preferred``); None when equal, undefined, or the
+    #: metric is descriptive or has a target (``_favours``).
     favours: str | None
     only_a: tuple[ProbeName, ...]
     only_b: tuple[ProbeName, ...]
@@ -406,6 +406,10 @@ def _paired_estimate(
 
 
 def _favours(spec: MetricSpec, name_a: str, name_b: str, a: MetricEstimate, b: MetricEstimate) -> str | None:
+    """The side the paired values favour; none for a target metric, whose test (of B - A) says the
+    two differ but not which is closer to the target, so no side is printed beside its ``*``."""
+    if spec.better == "target":
+        return None
     side = spec.preferred(a.value, b.value)
     return None if side is None else (name_a if side == "a" else name_b)
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 #: how many left-out probe ids Markdown lists per side (JSON lists them all; the table, when asked).
 SHOWN_IDS = 10
 LEGEND = (
-    "B − A on the probes both runs scored; favours: the better side by the point estimate; p perm: "
+    "B − A on the probes both runs scored; favours: the better side by the point estimate (none for a "
+    "metric with a target value: the test is of the difference); p perm: "
     "cluster sign-flip permutation test over episodes, (Holm) adjusted over the family; sig: * when the "
     f"adjusted permutation p <= alpha, the only test that decides; McNemar p: {MCNEMAR_LABEL}; MDE: "
     "smallest difference detectable with 80% power at level alpha, before Holm (a Holm-corrected test "

@@ -126,6 +126,18 @@ def test_each_direction_prefers_its_own_side() -> None:
         MetricSpec("x", "X", better="target")
 
 
+def test_compare_names_no_side_for_a_target_metric_since_its_test_is_of_the_difference() -> None:
+    from membench.analysis.compare import _favours
+    from membench.stats import MetricEstimate
+
+    def at(value: float) -> MetricEstimate:
+        return MetricEstimate("m", value, 10, 0, 5, None, None, None, None, 0.95)
+
+    target = MetricSpec("answer_a", "Answered A", better="target", target=0.5)
+    assert _favours(target, "a", "b", at(0.3), at(0.52)) is None
+    assert _favours(MetricSpec("acc", "Accuracy"), "a", "b", at(0.3), at(0.52)) == "b"
+
+
 def test_different_data_or_task_is_refused_naming_both_dirs(tmp_path: Path, registry: Registry) -> None:
     a = write_toy_run(tmp_path, "a", outcomes(0.5, 1))
     b = write_toy_run(tmp_path, "b", outcomes(0.5, 2), fingerprint="other-data")
