@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from membench.core.errors import ConfigError
-from membench.core.types import Session, Turn
+from membench.core.types import Memory, Session, Turn
 from membench.systems.bm25 import BM25System
 
 
@@ -36,3 +36,12 @@ class OracleSystem(BM25System):
             for fact in evidence.get(session.session_id, ())
         ]
         await super().ingest(session.model_copy(update={"turns": facts}))
+
+    async def retrieve(self, query: str, k: int) -> list[Memory]:
+        """bm25's ranking, without turn positions: a fact's position counts facts, not the session's
+        turns, so turn-level evidence (LoCoMo's dialog ids) is matched by the fact's text instead."""
+        found = await super().retrieve(query, k)
+        return [
+            m.model_copy(update={"position": None, "metadata": {**m.metadata, "positions": []}})
+            for m in found
+        ]

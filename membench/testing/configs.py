@@ -23,6 +23,10 @@ TINY_TASK_OPTIONS: Mapping[str, Mapping[str, str]] = {
     # 2 personas with 30 filler conversations; 11 items (one per category and evidence count 1-2) at
     # four sizes: 1 and 3 standard, 10 and 30 batched.
     "convomem": {"personas": "2", "filler": "30", "sizes": "1,3,10,30", "per_cell": "1", "batch_from": "10"},
+    # 2 conversations of 3 sessions x 8 turns, one decoy turn per item, k = 5.
+    "locomo": {"conversations": "2", "sessions": "3", "turns": "8", "decoys": "1", "top_k": "5"},
+    # one question per type plus two _abs (single-session-user, multi-session), 4 sessions each: 8 episodes.
+    "longmemeval": {"per_type": "1", "abstention": "2", "sessions": "4", "pool": "8"},
 }
 
 

@@ -41,6 +41,8 @@ from membench.testing.openai_server import FakeOpenAIServer, UnanswerableRequest
 from membench_tasks.convomem import judges as convomem_judge
 from membench_tasks.episodic import judges as episodic_judge
 from membench_tasks.halumem import judge_llm as halumem_judge
+from membench_tasks.locomo import judges as locomo_judge
+from membench_tasks.longmemeval import judges as longmemeval_judge
 
 #: Fields of a HaluMem verdict other than free text, e.g. {"score": 1, "included": True}.
 Fields: TypeAlias = Mapping[str, object]
@@ -62,6 +64,16 @@ CONVOMEM_JUDGMENTS = {
     "convomem-rubric": "convomem-judge-rubric-v1",
 }
 CONVOMEM_VERDICTS = ("RIGHT", "WRONG")
+# LongMemEval's judge prompts by kind (the fake's name for each rule's template), and the two verdicts
+# they allow; the verdict may be chosen per prompt, e.g. from its "Assistant's answer:" section.
+LONGMEMEVAL_JUDGMENTS = {f"longmemeval-{rule}": name for rule, name in longmemeval_judge.TEMPLATES.items()}
+LONGMEMEVAL_VERDICTS = ("yes", "no")
+# LoCoMo's judge prompts by kind (each style's and the adversarial one), and the verdicts they allow.
+LOCOMO_JUDGMENTS = {
+    **{f"locomo-{style}": name for style, name in locomo_judge.TEMPLATES.items()},
+    "locomo-adversarial": locomo_judge.ADVERSARIAL_TEMPLATE,
+}
+LOCOMO_VERDICTS = ("RIGHT", "WRONG")
 
 _JSON_LINE = re.compile(r"^\{.*\}$", re.MULTILINE)
 _FIELD = re.compile(r'"(\w+)":\s*("<[^>]*>"|<[^>]*>|\[\.\.\.\])')
@@ -170,6 +182,24 @@ def _templates() -> tuple[_Template, ...]:
             "convomem-reminder",
             _wording(convomem_dir / f"{convomem_judge.REMINDER}.j2"),
             frozenset(CONVOMEM_JUDGMENTS),
+        ),
+        *(
+            _Template(kind, _wording(longmemeval_judge.PROMPTS_DIR / f"{name}.j2"))
+            for kind, name in LONGMEMEVAL_JUDGMENTS.items()
+        ),
+        _Template(
+            "longmemeval-reminder",
+            _wording(longmemeval_judge.PROMPTS_DIR / f"{longmemeval_judge.REMINDER}.j2"),
+            frozenset(LONGMEMEVAL_JUDGMENTS),
+        ),
+        *(
+            _Template(kind, _wording(locomo_judge.PROMPTS_DIR / f"{name}.j2"))
+            for kind, name in LOCOMO_JUDGMENTS.items()
+        ),
+        _Template(
+            "locomo-reminder",
+            _wording(locomo_judge.PROMPTS_DIR / f"{locomo_judge.REMINDER}.j2"),
+            frozenset(LOCOMO_JUDGMENTS),
         ),
         _Template("reader", _wording(reader_dir / f"{READER_TEMPLATE}.j2")),
         _Template(
@@ -298,6 +328,18 @@ def grade_abstention(prompt: Prompt) -> Fields:
     return {"label": "correct" if reference.startswith("Unknown") else "omission"}
 
 
+def _one_word(
+    prompt: Prompt, choice: str | RawReply | Callable[[Prompt], str | RawReply], allowed: tuple[str, ...]
+) -> str:
+    """A one-word verdict (ConvoMem's RIGHT/WRONG, LongMemEval's yes/no) the prompt allows, or a raw reply."""
+    word = choice(prompt) if callable(choice) else choice
+    if isinstance(word, RawReply):
+        return word.text
+    if word not in allowed:
+        raise UnknownPrompt(f"the {prompt.kind} prompt allows {allowed}, not {word!r}")
+    return word
+
+
 # ---------------------------------------------------------------- the fake
 
 
@@ -309,8 +351,11 @@ class FakeLLM:
     ``update={"label": "correct"}``, ``qa={"label": "correct"}``; free-text fields such as the
     reason are filled in) or a ``RawReply``; ``episodic``, the score of each ground-truth item
     (a number, or a function of the prompt and the item); ``convomem``, ConvoMem's one-word verdict
-    (RIGHT or WRONG, a function of the prompt, or a ``RawReply``); ``answer``, the reader's answer. mem0's
-    extraction stores each user line of the new messages. ``prompts`` lists what was answered.
+    (RIGHT or WRONG, a function of the prompt, or a ``RawReply``); ``longmemeval``, LongMemEval's
+    one-word verdict (yes or no, a function of the prompt, or a ``RawReply``); ``locomo``, LoCoMo's
+    one-word verdict (RIGHT or WRONG, a function of the prompt, or a ``RawReply``); ``answer``, the reader's
+    answer. mem0's extraction stores each user line of the new messages. ``prompts`` lists what was
+    answered.
     """
 
     def __init__(
@@ -322,6 +367,8 @@ class FakeLLM:
         qa: HaluMemChoice = LABEL_CORRECT,
         episodic: float | Callable[[Prompt, str], float] = 1,
         convomem: str | RawReply | Callable[[Prompt], str | RawReply] = "RIGHT",
+        longmemeval: str | RawReply | Callable[[Prompt], str | RawReply] = "yes",
+        locomo: str | RawReply | Callable[[Prompt], str | RawReply] = "RIGHT",
         answer: str | Callable[[Prompt], str] = "Unknown",
     ) -> None:
         self._halumem: dict[str, HaluMemChoice] = {
@@ -332,6 +379,8 @@ class FakeLLM:
         }
         self._episodic = episodic
         self._convomem = convomem
+        self._longmemeval = longmemeval
+        self._locomo = locomo
         self._answer = answer
         self._lock = threading.Lock()
         self._prompts: list[Prompt] = []
@@ -370,12 +419,11 @@ class FakeLLM:
         if prompt.kind == "episodic":
             return _episodic_reply(prompt, self._episodic)
         if prompt.kind in CONVOMEM_JUDGMENTS:
-            word = self._convomem(prompt) if callable(self._convomem) else self._convomem
-            if isinstance(word, RawReply):
-                return word.text
-            if word not in CONVOMEM_VERDICTS:
-                raise UnknownPrompt(f"the {prompt.kind} prompt allows {CONVOMEM_VERDICTS}, not {word!r}")
-            return word
+            return _one_word(prompt, self._convomem, CONVOMEM_VERDICTS)
+        if prompt.kind in LONGMEMEVAL_JUDGMENTS:
+            return _one_word(prompt, self._longmemeval, LONGMEMEVAL_VERDICTS)
+        if prompt.kind in LOCOMO_JUDGMENTS:
+            return _one_word(prompt, self._locomo, LOCOMO_VERDICTS)
         choice = self._halumem[prompt.kind]
         verdict = choice(prompt) if callable(choice) else choice
         return verdict.text if isinstance(verdict, RawReply) else _halumem_reply(prompt, verdict)
