@@ -234,6 +234,31 @@ def hub_dataset(
         yield HubDataset(api, repo, revision, commit, base)
 
 
+def pull_one_file(
+    repo: str,
+    name: str,
+    dest_dir: Path,
+    *,
+    revision: str,
+    record: Mapping[str, Any],
+    advice: str,
+    endpoint: str | None,
+    sha256: str | None,
+    progress: Callable[[PullProgress], None],
+) -> Path:
+    """Pull the one file ``name`` of ``repo`` at ``revision`` into ``dest_dir/<revision>/``; its path
+    (what ``-T data=`` takes). ``sha256``, when given, must also match the file (the hub's own checksum
+    always must), or it is not kept; ``record`` goes into the pull's metadata beside the commit."""
+    root = revision_folder(dest_dir, revision)
+    with hub_dataset(repo, revision, advice=advice, endpoint=endpoint) as hub:
+        files = hub.files(select=lambda path: path == name)
+        if not files:
+            raise ConfigError(f"{repo} at revision {revision} (commit {hub.commit}) has no {name}")
+        required = {name: sha256} if sha256 else None
+        hub.pull(files, root, record=record, required_sha256=required, progress=progress)
+    return root / name
+
+
 @contextlib.contextmanager
 def _online() -> Iterator[None]:
     """The client's offline switch off for the block, then back as it was.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from membench.core.errors import ConfigError
-from membench.core.hub import PullProgress, hub_dataset, print_progress, revision_folder
+from membench.core.hub import PullProgress, print_progress, pull_one_file
 
 FILENAMES = {"medium": "HaluMem-Medium.jsonl", "long": "HaluMem-Long.jsonl"}
 REPO = "IAAR-Shanghai/HaluMem"
@@ -43,14 +43,17 @@ def pull_halumem(
     file is not kept. ``endpoint`` defaults to $HF_ENDPOINT, then the public hub.
     """
     name = _filename(variant)
-    root = revision_folder(dest_dir, revision)
-    with hub_dataset(REPO, revision, advice=_ADVICE, endpoint=endpoint) as hub:
-        files = hub.files(select=lambda path: path == name)
-        if not files:
-            raise ConfigError(f"{REPO} at revision {revision} (commit {hub.commit}) has no {name}")
-        required = {name: sha256} if sha256 else None
-        hub.pull(files, root, record={"variant": variant}, required_sha256=required, progress=progress)
-    return root / name
+    return pull_one_file(
+        REPO,
+        name,
+        dest_dir,
+        revision=revision,
+        record={"variant": variant},
+        advice=_ADVICE,
+        endpoint=endpoint,
+        sha256=sha256,
+        progress=progress,
+    )
 
 
 def _filename(variant: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from membench.core.errors import ConfigError
-from membench.core.hub import PullProgress, hub_dataset, print_progress, revision_folder
+from membench.core.hub import PullProgress, print_progress, pull_one_file
 
 REPO = "xiaowu0162/longmemeval-cleaned"
 FILES = {
@@ -50,14 +50,17 @@ def pull_longmemeval(
     is not kept. ``endpoint`` defaults to $HF_ENDPOINT, then the public hub.
     """
     name = file_name(file)
-    root = revision_folder(dest_dir, revision)
-    with hub_dataset(REPO, revision, advice=_ADVICE, endpoint=endpoint) as hub:
-        files = hub.files(select=lambda path: path == name)
-        if not files:
-            raise ConfigError(f"{REPO} at revision {revision} (commit {hub.commit}) has no {name}")
-        required = {name: sha256} if sha256 else None
-        hub.pull(files, root, record={"file": file}, required_sha256=required, progress=progress)
-    return root / name
+    return pull_one_file(
+        REPO,
+        name,
+        dest_dir,
+        revision=revision,
+        record={"file": file},
+        advice=_ADVICE,
+        endpoint=endpoint,
+        sha256=sha256,
+        progress=progress,
+    )
 
 
 def file_name(file: str) -> str:
