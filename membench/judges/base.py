@@ -12,8 +12,9 @@ None when no judge model was given; a judge that needs one raises ConfigError wi
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -56,6 +57,13 @@ def prompt_environment(folder: Path) -> Environment:
     return Environment(
         loader=FileSystemLoader(folder), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
+
+
+def templates_sha256(folder: Path, names: Sequence[str]) -> str:
+    """A short digest of the prompt templates ``names`` (in that order) in ``folder``: part of an LLM
+    judge's identity, so an edited prompt is a different judge and its runs are never paired."""
+    text = "".join((folder / f"{name}.j2").read_text("utf-8") for name in names)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
 from membench.core.identity import LLM_KEY
 from membench.core.types import Episode, Prediction, Probe, Score
-from membench.judges.base import Judge, ask_with_one_reminder, prompt_environment
+from membench.judges.base import Judge, ask_with_one_reminder, prompt_environment, templates_sha256
 from membench.llm.types import LLM
 from membench_tasks.convomem.judges import parse_verdict
 from membench_tasks.locomo.keys import Keys, is_right, missing
@@ -100,12 +99,11 @@ class LLMJudge(Judge):
         self._templates = {name: env.get_template(f"{name}.j2") for name in self._names}
 
     def identity(self) -> dict[str, Any]:
-        text = "".join((PROMPTS_DIR / f"{name}.j2").read_text("utf-8") for name in self._names)
         return {
             "name": "llm",
             "style": self.style,
             "templates": list(self._names),
-            "templates_sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
+            "templates_sha256": templates_sha256(PROMPTS_DIR, self._names),
             "max_tokens": self.max_tokens,
             LLM_KEY: self.client.identity(),
         }

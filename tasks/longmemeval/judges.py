@@ -23,7 +23,6 @@ question_type*. Harnesses that pick the prompt by type alone judge those questio
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from membench.core.errors import OutputParseError
 from membench.core.identity import LLM_KEY
 from membench.core.text import tokens
 from membench.core.types import Episode, Prediction, Probe, Score
-from membench.judges.base import Judge, ask_with_one_reminder, prompt_environment
+from membench.judges.base import Judge, ask_with_one_reminder, prompt_environment, templates_sha256
 from membench.llm.types import LLM
 from membench_tasks.convomem.keys import Keys, is_right, missing_and_forbidden
 
@@ -99,11 +98,10 @@ class LLMJudge(Judge):
 
     def identity(self) -> dict[str, Any]:
         names = sorted({*TEMPLATES.values(), REMINDER})
-        text = "".join((PROMPTS_DIR / f"{name}.j2").read_text("utf-8") for name in names)
         return {
             "name": "llm",
             "templates": names,
-            "templates_sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
+            "templates_sha256": templates_sha256(PROMPTS_DIR, names),
             "max_tokens": self.max_tokens,
             LLM_KEY: self.client.identity(),
         }
