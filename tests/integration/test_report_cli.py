@@ -85,7 +85,7 @@ def test_the_html_has_every_table_of_the_markdown_and_one_plot_per_metric_but_va
     plotted = [s.display for s in METRICS if not s.variant_of and s.display != "QA correct"]
     grid = html[html.index("<h3>Every metric, plotted</h3>") :].split("</div>")[0]
     assert re.findall(r"<figcaption>(.*?)</figcaption>", grid) == plotted
-    assert len(plotted) == 17, "of 32 metrics, 14 are (all) variants and the main one is beside the ranking"
+    assert len(plotted) == 20, "of 35 metrics, 14 are (all) variants and the main one is beside the ranking"
     # Breakdowns as grouped bars: a bar per system with a value, for each non-variant metric.
     breakdown = html[html.index("<h3>Breakdown by memory_type</h3>") :].split("<h3>")[1]
     assert breakdown.count("<svg") == 1, "Type accuracy (all) is a variant: its table only"
