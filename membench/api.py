@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 from membench.analysis.rescore import RescoreConfig, RescoreOutcome
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.types import Manifest
-from membench.running.components import prepare
+from membench.running.components import prepare, run_dir_of
 from membench.running.display import Display, make_display
-from membench.running.rundir import open_run_dir, run_dir_name
-from membench.running.runner import Components, Runner, RunPlan
+from membench.running.rundir import open_run_dir
+from membench.running.runner import Components, Runner, RunPlan, RunStopped
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,6 +65,9 @@ class RunOutcome:
     summary: dict[str, Any]
     #: wall seconds of the whole ``run`` call: data build, system load, the episodes and the summary.
     elapsed_s: float
+    #: why a failed run stopped early (failures of one kind in a row), for the caller to show; None
+    #: for a run that was not stopped. ``membench run`` prints it on stderr, whatever the display.
+    stopped: RunStopped | None = None
 
 
 def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
@@ -75,20 +78,24 @@ def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
 
     started = time.perf_counter()
     display = display or make_display(config.display)
-    components, plan, identity = prepare(config, display)
-    runner = Runner(config, components, plan, display)
-    run_dir = config.run_dir or config.results_dir / "runs" / run_dir_name(identity, config.system)
-    with open_run_dir(
-        run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir"
-    ) as previous:
-        try:
+    # From prepare on, a step may start a llamacpp/ model's server (building data, the identity probe,
+    # the run): whatever fails or is interrupted, it is stopped here, not at exit (atexit is only the
+    # backstop). No LLM is asked after the run.
+    try:
+        components, plan, identity = prepare(config, display)
+        runner = Runner(config, components, plan, display)
+        run_dir = run_dir_of(config, identity)
+        with open_run_dir(
+            run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir"
+        ) as previous:
             manifest = asyncio.run(runner.run(run_dir, identity, previous))
-        finally:
-            stop_servers()  # llamacpp/ models' servers: no LLM is asked after this (atexit is the backstop)
-        display.message("computing intervals ...")  # the bootstrap can take as long as a small run
-        summary = summarize(components.task, run_dir)
-        write_summary(run_dir, summary)
-    return RunOutcome(run_dir, manifest, plan, components, summary, time.perf_counter() - started)
+            display.message("computing intervals ...")  # the bootstrap can take as long as a small run
+            summary = summarize(components.task, run_dir)
+            write_summary(run_dir, summary)
+    finally:
+        stop_servers()
+    elapsed = time.perf_counter() - started
+    return RunOutcome(run_dir, manifest, plan, components, summary, elapsed, runner.stopped)
 
 
 def score(config: RescoreConfig) -> RescoreOutcome:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,10 @@ def add_parser(sub: Any) -> None:
     run.add_argument(
         "--no-check",
         action="store_true",
-        help="skip the 1-token request to each LLM endpoint made before the first episode (and on "
-        "--dry-run), e.g. to re-run offline from the LLM cache",
+        help="skip the 1-token request to each remote LLM endpoint made before the first episode (and "
+        "on --dry-run). None is made when no probe is pending, nor for llamacpp/ models; a re-run "
+        "whose pending probes are all in the LLM cache still makes it: add --no-check to run it "
+        "offline",
     )
     run.add_argument("--run-dir", type=Path, help="use this run directory instead of the derived one")
     run.add_argument("--retry-errors", action="store_true", help="redo probes that errored last time")
@@ -118,8 +121,9 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run, print the results and any errors; exit 0 only for a complete run. A failed endpoint check
-    and a run stopped or cut short exit 1 (2 is for usage errors)."""
+    """Run, print the results and any errors; exit 0 only for a complete run (errored probes in it
+    are recorded and redone by --retry-errors). A failed endpoint check and a run stopped or cut
+    short exit 1 (2 is for usage errors); why it stopped goes to stderr last, whatever the display."""
     from membench.api import run
     from membench.cli.run_errors import print_error_summary, retry_command
     from membench.cli.run_output import print_dry_run, print_outcome
@@ -161,9 +165,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
         outcome = run(config)
     except EndpointCheckFailed as exc:
-        for line in str(exc).splitlines():
-            print(f"membench: error: {line}", file=sys.stderr)
+        _print_to_stderr(f"membench: error: {failure.line()}" for failure in exc.failures)
         return 1
     print_outcome(outcome)
     print_error_summary(outcome.run_dir, retry_command(args.run_parser, args))
+    if outcome.stopped is not None:
+        _print_to_stderr(outcome.stopped.paragraphs())
     return 0 if outcome.manifest.status == "complete" else 1
+
+
+def _print_to_stderr(paragraphs: Iterable[str]) -> None:
+    """Each paragraph on stderr, wrapped at its console's width (``cli.terminal.wrap``)."""
+    from membench.cli.terminal import make_console, wrap
+
+    width = make_console(sys.stderr).width
+    for paragraph in paragraphs:
+        for line in wrap(paragraph, width):
+            print(line, file=sys.stderr)

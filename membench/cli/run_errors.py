@@ -17,6 +17,7 @@ from pathlib import Path
 
 from membench.cli.terminal import INDENT, command, make_console
 from membench.core.records import latest_records, read_records
+from membench.core.urls import public_url
 from membench.llm.env import known_secrets, scrub
 from membench.running.failures import ErrorGroup, error_groups
 
@@ -67,7 +68,8 @@ def _example(message: str, width: int) -> list[str]:
 def retry_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     """``membench run`` as ``args`` asked for it, plus ``--retry-errors``: every option given (a flag
     set, a value other than its default, each repeat of ``-T``), in the parser's order, quoted for a
-    shell, without those in ``NOT_REPEATED``."""
+    shell, without those in ``NOT_REPEATED``. A URL's credentials are left out (``public_url``): the
+    command is printed, and a password in it would be on the screen and in every log of it."""
     words = ["membench", "run"]
     for action in parser._actions:
         if not action.option_strings or action.dest in NOT_REPEATED:
@@ -76,10 +78,19 @@ def retry_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         value = getattr(args, action.dest, None)
         if isinstance(action, argparse._AppendAction):
             for item in value or []:
-                words += [flag, str(item)]
+                words += [flag, _public(str(item))]
         elif action.nargs == 0:
             if value != action.default:
                 words.append(flag)
         elif value is not None and value != action.default:
-            words += [flag, str(value)]
+            words += [flag, _public(str(value))]
     return shlex.join([*words, "--retry-errors"])
+
+
+def _public(value: str) -> str:
+    """``value`` with the credentials of a URL in it left out: the whole value (``--llm-api-base``) or
+    the value of a ``key=value`` option (``-S api_base=URL``)."""
+    key, equals, rest = value.partition("=")
+    if equals and "://" not in key:
+        return f"{key}={_public(rest)}"
+    return (public_url(value) or value) if "://" in value else value

@@ -211,7 +211,8 @@ def _results_dir(run_dir: Path) -> Path:
 def print_dry_run(
     config: RunConfig, components: Components, plan: RunPlan, identity: RunIdentity, system_note: str
 ) -> None:
-    """The run id, the episodes and probes the run would take, and the LLM calls they would make.
+    """The run id, the episodes and probes the run would take, and the LLM calls they would make,
+    each wrapped at the console's width.
 
     ``system_note`` is the system's own word on its LLM calls (``MemorySystem.llm_calls_note``).
     """
@@ -221,14 +222,20 @@ def print_dry_run(
     sessions = sum(len(e.sessions) for e in plan.episodes)
     by_kind = Counter(p.kind for p in probes)
     reader_calls, judge_calls = _expected_calls(config, components, probes)
-    print(f"run id {run_id_for(identity)}")
-    print(f"episodes: {len(plan.episodes)} (of {len(plan.dataset.episodes)}), sessions to ingest: {sessions}")
-    print(f"probes: {len(probes)} ({', '.join(f'{n} {k}' for k, n in sorted(by_kind.items()))})")
+    said = [
+        f"run id {run_id_for(identity)}",
+        f"episodes: {len(plan.episodes)} (of {len(plan.dataset.episodes)}), sessions to ingest: {sessions}",
+        f"probes: {len(probes)} ({', '.join(f'{n} {k}' for k, n in sorted(by_kind.items()))})",
+    ]
     if plan.skipped_probes:
-        print(f"not applicable to {config.system}: {json.dumps(plan.skipped_probes)}")
-    print(f"expected LLM calls: reader {reader_calls}, judge at least {judge_calls}")
+        said.append(f"not applicable to {config.system}: {json.dumps(plan.skipped_probes)}")
+    said.append(f"expected LLM calls: reader {reader_calls}, judge at least {judge_calls}")
     if system_note:
-        print(f"system-side LLM calls: {system_note}")
+        said.append(f"system-side LLM calls: {system_note}")
+    width = make_console().width
+    for paragraph in said:
+        for line in wrap(paragraph, width):
+            print(line)
 
 
 def _expected_calls(config: RunConfig, components: Components, probes: list[Probe]) -> tuple[int, int]:

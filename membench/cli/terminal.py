@@ -7,6 +7,7 @@ can still be pasted, and a table is drawn wide only when it fits unwrapped, else
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 from typing import IO, TYPE_CHECKING
 
@@ -42,11 +43,14 @@ def wrap(text: str, width: int, indent: str = INDENT) -> list[str]:
 
 
 def command(text: str, width: int, indent: str = INDENT) -> list[str]:
-    """A shell command indented under the line that introduces it, broken at spaces with a trailing
-    `` \\`` where it is longer than ``width``, so that the lines pasted together still run it."""
+    """A shell command indented under the line that introduces it, broken between its words with a
+    trailing `` \\`` where it is longer than ``width``, so that the lines pasted together still run it.
+
+    ``text`` is read as a shell reads it, and each word written back quoted: a quoted word with a
+    space in it (``--results-dir 'my results'``) is never broken inside its quotes."""
     lines: list[str] = []
     current = indent
-    for word in text.split():
+    for word in map(shlex.quote, shlex.split(text)):
         fresh = current.strip() == ""
         if not fresh and len(current) + 1 + len(word) + 2 > width:
             lines.append(current + " \\")

@@ -48,6 +48,14 @@ class Judge(ABC):
 
 T = TypeVar("T")
 
+#: how ``ask_with_one_reminder`` words a judgment it could not make (a ``Score``'s explanation, or a
+#: detail's ``"error"`` for a judge of several judgments per probe), by the failure kind each is:
+#: a call that failed for good is an ``LLMError`` as the reader's would be; a model that ignores the
+#: format twice is a kind of its own. ``running.failures`` reads the kind back (``problem_kind``).
+CALL_FAILED = "judge call failed: "
+UNUSABLE_REPLY = "unusable judge reply after one re-ask: "
+PROBLEM_KINDS = {CALL_FAILED: "LLMError", UNUSABLE_REPLY: "unusable reply"}
+
 
 def prompt_environment(folder: Path) -> Environment:
     """The templates of a judge's prompts in ``folder``: an undefined variable is an error (a prompt
@@ -86,7 +94,9 @@ async def ask_with_one_reminder(
 ) -> Asked[T]:
     """Ask ``prompt``; when ``parse`` cannot use the reply (``OutputParseError``), ask once more with
     the reply and ``reminder(problem)``. A failed call or a second unusable reply is a ``problem``,
-    never an exception and never a verdict: the caller records it as a judge error.
+    never an exception and never a verdict: the caller records it as a judge error, with the problem
+    as its explanation (or a detail's ``"error"``), which names its failure kind (``problem_kind``):
+    the runner counts it toward the streak that stops a run, and the error summary shows it.
 
     Replies ``parse`` cannot use are never cached (``usable``), so a re-run asks again. Usage counts one
     call per request here, whatever the client reports, so a cached reply still counts as a call.
@@ -119,6 +129,15 @@ async def ask_with_one_reminder(
         try:
             return Asked(parse(text), None, usage)
         except OutputParseError as again:
-            return Asked(None, f"unusable judge reply after one re-ask: {again}", usage)
+            return Asked(None, f"{UNUSABLE_REPLY}{again}", usage)
     except LLMError as exc:
-        return Asked(None, f"judge call failed: {exc}", usage)
+        return Asked(None, f"{CALL_FAILED}{exc}", usage)
+
+
+def problem_kind(text: str) -> str | None:
+    """The failure kind of a problem ``ask_with_one_reminder`` worded (``PROBLEM_KINDS``), or None
+    for any other text (a judge's own explanation)."""
+    for prefix, kind in PROBLEM_KINDS.items():
+        if text.startswith(prefix):
+            return kind
+    return None

@@ -4,7 +4,9 @@
 should. The protocol (``serve``) is small so that a stand-in can speak it too: start the server on
 127.0.0.1 and a free port, print one JSON line, ``{"base_url": "http://127.0.0.1:PORT/v1"}`` or
 ``{"error": "..."}``, then serve until stdin reaches its end (membench closed the pipe, or died), stop
-the server and exit. llama.cpp's log goes to stderr, which membench keeps and quotes on failure.
+the server and exit. llama.cpp's log goes to stderr, which membench keeps and quotes on failure; after
+the announcement stdout goes there too, since membench reads no more of it (a pipe nobody reads fills
+up, and the server's next print would block it).
 
 The server is the ``xllamacpp`` wheel's llama.cpp server (continuous batching, OpenAI-compatible
 chat completions), configured from the ``MEMBENCH_LLAMACPP_*`` variables described in
@@ -14,11 +16,13 @@ chat completions), configured from the ``MEMBENCH_LLAMACPP_*`` variables describ
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 
 from membench.llm.llamacpp import ServerSettings
 
+STDOUT, STDERR = 1, 2  # the file descriptors, whatever ``sys.stdout`` is
 #: starts a server; returns its base URL and the function that stops it.
 Start = Callable[[], tuple[str, Callable[[], None]]]
 
@@ -31,6 +35,7 @@ def serve(start: Start) -> int:
         _announce({"error": f"{type(exc).__name__}: {exc}"})
         return 1
     _announce({"base_url": base_url})
+    os.dup2(STDERR, STDOUT)  # whatever prints to stdout from now on (llama.cpp, a library) is logged
     try:
         sys.stdin.buffer.read()  # returns at end of file
     finally:

@@ -5,6 +5,10 @@ and end as a "complete" run of errors whose cause was only inside records.jsonl.
 and endpoint gets one ``LLMClient.ping`` (two quick tries, never cached), all at once, so the answer
 comes within seconds and before anything is written; a failure names the roles, the model, the
 endpoint (never a key: URLs go through ``public_url``) and the cause.
+
+A local ``llamacpp/`` model is not pinged (``remote_clients``): starting its server is its own check
+(a missing or damaged file fails loudly, naming it), and a ping would load the model that a run
+answered from the cache never needs.
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ def where(client: LLMClient) -> str:
         return public_url(client.api_base) or client.api_base
     provider = client.endpoint.removeprefix("provider:")
     return f"{provider}'s default endpoint" if provider != client.endpoint else client.endpoint
+
+
+def remote_clients(clients: Sequence[LLMClient]) -> list[LLMClient]:
+    """The clients whose endpoint the check pings: all but local ``llamacpp/`` models."""
+    return [client for client in clients if client.local is None]
 
 
 def check_endpoints(clients: Sequence[LLMClient]) -> None:

@@ -19,6 +19,7 @@ from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.registry import Registry
 from membench.running.display import Display, make_display
+from membench.running.rundir import finished_probes, run_dir_name
 from membench.running.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
 from membench.systems.oracle import OracleSystem
@@ -175,8 +176,11 @@ def prepare(config: RunConfig, display: Display | None = None) -> tuple[Componen
     nothing is written under --data-dir or --results-dir (data already there is read in place).
 
     ``display`` says what each long step is doing (``config.display``'s kind when None); with
-    ``config.check_endpoints`` every LLM endpoint is pinged first (``llm.preflight``), before the
-    data is built, so an unreachable one fails within seconds and leaves nothing behind.
+    ``config.check_endpoints`` every remote LLM endpoint is pinged (``llm.preflight``) once the plan
+    is known and before anything of the run is written, so an unreachable one fails within seconds
+    and leaves no run behind. Nothing is pinged when no probe is pending (a complete run resumed, as
+    offline as its cache allows); a re-run whose pending probes all hit the cache is still pinged,
+    as nothing short of asking tells it apart.
     """
     shown = display or make_display(config.display)
     if not config.dry_run:
@@ -215,12 +219,6 @@ def _prepare(
     apply_offline_env()
     registry = Registry(list(config.plugins))
     components = build_components(config, registry)
-    if config.check_endpoints and components.llm_clients:
-        from membench.llm.preflight import check_endpoints
-
-        roles = ", ".join(client.role for client in components.llm_clients)
-        display.message(f"checking LLM endpoints ({roles}) ...")
-        check_endpoints(components.llm_clients)
     display.message(f"loading {config.task} data (built first if absent) ...")
     dataset = components.task.load()
     components.task.check_judge(components.judge, dataset)
@@ -231,4 +229,29 @@ def _prepare(
     probe_system = construct("system", config.system, lambda: system_cls(options, probe_workdir))
     identity = run_identity(config, components, dataset, probe_system)
     components.system_description = probe_system.describe()
+    if config.check_endpoints and _anything_pending(config, plan, run_dir_of(config, identity)):
+        _check_endpoints(components, display)
     return components, plan, identity
+
+
+def run_dir_of(config: RunConfig, identity: RunIdentity) -> Path:
+    """Where ``config``'s run lives: ``--run-dir``, else the directory its identity names."""
+    return config.run_dir or config.results_dir / "runs" / run_dir_name(identity, config.system)
+
+
+def _anything_pending(config: RunConfig, plan: RunPlan, run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` has a probe of ``plan`` left to do (all of them with --fresh)."""
+    if config.fresh:
+        return any(plan.probes_by_episode.values())
+    done = finished_probes(run_dir, config.retry_errors)
+    return any(p.probe_id not in done for probes in plan.probes_by_episode.values() for p in probes)
+
+
+def _check_endpoints(components: Components, display: Display) -> None:
+    """Ping the endpoints of the run's remote LLMs (``llm.preflight``), saying which roles first."""
+    from membench.llm.preflight import check_endpoints, remote_clients
+
+    remote = remote_clients(components.llm_clients)
+    if remote:
+        display.message(f"checking LLM endpoints ({', '.join(client.role for client in remote)}) ...")
+        check_endpoints(remote)

@@ -5,6 +5,12 @@ fails every probe the same way, while one bad input fails one probe. The runner 
 ``RunConfig.max_consecutive_errors`` failures in a row of one kind (``FailureStreak``), and every run
 with errors ends with a summary of them (``error_groups``), so the cause is on screen, not only in
 records.jsonl.
+
+A judge that gives no verdict (``Score(status="error")``) fails its probe too: when the judgment was
+asked through ``judges.base.ask_with_one_reminder``, its problem names the kind (a call that failed
+for good is ``judge LLMError``, a model that ignored the format twice is ``judge unusable reply``),
+so a judge that is down stops the run as a reader that is down does; any other no-verdict is
+``judge no verdict``.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from membench.core.types import ErrorInfo, Record
+from membench.core.types import ErrorInfo, Record, Score
+from membench.judges.base import problem_kind
 
-#: the kind of a judge's own "no verdict" (``Score(status="error")``: a reply it could not read, or a
-#: call that failed inside it), which has no exception type.
+#: the kind of a judge's "no verdict" (``Score(status="error")``) whose cause is not one of
+#: ``ask_with_one_reminder``'s problems: it has no exception type.
 NO_VERDICT = "no verdict"
 
 
@@ -50,13 +57,28 @@ class ErrorGroup:
 
 
 def failure_of(record: Record) -> ErrorInfo | None:
-    """Why ``record`` errored: its error, or the judge's own "no verdict"; None for a scored record."""
+    """Why ``record`` errored: its error, or the judge's "no verdict" (``no_verdict``); None for a
+    scored record. The streak and the error summary both ask this, so they count the same failures."""
     if record.error is not None:
         return record.error
     if record.status == "error":
-        explanation = record.score.explanation if record.score else None
-        return ErrorInfo(stage="judge", type=NO_VERDICT, message=explanation or "no verdict given")
+        return no_verdict(record.score)
     return None
+
+
+def no_verdict(score: Score | None) -> ErrorInfo:
+    """The failure of a judge that gave no verdict: the kind and message of the first problem in its
+    explanation or, for a judge of several judgments per probe, in a detail's ``"error"``; else
+    ``NO_VERDICT`` with the explanation."""
+    explanation = (score.explanation if score else None) or "no verdict given"
+    details = score.details if score else []
+    problems = [explanation, *(d["error"] for d in details if isinstance(d.get("error"), str))]
+    for problem in problems:
+        kind = problem_kind(problem)
+        if kind is not None:
+            message = problem if problem == explanation else f"{explanation}; the first: {problem}"
+            return ErrorInfo(stage="judge", type=kind, message=message)
+    return ErrorInfo(stage="judge", type=NO_VERDICT, message=explanation)
 
 
 def error_groups(records: Iterable[Record]) -> list[ErrorGroup]:

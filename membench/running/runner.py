@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import textwrap
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +48,7 @@ from membench.core.types import (
 from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.running.display import Display
-from membench.running.failures import FailureStreak
+from membench.running.failures import FailureStreak, failure_of
 from membench.running.rundir import (
     Status,
     cache_stats,
@@ -134,11 +133,11 @@ class RunStopped(Exception):
     def __init__(self, count: int, error: ErrorInfo) -> None:
         self.count = count
         self.error = error
-        super().__init__(self.cause())
+        super().__init__("\n".join(self.paragraphs()))
 
-    def cause(self) -> str:
-        """What the screen says, at 80 columns: how many failed in a row, where, of what type, the
-        message, and how to go on."""
+    def paragraphs(self) -> tuple[str, str]:
+        """What the screen says, one paragraph per line for the caller to wrap at its width: how many
+        failed in a row, where, of what type, the message; then how to go on."""
         said = (
             f"stopped: {self.count} failures in a row at the {self.error.stage} stage "
             f"({self.error.type}): {self.error.message[:300]}"
@@ -147,10 +146,7 @@ class RunStopped(Exception):
             "fix the cause, then run the same command to resume (add --retry-errors to redo the "
             "failed probes; --max-consecutive-errors 0 never stops)"
         )
-        return "\n".join(
-            textwrap.fill(text, 80, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
-            for text in (said, advice)
-        )
+        return said, advice
 
 
 class Runner:
@@ -161,6 +157,8 @@ class Runner:
         self.display = display
         self.usage: UsageByRole = {}
         self.streak = FailureStreak(config.max_consecutive_errors)
+        #: why the run stopped early, once ``run`` returned a failed run (its caller shows it).
+        self.stopped: RunStopped | None = None
 
     async def run(self, run_dir: Path, identity: RunIdentity, previous: Manifest | None) -> Manifest:
         # Each episode worker may hold a thread waiting on this loop (a blocking library call whose LLM
@@ -229,8 +227,7 @@ class Runner:
                 wall_time_s=manifest.wall_time_s + time.monotonic() - started,
             )
             write_manifest(run_dir, manifest)
-        if stopped is not None:
-            self.display.message(stopped.cause())
+        self.stopped = stopped
         return manifest
 
     async def _worker(
@@ -266,7 +263,11 @@ class Runner:
         records_out: JsonlAppender,
         ingests_out: JsonlAppender,
     ) -> None:
-        """Re-ingest from the start (a system cannot restore a cut state), then run the pending probes."""
+        """Re-ingest from the start (a system cannot restore a cut state), then run the pending probes.
+
+        An ingest failure fails the episode's probes, each recorded with it, and counts once; when it
+        fills the streak, the run stops after those records are written, so the error summary and a
+        resume see the episode that stopped it."""
         due: dict[int, list[Probe]] = {}
         for probe in probes:
             due.setdefault(probe.after_session, []).append(probe)
@@ -275,13 +276,14 @@ class Runner:
         complete_ingest = len(probes) == len(self.plan.probes_by_episode[episode.episode_id])
         last_needed = len(episode.sessions) - 1 if complete_ingest else max(due)
         ingest_error: ErrorInfo | None = None
+        stop: RunStopped | None = None
         try:
             await system.reset(episode)
         except ConfigError:
             raise  # the system cannot run as configured (a worker of another system, a bad option)
         except Exception as exc:
             ingest_error = error_info("ingest", exc)
-            self._failed(ingest_error)
+            stop = self._count(ingest_error)
         for index, session in enumerate(episode.sessions[: last_needed + 1]):
             if ingest_error is None:
                 t0 = time.perf_counter()
@@ -311,15 +313,18 @@ class Runner:
                     )
                 )
                 if ingest_error is not None:
-                    self._failed(ingest_error)  # one failure for the episode, not one per probe
+                    stop = self._count(ingest_error)  # one failure for the episode, not one per probe
             for probe in due.get(index, []):
                 record = await self._probe(system, reader, episode, probe, run_id, ingest_error)
                 records_out.append(record)
                 self.display.probe_done(record.status == "error", record.usage)
-                if record.error is None:
+                failure = failure_of(record)
+                if failure is None:
                     self.streak.succeeded()
-                elif record.error is not ingest_error:
-                    self._failed(record.error)
+                elif ingest_error is None:  # an episode's ingest failure counts once, above
+                    self._failed(failure)
+        if stop is not None:
+            raise stop
 
     async def _probe(
         self,
@@ -395,11 +400,17 @@ class Runner:
     def _failed(self, error: ErrorInfo) -> None:
         """Count a failure (after its record is written); stop the run when the streak is full.
 
-        A probe the judge could not score (no exception, ``Score(status="error")``) is not a failure
-        here: its pipeline answered, so it ends the streak as a scored probe does.
+        A probe the judge gave no verdict is a failure too (``failures.failure_of``): a judge whose
+        endpoint is down, or whose model ignores the format, stops the run as a failing reader does.
         """
-        if self.streak.failed(error):
-            raise RunStopped(self.streak.count, error)
+        stop = self._count(error)
+        if stop is not None:
+            raise stop
+
+    def _count(self, error: ErrorInfo) -> RunStopped | None:
+        """Count a failure; the stop to raise when the streak is full (now, or once the records it
+        fails are written)."""
+        return RunStopped(self.streak.count, error) if self.streak.failed(error) else None
 
 
 async def _all_or_none(workers: list[Coroutine[Any, Any, None]]) -> None:

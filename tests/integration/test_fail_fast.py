@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,18 +22,21 @@ import pytest
 
 from membench.api import run
 from membench.cli.main import main
-from membench.core.config import RunConfig
+from membench.core.config import LLMSpec, RunConfig
 from membench.core.errors import ConfigError, LLMError
 from membench.core.records import latest_records, read_records
 from membench.llm.cache import ResponseCache
 from membench.llm.client import LLMClient
 from membench.running.components import default_cache_path
 from membench.running.display import NullDisplay
+from membench.running.failures import ErrorGroup, error_groups
+from membench.testing.configs import tiny_run_config
 from membench.testing.openai_server import FakeOpenAIServer, echo_responder
 
 TOY = Path(__file__).parents[1] / "fixtures" / "toy_plugin.py"
 PLUGINS = (f"{TOY}:ToyTask", f"{TOY}:KeywordSystem", f"{TOY}:FlakySystem")
 MODEL = "openai/fake-model"
+LOADING = "loading toy data (built first if absent) ..."
 #: what litellm makes of a refused connection (it maps it to a server error), after the check's 2 tries.
 REFUSED = (
     "transient: gave up after 2 attempts; last: InternalServerError: OpenAIException - Connection error."
@@ -56,6 +60,19 @@ def toy_command(tmp_path: Path, *extra: str) -> list[str]:
     ]
 
 
+def one_line(text: str) -> str:
+    """``text`` with its wrapping undone: what it says, whatever the width it was laid out at."""
+    return " ".join(text.split())
+
+
+def assert_wrapped(text: str, paragraphs: int = 1, width: int = 80) -> None:
+    """``text`` is ``paragraphs`` wrapped at ``width`` (the console's, piped): every line fits, and
+    each paragraph's continuations are indented."""
+    lines = text.splitlines()
+    assert len(lines) > paragraphs and max(len(line) for line in lines) <= width, lines
+    assert sum(not line.startswith("  ") for line in lines) == paragraphs, lines
+
+
 def run_dirs(tmp_path: Path) -> list[Path]:
     runs = tmp_path / "results" / "runs"
     return sorted(runs.iterdir()) if runs.exists() else []
@@ -68,12 +85,13 @@ def test_an_unreachable_endpoint_stops_the_run_before_any_episode(
     code = main(toy_command(tmp_path, "--llm", "openai/gpt-4o-mini", "--llm-api-base", url))
     out, err = capsys.readouterr()
     assert code == 1
-    assert err.splitlines() == [
+    assert one_line(err) == (
         f"membench: error: reader LLM openai/gpt-4o-mini at {url} failed the endpoint check, so "
         f"nothing was run (--no-check skips it): {REFUSED}"
-    ]
-    assert out.splitlines() == ["checking LLM endpoints (reader) ..."], "nothing after the check"
-    assert run_dirs(tmp_path) == [] and not (tmp_path / "data").exists(), "no run, no data built"
+    )
+    assert_wrapped(err)
+    assert out.splitlines() == [LOADING, "checking LLM endpoints (reader) ..."], "nothing after the check"
+    assert run_dirs(tmp_path) == [], "no run"
 
 
 def test_a_dry_run_checks_every_endpoint_and_names_the_one_that_failed(
@@ -92,12 +110,13 @@ def test_a_dry_run_checks_every_endpoint_and_names_the_one_that_failed(
         pinged = server.requests
     out, err = capsys.readouterr()
     assert code == 1 and "run id" not in out
-    assert err.splitlines() == [
+    assert one_line(err) == (
         f"membench: error: judge LLM {MODEL} at {closed} failed the endpoint check, so nothing was "
         f"run (--no-check skips it): {REFUSED}"
-    ]
+    )
+    assert_wrapped(err)
     assert [r.body["max_tokens"] for r in pinged] == [1], "one 1-token request to the reader's endpoint"
-    assert out.splitlines() == ["checking LLM endpoints (reader, judge) ..."]
+    assert out.splitlines()[-1] == "checking LLM endpoints (reader, judge) ..."
 
 
 def test_a_refused_key_fails_the_check_and_no_check_skips_the_request(
@@ -117,11 +136,12 @@ def test_a_refused_key_fails_the_check_and_no_check_skips_the_request(
         out, _ = capsys.readouterr()
         assert server.total_requests == 0, "--no-check makes no request"
     assert refused == 1 and skipped == 0 and "run id " in out
-    assert err.splitlines() == [
+    assert one_line(err) == (
         f"membench: error: reader LLM {MODEL} at {url} failed the endpoint check, so nothing "
         "was run (--no-check skips it): fatal: AuthenticationError: OpenAIException - Incorrect API key "
         "provided: ***"
-    ]
+    )
+    assert_wrapped(err)
     assert secret not in err
 
 
@@ -139,7 +159,7 @@ def test_the_check_is_neither_served_from_nor_stored_in_the_cache(
     # 12 probes answered, plus the check; the re-run's answers come from the cache, its check does not.
     assert first == 13 and second == [1]
     assert len(ResponseCache(default_cache_path() / "llm.sqlite")) == 12, "the 12 answers, not the check"
-    steps = ["checking LLM endpoints (reader) ...", "loading toy data (built first if absent) ..."]
+    steps = [LOADING, "checking LLM endpoints (reader) ..."]
     assert [line for line in out if line in steps] == steps * 2
     assert out.count("loading system keyword ...") == 2
     assert not any(line.startswith("errors:") for line in out), "no error summary without errors"
@@ -177,7 +197,7 @@ def test_a_run_stops_after_five_failures_in_a_row_and_the_same_command_resumes_i
     with outage_server(good=4, faults=30) as server:
         command = toy_command(tmp_path, "--llm", MODEL, "--llm-api-base", server.base_url)
         stopped = main(command)
-        out = capsys.readouterr().out
+        out, err = capsys.readouterr()
         (run_dir,) = run_dirs(tmp_path)
         records = read_records(run_dir)
         manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -188,7 +208,7 @@ def test_a_run_stops_after_five_failures_in_a_row_and_the_same_command_resumes_i
         again = latest_records(read_records(run_dir))
         redo_line = resumed_out.splitlines().index("redo them with:")
         retry = [line.rstrip(" \\").strip() for line in resumed_out.splitlines()[redo_line + 1 :]]
-        redone = main(" ".join(retry).split()[1:])
+        redone = main(shlex.split(" ".join(retry))[1:])
         final = latest_records(read_records(run_dir))
         capsys.readouterr()
 
@@ -198,7 +218,11 @@ def test_a_run_stops_after_five_failures_in_a_row_and_the_same_command_resumes_i
         "reader stage (LLMError): transient: gave up after 6 attempts; last: "
         "ServiceUnavailableError: OpenAIException - injected fault: HTTP 503"
     )
-    assert f"stopped: 5 failures in a row at the {cause}" in " ".join(out.split())
+    assert one_line(err) == (
+        f"stopped: 5 failures in a row at the {cause} fix the cause, then run the same command to "
+        "resume (add --retry-errors to redo the failed probes; --max-consecutive-errors 0 never stops)"
+    ), "on stderr, last"
+    assert "stopped" not in out, "once"
     assert "errors: 5 probes errored; by stage and type, with one example each:" in out.splitlines()
     assert "      5  reader LLMError" in out.splitlines()
 
@@ -242,16 +266,16 @@ def test_the_python_api_stops_on_a_streak_and_zero_never_stops(tmp_path: Path) -
     stopped = run(config(tmp_path, task_options={"boom": FIVE}), display)
     assert stopped.manifest.status == "failed"
     assert [r.probe_id for r in read_records(stopped.run_dir)] == FIVE.split(",")
-    (said,) = [text for text in display.messages if text.startswith("stopped")]
     assert display.messages[-1] == "computing intervals ...", "the summary is still written"
-    assert said.splitlines() == [
-        "stopped: 5 failures in a row at the system stage (ConnectionError): the memory",
-        "  service fell over",
-        "fix the cause, then run the same command to resume (add --retry-errors to redo",
-        "  the failed probes; --max-consecutive-errors 0 never stops)",
-    ]
+    assert stopped.stopped is not None and stopped.stopped.paragraphs() == (
+        "stopped: 5 failures in a row at the system stage (ConnectionError): the memory service fell over",
+        "fix the cause, then run the same command to resume (add --retry-errors to redo the failed "
+        "probes; --max-consecutive-errors 0 never stops)",
+    )
+    assert not any("stopped" in text for text in display.messages), "the caller shows it"
     never = run(config(tmp_path / "never", task_options={"boom": FIVE}, max_consecutive_errors=0))
     assert never.manifest.status == "complete" and never.manifest.counts.probes_errored == 5
+    assert never.stopped is None
     four = run(config(tmp_path / "four", task_options={"boom": FIVE.rsplit(",", 1)[0]}))
     assert four.manifest.status == "complete" and four.manifest.counts.probes_errored == 4
 
@@ -281,12 +305,17 @@ def test_an_episode_whose_ingest_fails_counts_once_not_once_per_probe(tmp_path: 
     settings = {"system": "broken-ingest", "plugins": (*PLUGINS, f"{plugin}:BrokenIngest")}
     four = run(config(tmp_path, task_options={"episodes": "4"}, **settings))
     assert four.manifest.status == "complete" and four.manifest.counts.probes_errored == 12
-    display = Recording()
-    six = run(config(tmp_path / "six", task_options={"episodes": "6"}, **settings), display)
+    six = run(config(tmp_path / "six", task_options={"episodes": "6"}, **settings))
     assert six.manifest.status == "failed"
-    # The fifth episode's ingest failure stops the run before its probes: they are redone on resume.
-    assert len(read_records(six.run_dir)) == 12
-    assert display.messages[-2].startswith("stopped: 5 failures in a row at the ingest stage (OSError)")
+    # The fifth episode's ingest failure stops the run once its probes are recorded with it, so the
+    # error summary counts the episode that stopped the run; the sixth is not started.
+    records = read_records(six.run_dir)
+    assert [r.episode_id for r in records] == [f"ep{i}" for i in range(5) for _ in range(3)]
+    assert {(r.error.stage, r.error.type) for r in records if r.error} == {("ingest", "OSError")}
+    assert error_groups(latest_records(records)) == [ErrorGroup("ingest", "OSError", 15, "disk full")]
+    assert six.stopped is not None and six.stopped.paragraphs()[0] == (
+        "stopped: 5 failures in a row at the ingest stage (OSError): disk full"
+    )
 
 
 @pytest.mark.parametrize(
@@ -318,3 +347,81 @@ def test_a_ping_that_hangs_is_cut_short_and_an_empty_reply_still_counts_as_an_an
     with FakeOpenAIServer(lambda request: "") as mute:
         asyncio.run(LLMClient(MODEL, role="judge", api_base=mute.base_url).ping())
         assert mute.total_requests == 1, "answered, if with nothing: no second try"
+
+
+def halumem_command(tmp_path: Path, *extra: str) -> list[str]:
+    """A tiny HaluMem run (two users), one episode at a time, in ``tmp_path``."""
+    return [
+        *("run", "--task", "halumem", "--system", "bm25"),
+        *("-T", "users=2", "-T", "sessions=3", "-T", "turns=6", "--max-episodes", "1"),
+        *("--results-dir", str(tmp_path / "results"), "--data-dir", str(tmp_path / "data"), *extra),
+    ]
+
+
+#: what the judge's client says of an endpoint that refuses every request (a revoked key: not retried,
+#: so the test makes one request per judgment; a 503 takes 6 and stops the same way).
+REFUSED_KEY = "judge call failed: fatal: AuthenticationError: OpenAIException - the judge's key was revoked"
+
+
+def test_a_judge_that_fails_every_call_stops_the_run_with_the_cause_on_stderr_whatever_the_display(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The judges record "no verdict" for a call that failed for good, which used to end the streak.
+    revoked = ("status", 401, {}, "the judge's key was revoked")
+    with FakeOpenAIServer(faults=[revoked] * 10_000) as server:
+        judge = ["--judge-llm", MODEL, "--judge-api-base", server.base_url]
+        stop_early = ["--max-consecutive-errors", "2"]  # each failed judgment costs litellm ~30 ms
+        code = main(halumem_command(tmp_path, *judge, *stop_early, "--no-check", "--display", "none"))
+    out, err = capsys.readouterr()
+    (run_dir,) = run_dirs(tmp_path)
+    records = read_records(run_dir)
+    assert code == 1 and json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
+    assert len(records) == 2 and all(r.status == "error" and r.error is None for r in records)
+    assert one_line(err) == (
+        f"stopped: 2 failures in a row at the judge stage (LLMError): {REFUSED_KEY} fix the cause, "
+        "then run the same command to resume (add --retry-errors to redo the failed probes; "
+        "--max-consecutive-errors 0 never stops)"
+    )
+    assert_wrapped(err, paragraphs=2)
+    assert "stopped" not in out
+    lines = out.splitlines()
+    summary = lines[lines.index("errors: 2 probes errored; by stage and type, with one example each:") :]
+    # An extraction probe fails all its judgments: its message says so, and why the first failed.
+    assert summary[1:4] == [
+        "      2  judge LLMError",
+        "         llm judge: 18 judgments, 18 failed; the first: judge call failed:",
+        "         fatal: AuthenticationError: OpenAIException - the judge's key was …",
+    ]
+
+
+def test_a_judge_model_that_ignores_the_format_stops_the_run_as_a_kind_of_its_own(tmp_path: Path) -> None:
+    with FakeOpenAIServer(lambda request: "I think so.") as server:
+        outcome = run(
+            tiny_run_config(
+                tmp_path, "halumem", "bm25", judge_llm=LLMSpec(MODEL, server.base_url), max_episodes=1
+            )
+        )
+    assert outcome.manifest.status == "failed" and outcome.stopped is not None
+    assert (outcome.stopped.error.stage, outcome.stopped.error.type) == ("judge", "unusable reply")
+    groups = error_groups(latest_records(read_records(outcome.run_dir)))
+    assert [(g.stage, g.type, g.count) for g in groups] == [("judge", "unusable reply", 5)]
+    assert groups[0].example.startswith("llm judge: 18 judgments, 18 failed; the first: unusable judge reply")
+
+
+def test_a_run_with_nothing_pending_checks_no_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOpenAIServer() as server:
+        command = toy_command(tmp_path, "--llm", MODEL, "--llm-api-base", server.base_url)
+        done = main(command)
+    capsys.readouterr()
+    # The same command once the run is complete and its endpoint gone (offline): nothing is left to
+    # ask, so nothing is checked; --retry-errors has nothing to redo either.
+    again = main(command)
+    retried = main([*command, "--retry-errors"])
+    out, err = capsys.readouterr()
+    assert done == again == retried == 0 and err == ""
+    assert not any(line.startswith("checking LLM endpoints") for line in out.splitlines())
+    assert out.count("(resuming: 12 probes already done)") == 2
+    fresh = main([*command, "--fresh"])
+    assert fresh == 1 and "failed the endpoint check" in capsys.readouterr().err, "--fresh: all pending"

@@ -3,10 +3,13 @@ and the streak that stops a run."""
 
 from __future__ import annotations
 
+import shlex
+
 from membench.cli.main import build_parser
 from membench.cli.run_errors import error_summary_lines, retry_command
+from membench.cli.terminal import command
 from membench.core.types import ErrorInfo, Prediction, Record, Score
-from membench.running.failures import NO_VERDICT, ErrorGroup, FailureStreak, error_groups
+from membench.running.failures import NO_VERDICT, ErrorGroup, FailureStreak, error_groups, failure_of
 
 CONNECTION = (
     "transient: gave up after 6 attempts; last: InternalServerError: OpenAIException - Connection error."
@@ -111,3 +114,64 @@ def test_a_streak_is_failures_of_one_kind_in_a_row() -> None:
     assert streak.failed(reader_error()) is False and streak.count == 1
     never = FailureStreak(0)
     assert not any(never.failed(reader_error()) for _ in range(100))
+
+
+def test_the_redo_command_keeps_quoted_words_whole_when_it_breaks_lines() -> None:
+    args = build_parser().parse_args(
+        [
+            *("run", "--task", "halumem", "--system", "bm25", "-T", "name=a b c"),
+            *("--results-dir", "my results/with a long folder name", "--data-dir", "it's data"),
+        ]
+    )
+    retry = retry_command(args.run_parser, args)
+    lines = command(retry, 40)
+    assert lines == [
+        "  membench run --task halumem --system \\",
+        "    bm25 -T 'name=a b c' --results-dir \\",
+        "    'my results/with a long folder name' \\",
+        "    --data-dir 'it'\"'\"'s data' \\",
+        "    --retry-errors",
+    ]
+    pasted = " ".join(line.rstrip("\\").strip() for line in lines)
+    assert shlex.split(pasted) == shlex.split(retry), "the lines pasted together are the same command"
+    assert shlex.split(pasted)[6:8] == ["-T", "name=a b c"]
+
+
+def test_the_redo_command_leaves_out_the_credentials_of_every_url() -> None:
+    args = build_parser().parse_args(
+        [
+            *("run", "--task", "halumem", "--system", "mem0", "--llm", "openai/gpt-4o-mini"),
+            *("--llm-api-base", "http://bob:pass@llm.example:8000/v1"),
+            *("-S", "api_base=https://alice:s3cret@mem.example/v1", "-S", "mode=llm"),
+        ]
+    )
+    assert retry_command(args.run_parser, args) == (
+        "membench run --task halumem --system mem0 -S api_base=https://mem.example/v1 -S mode=llm "
+        "--llm openai/gpt-4o-mini --llm-api-base http://llm.example:8000/v1 --retry-errors"
+    )
+
+
+def test_a_judge_without_a_verdict_fails_as_the_kind_its_problem_names() -> None:
+    down = "judge call failed: transient: gave up after 6 attempts; last: HTTP 503"
+    unusable = "unusable judge reply after one re-ask: no JSON object"
+    several = Score(
+        judge="llm",
+        status="error",
+        explanation="llm judge: 2 judgments, 1 failed",
+        details=[{"element": "point", "g": 1}, {"element": "memory", "error": down}],
+    )
+    records = [
+        record("e:1", score=Score(judge="llm", status="error", explanation=down)),
+        record("e:2", score=several),
+        record("e:3", score=Score(judge="llm", status="error", explanation=unusable)),
+        record("e:4", score=Score(judge="llm", status="error")),
+    ]
+    assert [failure_of(r) for r in records] == [
+        ErrorInfo(stage="judge", type="LLMError", message=down),
+        ErrorInfo(
+            stage="judge", type="LLMError", message=f"llm judge: 2 judgments, 1 failed; the first: {down}"
+        ),
+        ErrorInfo(stage="judge", type="unusable reply", message=unusable),
+        ErrorInfo(stage="judge", type=NO_VERDICT, message="no verdict given"),
+    ]
+    assert failure_of(record("e:5", score=Score(judge="llm", label="correct"))) is None
