@@ -6,9 +6,10 @@ A memory matches a piece of evidence by **provenance** when the system says wher
 from: the same session, and for evidence that is one turn, the same turn (``Memory.position`` or the
 ``positions`` a memory made of several turns lists in its metadata). A system that gives no such
 provenance (an extracting system that rewrites what it stores, a service that returns bare text) is
-matched by **text**: the memory and the evidence share at least half of the content words of the
-shorter of the two, and at least two of them. Text matching is an approximation, so every
-contribution is labelled ``evidence_match`` with how it was matched, and the report shows it.
+matched by **text**: the memory and one line of the evidence (a turn, a message) share at least half
+of the content words of the shorter of the two, and at least two of them. Text matching is an
+approximation, so every contribution is labelled ``evidence_match`` with how it was matched, and the
+report shows it.
 
 k is what the task retrieves (its ``top_k``): the metrics read the memories the system returned.
 """
@@ -159,8 +160,15 @@ def _by_provenance(memory: Memory, evidence: Evidence) -> bool:
 
 
 def _by_text(memory: Memory, evidence: Evidence) -> bool:
-    ours, theirs = set(content_tokens(memory.text)), set(content_tokens(evidence.text))
-    if not ours or not theirs:
-        return False
+    """Whether the memory shares enough words with one line of the evidence (a turn, a message): the
+    lines of a session's evidence are matched one by one, since against their union a short memory
+    would share half its words with a long session by chance."""
+    ours = set(content_tokens(memory.text))
+    return bool(ours) and any(
+        _overlaps(ours, set(content_tokens(line))) for line in evidence.text.splitlines()
+    )
+
+
+def _overlaps(ours: set[str], theirs: set[str]) -> bool:
     shared = len(ours & theirs)
-    return shared >= TEXT_MIN_SHARED and shared >= TEXT_OVERLAP * min(len(ours), len(theirs))
+    return bool(theirs) and shared >= TEXT_MIN_SHARED and shared >= TEXT_OVERLAP * min(len(ours), len(theirs))

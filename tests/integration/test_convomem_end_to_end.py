@@ -132,6 +132,7 @@ def test_a_judge_reply_that_is_not_one_word_is_an_error_never_a_wrong_answer(tmp
             task_options={"personas": "2", "filler": "30", "sizes": "3", "per_cell": "1"},
             judge_llm=LLMSpec("openai/fake-judge", judge.base_url),
             judge="llm",
+            max_consecutive_errors=0,  # every probe judged: the streak would stop the run at 5
         )
         records, metrics = _run(config, scored=False)
     assert records and all(r.status == "error" for r in records)

@@ -9,6 +9,7 @@ import pytest
 from membench.core.retrieval import (
     MATCH_LABEL,
     Evidence,
+    RetrievalScore,
     evidence_label,
     parse_evidence_label,
     retrieval_contributions,
@@ -59,6 +60,15 @@ def test_without_turn_positions_memories_are_matched_by_text() -> None:
     score = score_retrieval(memories, TURNS)
     assert score is not None and score.matched_by == "text"
     assert (score.recall, score.hit, score.reciprocal_rank) == (0.5, 1.0, 0.5)
+
+
+def test_text_is_matched_line_by_line_never_against_a_whole_session() -> None:
+    # Session-level evidence holds its answer turns one per line; a memory must match one of them.
+    session = [Evidence("s1", None, "I adopted a beagle puppy\nWe went hiking in the Alps last May")]
+    across = Memory(text="beagle hiking trip")  # one word from each line: 2 of 3 of the union, chance
+    within = Memory(text="a beagle puppy")  # beagle, puppy: both words of the shorter side, one line
+    assert score_retrieval([across], session) == RetrievalScore(0.0, 0.0, 0.0, "text")
+    assert score_retrieval([across, within], session) == RetrievalScore(1.0, 1.0, 0.5, "text")
 
 
 def test_no_evidence_scores_nothing_and_no_memories_score_zero() -> None:
