@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
-from membench.core.errors import ConfigError, MembenchError
+from membench.core.errors import ConfigError, DataError, MembenchError
 from membench.core.identity import RunIdentity
 from membench.core.task import Task
 from membench.judges.base import Judge
@@ -229,8 +229,13 @@ def _prepare(
     probe_system = construct("system", config.system, lambda: system_cls(options, probe_workdir))
     identity = run_identity(config, components, dataset, probe_system)
     components.system_description = probe_system.describe()
-    if config.check_endpoints and _anything_pending(config, plan, run_dir_of(config, identity)):
-        _check_endpoints(components, display)
+    if config.check_endpoints:
+        from membench.llm.preflight import check_endpoints, remote_clients
+
+        remote = remote_clients(components.llm_clients)
+        if remote and _anything_pending(config, plan, run_dir_of(config, identity)):
+            display.message(f"checking LLM endpoints ({', '.join(client.role for client in remote)}) ...")
+            check_endpoints(remote)
     return components, plan, identity
 
 
@@ -240,18 +245,13 @@ def run_dir_of(config: RunConfig, identity: RunIdentity) -> Path:
 
 
 def _anything_pending(config: RunConfig, plan: RunPlan, run_dir: Path) -> bool:
-    """Whether the run in ``run_dir`` has a probe of ``plan`` left to do (all of them with --fresh)."""
+    """Whether the run in ``run_dir`` has a probe of ``plan`` left to do (all of them with --fresh).
+    Records it cannot read count as pending: the runner then refuses them, saying that --repair
+    moves them aside, or repairs them."""
     if config.fresh:
         return any(plan.probes_by_episode.values())
-    done = finished_probes(run_dir, config.retry_errors)
+    try:
+        done = finished_probes(run_dir, config.retry_errors)
+    except DataError:
+        return True
     return any(p.probe_id not in done for probes in plan.probes_by_episode.values() for p in probes)
-
-
-def _check_endpoints(components: Components, display: Display) -> None:
-    """Ping the endpoints of the run's remote LLMs (``llm.preflight``), saying which roles first."""
-    from membench.llm.preflight import check_endpoints, remote_clients
-
-    remote = remote_clients(components.llm_clients)
-    if remote:
-        display.message(f"checking LLM endpoints ({', '.join(client.role for client in remote)}) ...")
-        check_endpoints(remote)

@@ -10,6 +10,7 @@ import pytest
 
 from membench.cli.main import main
 from membench.core.records import INGESTS, RECORDS, read_ingests, read_records
+from membench.testing.openai_server import FakeOpenAIServer
 
 TOY = str(Path(__file__).parents[1] / "fixtures" / "toy_plugin.py")
 DAMAGE = b'{"probe_id": "ep1:q1", "status": sc\xff'
@@ -91,3 +92,22 @@ def test_a_torn_last_line_still_resumes_without_repair(tmp_path: Path) -> None:
     assert toy_run(run_dir) == 0
     assert len(read_records(run_dir)) == 12
     assert not list(run_dir.glob("*.damaged-*"))
+
+
+def test_with_an_llm_reader_the_endpoint_check_leaves_damaged_records_to_the_repair_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The check asks whether any probe is pending, which reads the records: a damaged line must still
+    # end in the one line that names it and says --repair, after the endpoint answered.
+    with FakeOpenAIServer() as server:
+        llm = ("--llm", "openai/fake-model", "--llm-api-base", server.base_url)
+        run_dir = tmp_path / "damaged" / "run"
+        assert toy_run(run_dir, *llm) == 0
+        damage_line(run_dir / RECORDS, 5)
+        capsys.readouterr()
+        before = server.total_requests
+        assert toy_run(run_dir, *llm) == 2
+        pinged = server.total_requests - before
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and f"{run_dir / RECORDS}:5:" in error and "--repair" in error
+    assert pinged == 1, "the check, and no probe"
