@@ -36,7 +36,7 @@ def print_error_summary(run_dir: Path, retry: str) -> None:
         return
     console = make_console()
     for line in error_summary_lines(groups, retry, console.width):
-        console.print(line)
+        console.print(line, soft_wrap=True, markup=False, highlight=False)  # a long path stays whole
 
 
 def error_summary_lines(groups: Sequence[ErrorGroup], retry: str, width: int) -> list[str]:

@@ -4,10 +4,14 @@ and the streak that stops a run."""
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
+
+import pytest
 
 from membench.cli.main import build_parser
-from membench.cli.run_errors import error_summary_lines, retry_command
+from membench.cli.run_errors import error_summary_lines, print_error_summary, retry_command
 from membench.cli.terminal import command
+from membench.core.records import RECORDS, JsonlAppender
 from membench.core.types import ErrorInfo, Prediction, Record, Score
 from membench.running.failures import NO_VERDICT, ErrorGroup, FailureStreak, error_groups, failure_of
 
@@ -175,3 +179,19 @@ def test_a_judge_without_a_verdict_fails_as_the_kind_its_problem_names() -> None
         ErrorInfo(stage="judge", type=NO_VERDICT, message="no verdict given"),
     ]
     assert failure_of(record("e:5", score=Score(judge="llm", label="correct"))) is None
+
+
+def test_a_word_longer_than_the_screen_is_printed_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deep --results-dir is longer than 80 columns: folded by the console, the pasted command broke.
+    monkeypatch.setenv("COLUMNS", "80")
+    deep = "/tmp/" + "a-long-folder-name/" * 6 + "[results]"
+    appender = JsonlAppender(tmp_path / RECORDS)
+    appender.append(record("ep1:q1", reader_error()))
+    appender.close()
+    print_error_summary(tmp_path, shlex.join(["membench", "run", "--results-dir", deep, "--retry-errors"]))
+    lines = capsys.readouterr().out.splitlines()
+    redo = lines[lines.index("redo them with:") + 1 :]
+    assert f"    {shlex.quote(deep)} \\" in redo, "whole, on a line of its own, markup left alone"
+    assert shlex.split(" ".join(line.rstrip(" \\") for line in redo))[3] == deep
