@@ -33,6 +33,9 @@ class RunConfig:
     limit: int | None = None
     seed: int = 0
     max_episodes: int = 2
+    #: probes of one episode in flight at once: those due after the same session overlap (retrieval
+    #: too when the system declares ``concurrent_retrieval``); 1 runs them one after another.
+    max_probes: int = 8
     max_connections: int = 8
     results_dir: Path = Path("results")
     data_dir: Path = Path("data")
@@ -62,6 +65,7 @@ class RunConfig:
             raise ConfigError(f"RunConfig.limit (--limit) must be at least 1 episode, got {self.limit}")
         for name, value, least in (
             ("max_episodes", self.max_episodes, 1),
+            ("max_probes", self.max_probes, 1),
             ("max_connections", self.max_connections, 1),
             ("max_consecutive_errors", self.max_consecutive_errors, 0),
         ):

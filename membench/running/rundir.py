@@ -5,15 +5,15 @@ of its identity, so the same command finds it again), refusing a directory that 
 configuration, one writer at a time (a lock the kernel drops when its holder dies), archiving (never
 deleting) on ``--fresh``, moving unreadable record lines aside (never deleting them) on ``--repair``,
 which probes a resume skips, the manifest a run starts and ends with (creation time, usage, resumes and
-wall time carried across resumes; counts recomputed from the records on disk), and how a failure
-becomes a record's error.
+wall time carried across resumes; counts from a tally of the records on disk, read once at the start
+and kept as records are appended), and how a failure becomes a record's error.
 """
 
 from __future__ import annotations
 
 import platform
 import shutil
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any, Literal
 from membench.core.errors import DataError, IdentityMismatch, LLMError
 from membench.core.identity import RunIdentity, identity_differences, run_id_for
 from membench.core.lock import LOCK, exclusive
-from membench.core.records import latest_records, read_ingests, read_manifest, read_records, repair_run
+from membench.core.records import read_ingests, read_manifest, read_records, repair_run
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
 from membench.llm.env import known_secrets, scrub
@@ -96,17 +96,50 @@ def archive(run_dir: Path) -> Path:
     return target
 
 
-def readable_for_resume(run_dir: Path, repair: bool) -> int:
-    """Make sure a resume can read every record and ingest on disk; returns how many lines were moved.
+class ProbeTally:
+    """The status of the latest record of every probe in a run directory, kept as records are written.
+
+    Read once when a run starts (or resumes) and told of every record the run appends, it answers what
+    a resume skips and what the final manifest counts, so a run's end never reads its records again
+    (their memories can make records.jsonl hundreds of megabytes). A later record of a probe supersedes
+    an earlier one, as in ``latest_records``.
+    """
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self._status: dict[str, Literal["scored", "error"]] = {}
+        for record in records:
+            self.add(record)
+
+    def add(self, record: Record) -> None:
+        self._status[record.probe_id] = record.status
+
+    def finished(self, retry_errors: bool) -> set[str]:
+        """Probe ids a (re)started run skips: every recorded one, or only the scored ones with
+        ``retry_errors``."""
+        return {probe for probe, status in self._status.items() if status == "scored" or not retry_errors}
+
+    def has(self, probes: Collection[str]) -> bool:
+        """Whether every one of ``probes`` has a record."""
+        return all(probe in self._status for probe in probes)
+
+    def count(self, status: Literal["scored", "error"]) -> int:
+        return sum(1 for value in self._status.values() if value == status)
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+
+def readable_for_resume(run_dir: Path, repair: bool) -> tuple[int, ProbeTally]:
+    """Make sure a resume can read every record and ingest on disk; returns how many lines were moved,
+    and the tally of the records it read (one read of records.jsonl serves both).
 
     With ``repair`` unreadable lines are moved aside (their probes then have no record, so they are
     redone); without it the first one is refused, naming file and line, and saying that --repair
     fixes it: a damaged line would otherwise stop every resume, with no way forward.
     """
-    if repair:
-        return repair_run(run_dir, stamp())
+    moved = repair_run(run_dir, stamp()) if repair else 0
     try:
-        read_records(run_dir)
+        tally = ProbeTally(read_records(run_dir))
         read_ingests(run_dir)
     except DataError as exc:
         raise DataError(
@@ -116,13 +149,12 @@ def readable_for_resume(run_dir: Path, repair: bool) -> int:
             f"{exc.problem}; run the same command with --repair to move unreadable lines aside "
             "and redo their probes",
         ) from exc
-    return 0
+    return moved, tally
 
 
 def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
     """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors."""
-    prior = latest_records(read_records(run_dir))
-    return {r.probe_id for r in prior if r.status == "scored" or not retry_errors}
+    return ProbeTally(read_records(run_dir)).finished(retry_errors)
 
 
 def starting_manifest(run_id: str, identity: RunIdentity, previous: Manifest | None) -> Manifest:
@@ -143,7 +175,7 @@ def starting_manifest(run_id: str, identity: RunIdentity, previous: Manifest | N
 
 def final_manifest(
     manifest: Manifest,
-    final: Sequence[Record],
+    final: ProbeTally | Iterable[Record],
     *,
     status: Status,
     planned: Mapping[str, Collection[str]],
@@ -152,21 +184,23 @@ def final_manifest(
     cache: dict[str, int],
     wall_time_s: float,
 ) -> Manifest:
-    """The manifest a run ends with; ``final`` is the latest record of every probe on disk.
+    """The manifest a run ends with; ``final`` is the tally of the records on disk (the runner's, kept
+    as it wrote them), or those records themselves (``membench score``'s, read back).
 
     ``planned`` maps each planned episode to its probe ids. Counts come from the records, so they stay
     right across resumes; an episode is done when every one of its probes has a record, and a run that
     ended without a record for every planned probe is ``interrupted``, never ``complete``.
     """
-    have = {r.probe_id for r in final}
-    if status == "complete" and not all(set(probes) <= have for probes in planned.values()):
+    tally = final if isinstance(final, ProbeTally) else ProbeTally(final)
+    episodes_done = sum(1 for probes in planned.values() if tally.has(probes))
+    if status == "complete" and episodes_done < len(planned):
         status = "interrupted"
     counts = Counts(
         episodes_planned=episodes_planned,
-        episodes_done=sum(1 for probes in planned.values() if set(probes) <= have),
+        episodes_done=episodes_done,
         probes_planned=sum(len(probes) for probes in planned.values()),
-        probes_scored=sum(1 for r in final if r.status == "scored"),
-        probes_errored=sum(1 for r in final if r.status == "error"),
+        probes_scored=tally.count("scored"),
+        probes_errored=tally.count("error"),
     )
     return manifest.model_copy(
         update={

@@ -7,13 +7,31 @@ A run directory is named by a hash of what decides the results, so the same comm
 
 Answer probes are answered by the run's one reader, the same for every system; with the ``system``
 reader (``--reader system``), by each worker's own system instance, which must declare it answers.
+
+The probes due after one session overlap, up to ``max_probes``: nothing changes the memory until the
+last of them is done (the next session is ingested after it). The system's calls overlap too when it
+declares ``concurrent_retrieval``; otherwise they take turns on the instance, in probe order (the
+system reader's answer in the same turn as its probe's retrieval), while the shared reader and the
+judge of those probes still overlap. Records are appended in probe order, whatever finishes first, and
+the failure streak counts them in that order, so the records, the counts and where a run stops are
+those of a run one probe at a time (``--max-probes 1``). A stop cancels the probes after the one that
+filled the streak and discards what they did: no record, and their reader's and judge's usage is not
+counted (with the LLM cache on, a resume pays nothing for those replies). The system's usage is taken
+after each probe's calls when they take turns; when they overlap no probe's usage can be told apart,
+so what the system reports during a batch goes to the batch's last record, or to the record that
+stops the run, and the system's total stays exact.
+
+The manifest's counts come from a tally of the records, read once at the start and kept as they are
+appended, never from reading records.jsonl back at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,14 +41,7 @@ from typing import TYPE_CHECKING, Any
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError
 from membench.core.identity import RunIdentity, limit_selection, run_id_for, sha256_hex
-from membench.core.records import (
-    INGESTS,
-    RECORDS,
-    JsonlAppender,
-    latest_records,
-    read_records,
-    write_manifest,
-)
+from membench.core.records import INGESTS, RECORDS, JsonlAppender, write_manifest
 from membench.core.task import Task
 from membench.core.types import (
     Dataset,
@@ -50,11 +61,11 @@ from membench.readers.base import Reader
 from membench.running.display import Display
 from membench.running.failures import FailureStreak, failure_of
 from membench.running.rundir import (
+    ProbeTally,
     Status,
     cache_stats,
     error_info,
     final_manifest,
-    finished_probes,
     now,
     readable_for_resume,
     starting_manifest,
@@ -157,6 +168,8 @@ class Runner:
         self.display = display
         self.usage: UsageByRole = {}
         self.streak = FailureStreak(config.max_consecutive_errors)
+        #: the latest status of every probe with a record, seeded from the run directory by ``run``.
+        self.tally = ProbeTally()
         #: why the run stopped early, once ``run`` returned a failed run (its caller shows it).
         self.stopped: RunStopped | None = None
 
@@ -164,12 +177,14 @@ class Runner:
         # Each episode worker may hold a thread waiting on this loop (a blocking library call whose LLM
         # requests this loop serves: mem0's extraction, the LLM endpoint); the loop's own work (cache
         # reads, litellm) needs threads too. The default pool (cores + 4) would deadlock past that.
+        # Each probe in flight may hold one more (a hosted system's search request).
+        threads = self.config.max_episodes * self.config.max_probes + 8
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=self.config.max_episodes + 8, thread_name_prefix="membench")
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="membench")
         )
         run_id = run_id_for(identity)
-        moved = readable_for_resume(run_dir, self.config.repair)
-        done = finished_probes(run_dir, self.config.retry_errors)
+        moved, self.tally = readable_for_resume(run_dir, self.config.repair)
+        done = self.tally.finished(self.config.retry_errors)
         pending = {
             eid: [p for p in probes if p.probe_id not in done]
             for eid, probes in self.plan.probes_by_episode.items()
@@ -215,7 +230,7 @@ class Runner:
             ingests_out.close()
             manifest = final_manifest(
                 manifest,
-                latest_records(read_records(run_dir)),
+                self.tally,
                 status=status,
                 planned={
                     e.episode_id: [p.probe_id for p in self.plan.probes_by_episode[e.episode_id]]
@@ -240,10 +255,11 @@ class Runner:
         ingests_out: JsonlAppender,
     ) -> None:
         reader = self._reader_for(system)
+        turns = _Turns.of(system, reader is not self.c.reader, self.config.max_probes)
         while not queue.empty():
             episode = queue.get_nowait()
             await self._episode(
-                system, reader, episode, pending[episode.episode_id], run_id, records_out, ingests_out
+                system, reader, turns, episode, pending[episode.episode_id], run_id, records_out, ingests_out
             )
             records_out.sync()
             ingests_out.sync()
@@ -257,6 +273,7 @@ class Runner:
         self,
         system: MemorySystem,
         reader: Reader,
+        turns: _Turns,
         episode: Episode,
         probes: list[Probe],
         run_id: str,
@@ -314,32 +331,70 @@ class Runner:
                 )
                 if ingest_error is not None:
                     stop = self._count(ingest_error)  # one failure for the episode, not one per probe
-            for probe in due.get(index, []):
-                record = await self._probe(system, reader, episode, probe, run_id, ingest_error)
-                records_out.append(record)
-                self.display.probe_done(record.status == "error", record.usage)
-                failure = failure_of(record)
-                if failure is None:
-                    self.streak.succeeded()
-                elif ingest_error is None:  # an episode's ingest failure counts once, above
-                    self._failed(failure)
+            if index in due:
+                batch = _Batch(system, reader, turns, episode, run_id, ingest_error)
+                await self._batch(batch, due[index], records_out)
         if stop is not None:
             raise stop
 
-    async def _probe(
-        self,
-        system: MemorySystem,
-        reader: Reader,
-        episode: Episode,
-        probe: Probe,
-        run_id: str,
-        ingest_error: ErrorInfo | None,
-    ) -> Record:
+    async def _batch(self, batch: _Batch, probes: list[Probe], records_out: JsonlAppender) -> None:
+        """Run the probes due after one session, ``max_probes`` in flight, and write their records in
+        probe order as the earliest is done; a stop cancels the ones after it (see the module's
+        docstring)."""
+        upcoming = iter(probes)
+        window: deque[asyncio.Task[Record]] = deque()
+
+        def start(count: int) -> None:
+            for probe in itertools.islice(upcoming, count):
+                window.append(asyncio.ensure_future(self._probe(batch, probe)))
+
+        start(self.config.max_probes)
+        try:
+            while window:
+                record = await window[0]
+                window.popleft()
+                start(1)  # a task only runs at the next await: a stop below cancels it unstarted
+                self._write(record, records_out, batch, last=not window)
+        finally:
+            for task in window:
+                task.cancel()
+            await asyncio.gather(*window, return_exceptions=True)
+
+    def _write(self, record: Record, records_out: JsonlAppender, batch: _Batch, last: bool) -> None:
+        """Count ``record``'s failure, if any, append it and count it (tally, usage, display); then
+        stop the run if its failure filled the streak.
+
+        A probe the judge gave no verdict is a failure too (``failures.failure_of``): a judge whose
+        endpoint is down, or whose model ignores the format, stops the run as a failing reader does.
+        With ``batch_usage`` the batch's last record, or the one that stops the run, carries the
+        system's usage of the batch.
+        """
+        failure = failure_of(record)
+        stop: RunStopped | None = None
+        if failure is None:
+            self.streak.succeeded()
+        elif batch.ingest_error is None:  # an episode's ingest failure counts once, in _episode
+            stop = self._count(failure)
+        if batch.turns.batch_usage and (last or stop is not None):
+            _add_system_usage(record, batch.system.take_usage())
+        records_out.append(record)
+        self.tally.add(record)
+        self._add_usage(record.usage)
+        self.display.probe_done(record.status == "error", record.usage)
+        if stop is not None:
+            raise stop
+
+    async def _probe(self, batch: _Batch, probe: Probe) -> Record:
+        episode = batch.episode
         prediction: Prediction | None = None
         score: Score | None = None
-        error = ingest_error
+        usage: UsageByRole = {}
+        error = batch.ingest_error
         if error is None:
-            prediction, error = await self._predict(system, reader, episode, probe)
+            prediction, error = await self._predict(batch, probe)
+            usage = prediction.usage
+            if error is not None and error.stage == "system":
+                prediction = None  # no prediction, but the usage the failed call reported is counted
         if error is None and prediction is not None:
             t0 = time.perf_counter()
             try:
@@ -347,10 +402,9 @@ class Runner:
             except Exception as exc:
                 error = error_info("judge", exc)
             prediction.latency_s["judge"] = time.perf_counter() - t0
-        usage = merge_usage(prediction.usage if prediction else {}, score.usage if score else {})
-        self._add_usage(usage)
+        usage = merge_usage(usage, score.usage if score else {})
         return Record(
-            run_id=run_id,
+            run_id=batch.run_id,
             task=self.c.task.name,
             task_version=self.c.task.version,
             system=self.c.system_name,
@@ -367,50 +421,105 @@ class Runner:
             completed_at=now(),
         )
 
-    async def _predict(
-        self, system: MemorySystem, reader: Reader, episode: Episode, probe: Probe
-    ) -> tuple[Prediction | None, ErrorInfo | None]:
+    async def _predict(self, batch: _Batch, probe: Probe) -> tuple[Prediction, ErrorInfo | None]:
+        """The system's memories for ``probe`` and, for an answer probe, the reader's answer (or the
+        first stage's error); the system's calls in its turn (``_Turns``)."""
+        async with batch.turns.system:
+            prediction, error = await self._recall(batch, probe)
+            if batch.turns.reader_uses_system and error is None:
+                return await self._answer(batch.reader, probe, prediction)
+        if error is not None:
+            return prediction, error
+        return await self._answer(batch.reader, probe, prediction)
+
+    async def _recall(self, batch: _Batch, probe: Probe) -> tuple[Prediction, ErrorInfo | None]:
+        system = batch.system
         prediction = Prediction()
         t0 = time.perf_counter()
         try:
             if probe.mode == "session_memories":
-                prediction.memories = await system.session_memories(episode.sessions[probe.after_session])
+                session = batch.episode.sessions[probe.after_session]
+                prediction.memories = await system.session_memories(session)
                 prediction.latency_s["session_memories"] = time.perf_counter() - t0
             else:
                 prediction.memories = await system.retrieve(probe.query or probe.question, probe.top_k)
                 prediction.latency_s["retrieve"] = time.perf_counter() - t0
         except Exception as exc:
-            return None, error_info("system", exc)
+            return prediction, error_info("system", exc)
         finally:
-            prediction.usage = merge_usage(prediction.usage, system.take_usage())
-        if probe.mode == "answer":
-            t0 = time.perf_counter()
-            try:
-                answer = await reader.answer(probe, prediction.memories)
-            except Exception as exc:
-                return prediction, error_info("reader", exc)
-            prediction.answer = answer.text
-            prediction.usage = merge_usage(prediction.usage, answer.usage)
-            prediction.latency_s["answer"] = time.perf_counter() - t0
+            if not batch.turns.batch_usage:
+                prediction.usage = merge_usage(prediction.usage, system.take_usage())
+        return prediction, None
+
+    async def _answer(
+        self, reader: Reader, probe: Probe, prediction: Prediction
+    ) -> tuple[Prediction, ErrorInfo | None]:
+        if probe.mode != "answer":
+            return prediction, None
+        t0 = time.perf_counter()
+        try:
+            answer = await reader.answer(probe, prediction.memories)
+        except Exception as exc:
+            return prediction, error_info("reader", exc)
+        prediction.answer = answer.text
+        prediction.usage = merge_usage(prediction.usage, answer.usage)
+        prediction.latency_s["answer"] = time.perf_counter() - t0
         return prediction, None
 
     def _add_usage(self, usage: UsageByRole) -> None:
         self.usage = merge_usage(self.usage, usage)
 
-    def _failed(self, error: ErrorInfo) -> None:
-        """Count a failure (after its record is written); stop the run when the streak is full.
-
-        A probe the judge gave no verdict is a failure too (``failures.failure_of``): a judge whose
-        endpoint is down, or whose model ignores the format, stops the run as a failing reader does.
-        """
-        stop = self._count(error)
-        if stop is not None:
-            raise stop
-
     def _count(self, error: ErrorInfo) -> RunStopped | None:
         """Count a failure; the stop to raise when the streak is full (now, or once the records it
         fails are written)."""
         return RunStopped(self.streak.count, error) if self.streak.failed(error) else None
+
+
+@dataclass(frozen=True)
+class _Turns:
+    """How the probes in flight in one episode worker share its system instance.
+
+    ``system`` is held around a probe's system calls: a lock (first come, first served, so the instance
+    sees the calls in probe order) unless the system declares ``concurrent_retrieval``. A reader that
+    answers through the instance (the system reader: ``Reader.bound_to`` gave another reader) answers
+    in the same turn. ``batch_usage``: the system's calls of several probes overlap, so its usage is
+    taken once per batch.
+    """
+
+    system: contextlib.AbstractAsyncContextManager[Any]
+    reader_uses_system: bool
+    batch_usage: bool
+
+    @classmethod
+    def of(cls, system: MemorySystem, reader_uses_system: bool, max_probes: int) -> _Turns:
+        overlap = system.concurrent_retrieval and max_probes > 1
+        turn: contextlib.AbstractAsyncContextManager[Any] = (
+            contextlib.nullcontext() if overlap else asyncio.Lock()
+        )
+        return cls(turn, reader_uses_system, overlap)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What the probes due after one session share: the worker's system, reader and turns, the episode,
+    and the episode's ingest failure (which every probe's record then carries)."""
+
+    system: MemorySystem
+    reader: Reader
+    turns: _Turns
+    episode: Episode
+    run_id: str
+    ingest_error: ErrorInfo | None
+
+
+def _add_system_usage(record: Record, usage: UsageByRole) -> None:
+    """Count ``usage`` of the system in ``record`` and its prediction (``membench score`` re-sums a
+    record's usage from its prediction's)."""
+    if not usage:
+        return
+    if record.prediction is not None:
+        record.prediction.usage = merge_usage(record.prediction.usage, usage)
+    record.usage = merge_usage(record.usage, usage)
 
 
 async def _all_or_none(workers: list[Coroutine[Any, Any, None]]) -> None:

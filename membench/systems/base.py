@@ -76,6 +76,12 @@ class MemorySystem(ABC):
     #: what it needs beyond its packages, one phrase for ``membench systems list`` ("an LLM endpoint
     #: (--system-llm)", "a Letta server (-S base_url)"); empty when it runs offline as installed.
     needs: ClassVar[str] = ""
+    #: True promises that ``retrieve``, ``session_memories`` and ``answer`` do not change the memory
+    #: and may run at once on one instance (in coroutines of one loop, and in threads if they use
+    #: any): the runner then overlaps the system calls of the probes due after the same session
+    #: (``--max-probes``). False (the default, and right for a worker process, whose pipe answers one
+    #: request at a time) makes the runner call them one at a time per instance, in probe order.
+    concurrent_retrieval: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, str], workdir: Path, llm: LLM | None = None) -> None:
         options = self.implied_options(options)

@@ -75,6 +75,7 @@ class NoMemorySystem(MemorySystem):
     """
 
     name = "no-memory"
+    concurrent_retrieval = True  # nothing to read
     capabilities = Capabilities(session_memories=True)
 
     async def reset(self, episode: Episode) -> None:
@@ -100,6 +101,7 @@ class FullContextSystem(MemorySystem):
     """
 
     name = "full-context"
+    concurrent_retrieval = True  # a copy of the log, made without a pause
     capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"max_turns": "0"}
 

@@ -36,6 +36,7 @@ class BM25System(MemorySystem):
     """
 
     name = "bm25"
+    concurrent_retrieval = True  # no await inside: the lazy index rebuild runs once, whole
     capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"k1": "1.5", "b": "0.75", "unit": "turn"}
 

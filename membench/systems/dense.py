@@ -109,6 +109,7 @@ class DenseSystem(MemorySystem):
     """
 
     name = "dense"
+    concurrent_retrieval = True  # encode takes the embedder's lock; the index is only read
     capabilities = Capabilities(session_memories=True)
     default_options: ClassVar[Mapping[str, str]] = {"model": DEFAULT_EMBEDDER, "index": "numpy"}
     install_hint = "install a CPU build of torch first, then pip install 'membench[dense]'"

@@ -72,6 +72,7 @@ class LettaSystem(MemorySystem):
     """Letta: one agent per episode; turns stored as archival passages, or sent to the agent itself."""
 
     name = "letta"
+    concurrent_retrieval = True  # passage search and listing only read; httpx is thread-safe
     llm_calls_note = "agent mode: the server's agent calls its LLM at least once per session; archival: none"
     capabilities = Capabilities(session_memories=True)
     install_hint = "pip install 'membench[hosted]'"

@@ -66,6 +66,7 @@ class MemobaseSystem(MemorySystem):
     """Memobase: one user per episode, one ChatBlob per session, flushed in ``settle``, events searched."""
 
     name = "memobase"
+    concurrent_retrieval = True  # one search request once settled (the runner settles first)
     llm_calls_note = "its server's LLM extracts at each flush (one per session), uncounted here"
     capabilities = Capabilities(session_memories=True)
     install_hint = "pip install 'membench[hosted]'"

@@ -79,6 +79,7 @@ class SupermemorySystem(MemorySystem):
     """Supermemory: a namespace per episode, a document per session, namespace search to retrieve."""
 
     name = "supermemory"
+    concurrent_retrieval = True  # one search request; httpx clients are thread-safe
     install_hint = "pip install 'membench[hosted]'"
     modules = ("supermemory",)
     required_env = (API_KEY_ENV,)

@@ -84,6 +84,7 @@ class ZepSystem(MemorySystem):
     """Zep Cloud: a user graph per episode, sessions as thread messages, graph search to retrieve."""
 
     name = "zep"
+    concurrent_retrieval = True  # one search request; httpx clients are thread-safe
     install_hint = "pip install 'membench[hosted]'"
     modules = ("zep_cloud",)
     required_env = (API_KEY_ENV,)

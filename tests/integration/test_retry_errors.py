@@ -80,7 +80,8 @@ def test_reader_errors_are_asked_again_on_retry(tmp_path: Path) -> None:
     assert errored(retried) == []
     # One request per redone probe reached the server: the empty replies had not been stored.
     assert server.total_requests == BROKEN_PROBES
-    assert [p.text for p in fake.prompts[asked_before:]] == breakage.broken
+    # The probes due after one session are answered concurrently: their prompts arrive in any order.
+    assert sorted(p.text for p in fake.prompts[asked_before:]) == sorted(breakage.broken)
 
 
 def test_judge_errors_and_partly_judged_extractions_are_redone_on_retry(tmp_path: Path) -> None:
@@ -116,7 +117,8 @@ def test_judge_errors_and_partly_judged_extractions_are_redone_on_retry(tmp_path
         retried = latest(dataclasses.replace(config, retry_errors=True))
     assert errored(retried) == []
     redone = fake.prompts[asked_before:]
-    assert [p.text for p in redone if p.kind == "qa"] == questions.broken
+    # The probes due after one session are judged concurrently: their prompts arrive in any order.
+    assert sorted(p.text for p in redone if p.kind == "qa") == sorted(questions.broken)
     assert memories.broken[0] in [p.text for p in redone if p.kind == "accuracy"]
     # The garbled first replies were not stored: every redone judgment reached the server.
     assert server.total_requests == len(redone) > BROKEN_PROBES
