@@ -1,7 +1,8 @@
 """membench: one harness to compare long-term memory systems for LLM agents, with error bars.
 
-The Python API: ``membench.run(membench.RunConfig(...))``, ``membench.score``, ``membench.compare``,
-``membench.report``, ``membench.load_records`` (a run's records as a pandas DataFrame) and
+The Python API: ``membench.run(membench.RunConfig(...))``, ``membench.sweep(membench.SweepConfig(...))``
+(every task × system), ``membench.score``, ``membench.compare``, ``membench.report``,
+``membench.load_records`` (a run's records as a pandas DataFrame) and
 ``membench.load_runs`` (runs' probes and summaries as DataFrames), defined in ``membench.api``.
 Import cost matters (``membench --help`` must stay fast), so this module imports nothing heavy: each
 name loads ``membench.api`` on first use.
@@ -19,11 +20,13 @@ PUBLIC = (
     "run",
     "score",
     "compare",
+    "sweep",
     "report",
     "load_records",
     "load_runs",
     "Runs",
     "RunConfig",
+    "SweepConfig",
     "RescoreConfig",
     "LLMSpec",
 )

@@ -7,6 +7,7 @@
     runs = api.load_runs("results/runs/halumem__*")                      # membench export, as pandas
     rescored = api.score(api.RescoreConfig(outcome.run_dir, judge="lexical"))   # membench score
     result = api.compare([outcome.run_dir, other_run_dir])               # membench compare
+    swept = api.sweep(api.SweepConfig({"halumem": {}}, {"bm25": {}, "no-memory": {}}))  # membench sweep
     written = api.report("results", "site")                              # membench report
 
 Each takes what its command's flags give and returns what the command prints from, so a notebook can
@@ -31,6 +32,7 @@ from membench.running.components import prepare, run_dir_of
 from membench.running.display import Display, make_display
 from membench.running.rundir import open_run_dir
 from membench.running.runner import Components, Runner, RunPlan, RunStopped
+from membench.running.sweep import PairResult, SweepConfig, SweepOutcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,11 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LLMSpec",
+    "PairResult",
     "RescoreConfig",
     "RescoreOutcome",
     "RunConfig",
     "RunOutcome",
     "Runs",
+    "SweepConfig",
+    "SweepOutcome",
     "WrittenReport",
     "compare",
     "load_records",
@@ -52,6 +57,7 @@ __all__ = [
     "report",
     "run",
     "score",
+    "sweep",
 ]
 
 
@@ -96,6 +102,16 @@ def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
         stop_servers()
     elapsed = time.perf_counter() - started
     return RunOutcome(run_dir, manifest, plan, components, summary, elapsed, runner.stopped)
+
+
+def sweep(config: SweepConfig | Sequence[RunConfig]) -> SweepOutcome:
+    """Run every task × system of ``config`` (or the given runs), each an ordinary ``run`` into its own
+    run directory, after checking the whole sweep (a bad name or option raises before any run, as does
+    a failed endpoint check when the runs ask for one: it is made once). A pair that fails does not stop
+    the others: the outcome holds each pair's run, or its cause (``membench.running.sweep``)."""
+    from membench.running.sweep import run_sweep
+
+    return run_sweep(config.runs() if isinstance(config, SweepConfig) else list(config), run)
 
 
 def score(config: RescoreConfig) -> RescoreOutcome:

@@ -21,6 +21,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "membench run --task halumem --system bm25",
         "membench run --task halumem --system mem0 --limit 2 --dry-run",
         "membench run --task sort --system dense -T n=20 --llm openai/gpt-4o-mini",
+        "membench run --task halumem,sort --system bm25,no-memory,dense --limit 2",
+    ),
+    "sweep": (
+        "membench sweep examples/sweep.toml",
+        "membench sweep examples/sweep.toml --dry-run",
+        "membench sweep my-sweep.toml --retry-errors --display plain",
     ),
     "list": (
         "membench list tasks                # each task's -T options and defaults",

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from membench.cli import compare, data, export, report, run, score, systems
+from membench.cli import compare, data, export, report, run, score, sweep, systems
 from membench.cli import list as lister
 from membench.cli.help import add_examples
 from membench.core.version import __version__
@@ -19,6 +19,7 @@ from membench.core.version import __version__
 #: every command, in the order ``--help`` lists them: how to add its parser, and how to run it.
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "run": (run.add_parser, run.cmd_run),
+    "sweep": (sweep.add_parser, sweep.cmd_sweep),
     "list": (lister.add_parser, lister.cmd_list),
     "data": (data.add_parser, data.cmd_data),
     "compare": (compare.add_parser, compare.cmd_compare),

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from membench.cli.options import (
     TASK_OPTION_HELP,
@@ -18,6 +18,9 @@ from membench.cli.options import (
     positive_int,
 )
 
+if TYPE_CHECKING:
+    from membench.core.config import RunConfig
+
 
 def add_parser(sub: Any) -> None:
     from membench.registry import BUILTIN_SYSTEMS
@@ -27,12 +30,14 @@ def add_parser(sub: Any) -> None:
     run.add_argument(
         "--task",
         required=True,
-        help="the benchmark to run, e.g. halumem (membench list tasks: every task, with its -T options)",
+        help="the benchmark to run, e.g. halumem (membench list tasks: every task, with its -T options); "
+        "a comma list (halumem,sort) with --system runs a sweep: every task × every system",
     )
     run.add_argument(
         "--system",
         required=True,
-        help=f"the memory system: {', '.join(BUILTIN_SYSTEMS)}, or a plugin's (membench list systems)",
+        help=f"the memory system: {', '.join(BUILTIN_SYSTEMS)}, or a plugin's (membench list systems); "
+        "a comma list (bm25,mem0) runs each; in a sweep each -T and -S must fit every task and system",
     )
     add_key_values(run, "-T", "task_options", TASK_OPTION_HELP)
     add_key_values(
@@ -74,6 +79,14 @@ def add_parser(sub: Any) -> None:
         default=2,
         metavar="N",
         help="episodes in flight at once (default: 2)",
+    )
+    run.add_argument(
+        "--max-probes",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="probes of one episode in flight at once, among those due after the same session "
+        "(default: 8; 1: one after another)",
     )
     run.add_argument(
         "--max-connections",
@@ -120,18 +133,11 @@ def add_parser(sub: Any) -> None:
     add_common(run)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run, print the results and any errors; exit 0 only for a complete run (errored probes in it
-    are recorded and redone by --retry-errors). A failed endpoint check and a run stopped or cut
-    short exit 1 (2 is for usage errors); why it stopped goes to stderr last, whatever the display."""
-    from membench.api import run
-    from membench.cli.run_errors import print_error_summary, retry_command
-    from membench.cli.run_output import print_dry_run, print_outcome
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The run ``args`` ask for: one task, one system (each pair of a sweep is one such run)."""
     from membench.core.config import RunConfig
-    from membench.llm.preflight import EndpointCheckFailed
-    from membench.running.components import prepare
 
-    config = RunConfig(
+    return RunConfig(
         task=args.task,
         system=args.system,
         task_options=key_values(args.task_options, "-T"),
@@ -144,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         limit=args.limit,
         seed=args.seed,
         max_episodes=args.max_episodes,
+        max_probes=args.max_probes,
         max_connections=args.max_connections,
         results_dir=args.results_dir,
         data_dir=args.data_dir,
@@ -158,6 +165,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         plugins=tuple(args.plugin),
     )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run, print the results and any errors; exit 0 only for a complete run (errored probes in it
+    are recorded and redone by --retry-errors). A failed endpoint check and a run stopped or cut
+    short exit 1 (2 is for usage errors); why it stopped goes to stderr last, whatever the display.
+    A comma list in --task or --system is a sweep, handed to ``cli.sweep``."""
+    from membench.cli.sweep import cmd_run_sweep, is_sweep
+
+    if is_sweep(args):
+        return cmd_run_sweep(args)
+    from membench.api import run
+    from membench.cli.run_errors import print_error_summary, retry_command
+    from membench.cli.run_output import print_dry_run, print_outcome
+    from membench.llm.preflight import EndpointCheckFailed
+    from membench.running.components import prepare
+
+    config = run_config(args)
     try:
         if config.dry_run:
             components, plan, identity = prepare(config)
