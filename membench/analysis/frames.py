@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from membench.analysis.runs import role_label
 from membench.analysis.summary import SUMMARY
 from membench.core.errors import ConfigError, DataError
-from membench.core.records import MANIFEST, latest_records, read_manifest, read_records
+from membench.core.records import MANIFEST, read_latest_records, read_manifest
 from membench.core.types import Manifest, Record, shown_labels
 
 if TYPE_CHECKING:
@@ -101,8 +101,9 @@ class RunFiles:
         }
 
     def records(self) -> list[Record]:
-        """The latest record per probe (a retried error superseded by its redo), as metrics read them."""
-        return latest_records(read_records(self.run_dir))
+        """The latest record per probe (a retried error superseded by its redo), as metrics read them;
+        memories stay on disk (the table counts them)."""
+        return read_latest_records(self.run_dir)
 
 
 def find_runs(paths_or_globs: str | Path | Iterable[str | Path]) -> list[RunFiles]:

@@ -37,8 +37,7 @@ from membench.core.records import (
     RECORDS,
     JsonlAppender,
     dump_json,
-    latest_records,
-    read_records,
+    read_latest_records,
     write_atomic,
     write_manifest,
 )
@@ -157,7 +156,7 @@ def rescore(config: RescoreConfig) -> RescoreOutcome:
 
     apply_offline_env()
     registry = Registry(list(config.plugins))
-    source = load_run(config.run_dir, registry)
+    source = load_run(config.run_dir, registry, whole=True)  # its predictions are copied, memories too
     if not source.complete:
         raise ConfigError(
             f"{source.run_dir} is {source.manifest.status}, not complete: finish it with membench run first"
@@ -256,7 +255,7 @@ class _Rescorer:
     def _final(self, manifest: Manifest, status: Status, started: float, llm: LLMClient | None) -> Manifest:
         """The planned probes are the source's; usage is recomputed from the records on disk (the
         source's ingests, then every record's, which carries its prediction's and the new verdict's)."""
-        final = latest_records(read_records(self.run_dir))
+        final = read_latest_records(self.run_dir)
         planned: dict[str, list[str]] = {}
         for record in self.source.records:
             planned.setdefault(record.episode_id, []).append(record.probe_id)

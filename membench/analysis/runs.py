@@ -2,7 +2,9 @@
 
 A run directory holds everything needed to recompute its metrics (manifest, records, ingests); the task
 object is rebuilt from the manifest's identity so its ``contributions`` can be taken again, without
-loading data or touching the memory system.
+loading data or touching the memory system. Records are read with their memories left on disk until a
+metric or a page reads them (``records.read_latest_records``): a full-context run's memories are most
+of its records.jsonl, and most metrics never look at them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from membench.core.records import (
     latest_ingests,
     latest_records,
     read_ingests,
+    read_latest_records,
     read_manifest,
     read_records,
 )
@@ -108,9 +111,7 @@ def task_contributions(task: Task, records: list[Record], ingests: list[IngestRe
 
 def read_contributions(task: Task, run_dir: Path) -> pd.DataFrame:
     """``task_contributions`` of the latest records on disk (a run being summarised as it ends)."""
-    return task_contributions(
-        task, latest_records(read_records(run_dir)), latest_ingests(read_ingests(run_dir))
-    )
+    return task_contributions(task, read_latest_records(run_dir), latest_ingests(read_ingests(run_dir)))
 
 
 def run_mode(identity: dict[str, Any], system_defaults: Mapping[str, str] | None = None) -> str:
@@ -144,8 +145,12 @@ def _role_name(identity: Mapping[str, Any]) -> str:
     return f"{name}:{model}" if model and model not in name else name
 
 
-def load_run(run_dir: Path, registry: Registry | None = None) -> LoadedRun:
-    """Read ``run_dir``; a missing manifest or an unknown task is a clear error naming the directory."""
+def load_run(run_dir: Path, registry: Registry | None = None, *, whole: bool = False) -> LoadedRun:
+    """Read ``run_dir``; a missing manifest or an unknown task is a clear error naming the directory.
+
+    The records' memories stay on disk until read (``StoredMemories``); ``whole`` reads and validates
+    them now, for a caller that writes them back out (a rescore copies each prediction it judges).
+    """
     manifest = read_manifest(run_dir)
     if manifest is None:
         raise DataError(run_dir / MANIFEST, None, None, "is missing: not a membench run directory")
@@ -159,7 +164,7 @@ def load_run(run_dir: Path, registry: Registry | None = None) -> LoadedRun:
     except ConfigError as exc:
         raise ConfigError(f"{run_dir}: {exc} (load the task with --plugin if it is not built in)") from exc
     task = task_cls(dict(task_identity.get("options", {})), run_dir / ".task-data-unused")
-    records = latest_records(read_records(run_dir))
+    records = latest_records(read_records(run_dir)) if whole else read_latest_records(run_dir)
     ingests = latest_ingests(read_ingests(run_dir))
     return LoadedRun(run_dir, manifest, task, records, ingests, _system_defaults(registry, manifest))
 

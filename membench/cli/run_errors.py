@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from membench.cli.terminal import INDENT, command, make_console
-from membench.core.records import latest_records, read_records
+from membench.core.records import read_latest_records
 from membench.core.urls import public_url
 from membench.llm.env import known_secrets, scrub
 from membench.running.failures import ErrorGroup, error_groups
@@ -31,7 +31,7 @@ NOT_REPEATED = frozenset({"help", "fresh", "dry_run", "retry_errors"})
 
 def print_error_summary(run_dir: Path, retry: str) -> None:
     """Print the error summary of the run in ``run_dir`` (nothing when it has no errored probe)."""
-    groups = error_groups(latest_records(read_records(run_dir)))
+    groups = error_groups(read_latest_records(run_dir))
     if not groups:
         return
     console = make_console()

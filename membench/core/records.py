@@ -5,6 +5,11 @@ probe it was working on. Reading tolerates a torn last line (the write that was 
 reports it instead of failing, because that is exactly the state an interrupted run leaves behind.
 Any other unreadable line is an error, until a repair moves it aside (never deleting it), which leaves
 its probe without a record, so a resume redoes it.
+
+Files are read line by line, never whole: a full-context run's records.jsonl holds every retrieved
+memory of every probe (hundreds of MB). Whatever only scores, compares or reports a run reads it with
+``read_latest_records``, which keeps each record's memories on disk (``StoredMemories``) until
+something iterates them, so memory grows with the number of probes, not with probes × memories.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from membench.core.errors import DataError
-from membench.core.types import IngestRecord, Manifest, Record
+from membench.core.types import IngestRecord, Manifest, Memory, Record
 
 RECORDS = "records.jsonl"
 INGESTS = "ingest.jsonl"
@@ -102,8 +109,24 @@ class JsonlAppender:
         self._handle.close()
 
 
-def _lines(path: Path) -> list[bytes]:
-    return path.read_bytes().split(b"\n") if path.exists() else []
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line number, byte offset, text, whether a newline ends it) of every non-blank line, one at a
+    time: the last line of a killed writer is the one without a newline."""
+    if not path.exists():
+        return
+    offset = 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield number, offset, raw.rstrip(b"\n"), raw.endswith(b"\n")
+            offset += len(raw)
+
+
+def _validation_error(path: Path, number: int, exc: ValidationError, at: tuple[str, ...] = ()) -> DataError:
+    """The error that names the file, line and field (under ``at``) a line fails on."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in (*at, *first["loc"])) or None
+    return DataError(path, number, field, first["msg"])
 
 
 def _parse(path: Path, number: int, raw: bytes, model: type[M]) -> M | DataError:
@@ -111,19 +134,14 @@ def _parse(path: Path, number: int, raw: bytes, model: type[M]) -> M | DataError
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        return DataError(path, number, field, first["msg"])
+        return _validation_error(path, number, exc)
 
 
 def _read_jsonl(path: Path, model: type[M]) -> Iterator[M]:
-    lines = _lines(path)
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+    for number, _, raw, ended in _lines(path):
         parsed = _parse(path, number, raw, model)
         if isinstance(parsed, DataError):
-            if number == len(lines):  # no newline after it: the write was cut
+            if not ended:  # no newline after it: the write was cut
                 return
             raise parsed
         yield parsed
@@ -138,9 +156,7 @@ def repair_jsonl(path: Path, model: type[BaseModel], stamp: str) -> int:
     """
     good: list[bytes] = []
     damaged: list[str] = []
-    for number, raw in enumerate(_lines(path), start=1):
-        if not raw.strip():
-            continue
+    for number, _, raw, _ in _lines(path):
         parsed = _parse(path, number, raw, model)
         if isinstance(parsed, DataError):
             text = raw.decode("utf-8", errors="backslashreplace")
@@ -170,6 +186,123 @@ def read_records(run_dir: Path) -> list[Record]:
 
 def read_ingests(run_dir: Path) -> list[IngestRecord]:
     return list(_read_jsonl(run_dir / INGESTS, IngestRecord))
+
+
+class StoredMemories(Sequence[Memory]):
+    """One record's retrieved memories, left in records.jsonl: their count is known, and they are read
+    back (that line only) when something indexes or iterates them, each validated when first read.
+
+    What only counts memories (HaluMem's extraction metrics, export's ``n_memories``) never reads them;
+    what reads them holds one record's at a time, and a run page that shows the first ten validates
+    those ten. Records are append-only, so the offset stays valid; a file rewritten since (a repair)
+    is detected by the probe id of the line found there, and is an error rather than another probe's
+    memories.
+    """
+
+    __slots__ = ("_count", "_number", "_offset", "_path", "_probe_id")
+
+    def __init__(self, path: Path, number: int, offset: int, probe_id: str, count: int) -> None:
+        self._path, self._number, self._offset = path, number, offset
+        self._probe_id, self._count = probe_id, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Memory: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Memory]: ...
+    def __getitem__(self, index: int | slice) -> Memory | Sequence[Memory]:
+        line = self._line()
+        if isinstance(index, slice):
+            return tuple(line.memory(i) for i in range(self._count)[index])
+        return line.memory(range(self._count)[index])
+
+    def __iter__(self) -> Iterator[Memory]:
+        line = self._line()
+        return (line.memory(i) for i in range(self._count))
+
+    def __repr__(self) -> str:
+        return f"StoredMemories({self._path}:{self._number}, {self._count} memories)"
+
+    def _line(self) -> _StoredLine:
+        return _stored_line(self._path, self._number, self._offset, self._probe_id)
+
+
+class _StoredLine:
+    """One line's memories as parsed, each validated the first time it is read (a retrieval metric
+    goes through them twice)."""
+
+    def __init__(self, path: Path, number: int, items: list[Any]) -> None:
+        self.path, self.number, self.items = path, number, items
+        self.memories: list[Memory | None] = [None] * len(items)
+
+    def memory(self, index: int) -> Memory:
+        memory = self.memories[index]
+        if memory is None:
+            try:
+                memory = self.memories[index] = Memory.model_validate(self.items[index])
+            except ValidationError as exc:
+                raise _validation_error(
+                    self.path, self.number, exc, ("prediction", "memories", str(index))
+                ) from exc
+        return memory
+
+
+@lru_cache(maxsize=2)  # the record being read and the one before: one or two lines' memories, no more
+def _stored_line(path: Path, number: int, offset: int, probe_id: str) -> _StoredLine:
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        line = handle.readline()
+    try:
+        data = from_json(line)
+    except ValueError:
+        data = None  # the offset now falls inside another line
+    if not isinstance(data, dict) or data.get("probe_id") != probe_id:
+        raise DataError(
+            path, number, "probe_id", f"is no longer {probe_id}: the file changed since it was read"
+        )
+    return _StoredLine(path, number, data["prediction"]["memories"])
+
+
+def _slim_record(path: Path, number: int, offset: int, raw: bytes) -> Record | DataError:
+    """The record on line ``number`` validated without its memories, which become ``StoredMemories``."""
+    try:
+        data: Any = from_json(raw)  # pydantic's parser: twice as fast as json.loads on these lines
+    except ValueError as exc:
+        return DataError(path, number, None, f"Invalid JSON: {exc}")  # as model_validate_json says
+    prediction = data.get("prediction") if isinstance(data, dict) else None
+    memories = prediction.pop("memories", []) if isinstance(prediction, dict) else []
+    if not isinstance(memories, list):
+        return DataError(path, number, "prediction.memories", "Input should be a valid list")
+    try:
+        record = Record.model_validate(data)
+    except ValidationError as exc:
+        return _validation_error(path, number, exc)
+    if record.prediction is None or not memories:
+        return record
+    stored = StoredMemories(path, number, offset, record.probe_id, len(memories))
+    return record.model_copy(update={"prediction": record.prediction.model_copy(update={"memories": stored})})
+
+
+def read_latest_records(run_dir: Path) -> list[Record]:
+    """``latest_records(read_records(run_dir))`` with every record's memories left on disk
+    (``StoredMemories``): what scoring, comparing, reporting and exporting read. Each line is parsed
+    once, and a superseded record is dropped as soon as its redo is read.
+
+    Such records are for reading: one written back out would fail to serialise its memories (a
+    rescore, which writes the predictions it judges, reads them whole with ``read_records``).
+    """
+    path = run_dir / RECORDS
+    latest: dict[str, Record] = {}
+    for number, offset, raw, ended in _lines(path):
+        parsed = _slim_record(path, number, offset, raw)
+        if isinstance(parsed, DataError):
+            if not ended:  # no newline after it: the write was cut
+                break
+            raise parsed
+        latest[parsed.probe_id] = parsed
+    return list(latest.values())
 
 
 def latest_records(records: list[Record]) -> list[Record]:

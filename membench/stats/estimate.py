@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
+from scipy.special import stdtrit
 
 from membench.core.errors import ConfigError
 from membench.core.task import MetricSpec
@@ -202,10 +202,14 @@ def t_interval(
     confidence: float,
     bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float] | None:
-    """value ± t_df·se, clipped to ``bounds`` where the quantity cannot leave them."""
+    """value ± t_df·se, clipped to ``bounds`` where the quantity cannot leave them.
+
+    The t quantile is ``scipy.special.stdtrit``, the function ``scipy.stats.t.ppf`` evaluates: this
+    module needs no ``scipy.stats``, whose import costs 0.7-0.85 s.
+    """
     if value is None or se is None or df < 1:
         return None
-    half = float(scipy_stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
+    half = float(stdtrit(df, (1.0 + confidence) / 2.0)) * se
     low, high = value - half, value + half
     if bounds is not None:
         low, high = max(bounds[0], low), min(bounds[1], high)

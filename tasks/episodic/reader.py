@@ -26,11 +26,16 @@ The answer is the matching passages themselves, not a short phrase: judges that 
 an answer states (closed-vocabulary matchers, LLM judges with an item rubric) score it; judges that
 want one short answer will not. It shows what the memories contain when read exhaustively, so it
 credits a system for retrieving every passage an answer needs and nothing about reasoning.
+
+Each group's normalised text is kept for the episode (by the group's text, so a changed group is
+normalised again): a full-context system hands every probe the whole history, and normalising it
+again for every probe was a fifth of such a run.
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
 from membench.core.text import normalize
@@ -47,6 +52,8 @@ _EARLIEST_TO_LATEST = re.compile(r"\bearliest to latest\b", re.IGNORECASE)
 #: the first word of the question and of every later sentence.
 _SENTENCE_FIRST_WORD = re.compile(r"(\A\s*|[.?!]\s+)(\S+)")
 _POSSESSIVE = re.compile(r"'s$")
+#: episodes whose normalised groups are kept: episodes run side by side, and each holds a book's text.
+CACHED_EPISODES = 8
 
 
 def question_names(question: str) -> list[str]:
@@ -66,14 +73,26 @@ class SessionMatchReader(Reader):
 
     def __init__(self) -> None:
         self._fallback = ExtractiveReader()
+        #: per episode, the normalised form of each group text met (the most recent episodes only).
+        self._normalised: OrderedDict[str, dict[str, str]] = OrderedDict()
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "fallback": self._fallback.identity()}
 
     async def answer(self, probe: Probe, memories: list[Memory]) -> ReaderAnswer:
-        return ReaderAnswer(text=self.read(probe.question, memories))
+        return ReaderAnswer(text=self.read(probe.question, memories, self._episode(probe.episode_id)))
 
-    def read(self, question: str, memories: list[Memory]) -> str:
+    def _episode(self, episode_id: str) -> dict[str, str]:
+        """The episode's normalised group texts, made the most recent (the oldest beyond
+        ``CACHED_EPISODES`` dropped)."""
+        cache = self._normalised.pop(episode_id, {})
+        self._normalised[episode_id] = cache
+        while len(self._normalised) > CACHED_EPISODES:
+            self._normalised.popitem(last=False)
+        return cache
+
+    def read(self, question: str, memories: list[Memory], normalised: dict[str, str] | None = None) -> str:
+        """The answer; ``normalised`` keeps each group text's normalised form across calls."""
         names = question_names(question)
         if not names:
             return self._fallback.extract(question, memories)
@@ -81,11 +100,15 @@ class SessionMatchReader(Reader):
         for rank, memory in enumerate(memories):
             groups.setdefault(memory.session_id or f"memory-{rank}", []).append(memory)
         wanted = [f" {normalize(n)} " for n in names]
-        matching = [
-            group
-            for group in groups.values()
-            if all(w in f" {normalize(' '.join(m.text for m in group))} " for w in wanted)
-        ]
+        cache = {} if normalised is None else normalised
+
+        def text_of(group: list[Memory]) -> str:
+            joined = " ".join(m.text for m in group)
+            if joined not in cache:
+                cache[joined] = f" {normalize(joined)} "
+            return cache[joined]
+
+        matching = [group for group in groups.values() if all(w in text_of(group) for w in wanted)]
         if not matching:
             return NO_INFORMATION
         timed = all(group[0].timestamp for group in matching)

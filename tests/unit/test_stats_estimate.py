@@ -13,6 +13,7 @@ from scipy import stats as scipy_stats
 from membench.core.errors import ConfigError, DataError
 from membench.core.task import Contribution, MetricSpec
 from membench.stats import contributions_frame, estimate
+from membench.stats.estimate import t_interval
 
 
 def _f1(values: Mapping[str, float]) -> float:
@@ -223,3 +224,24 @@ def test_missing_column_and_bad_specs_are_reported() -> None:
         estimate(table(ACC_ROWS), (MetricSpec("f", "F", inputs=("nope",), derive=lambda v: 0.0),))
     with pytest.raises(ConfigError, match="declared twice"):
         estimate(table(ACC_ROWS), (SPECS[0], SPECS[0]))
+
+
+@pytest.mark.parametrize(
+    ("df", "confidence", "quantile"),
+    [(5, 0.95, 2.570581836), (1, 0.95, 12.706204736), (2, 0.95, 4.302652730), (29, 0.99, 2.756385904)],
+)
+def test_t_interval_half_width_is_the_t_quantile_times_se(
+    df: int, confidence: float, quantile: float
+) -> None:
+    # Quantiles from printed t tables (two-sided 95% and 99%), to the nine decimals they give.
+    low, high = t_interval(10.0, 0.5, df, confidence)  # type: ignore[misc]
+    assert (high - 10.0) / 0.5 == pytest.approx(quantile, abs=1e-9)
+    assert (10.0 - low) / 0.5 == pytest.approx(quantile, abs=1e-9)
+    clipped = t_interval(0.9, 0.05, df, confidence, bounds=(0.0, 1.0))
+    assert clipped == pytest.approx((0.9 - 0.05 * quantile, 1.0))
+
+
+def test_t_interval_needs_a_degree_of_freedom_and_a_standard_error() -> None:
+    assert t_interval(0.5, 0.1, 0, 0.95) is None
+    assert t_interval(0.5, None, 4, 0.95) is None
+    assert t_interval(None, 0.1, 4, 0.95) is None
