@@ -12,19 +12,57 @@ with its episode (the statistical cluster) and probe. Quick tour::
     cohens_kappa(judge_labels, human_labels); krippendorff_alpha(items_by_raters)
 """
 
-from membench.stats.agreement import cohens_kappa, confusion_table, krippendorff_alpha, raw_agreement
-from membench.stats.corrections import benjamini_hochberg, holm
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported now, not on first use: the function shares its module's name, which importing the module
+# would otherwise bind on this package in its place.
 from membench.stats.estimate import MetricEstimate, estimate
-from membench.stats.frame import contributions_frame
-from membench.stats.paired import Comparison, FamilyComparison, FamilyMember, compare, compare_family
-from membench.stats.power import (
-    MinimumDetectableEffect,
-    design_effect_from_icc,
-    icc_anova,
-    minimum_detectable_effect,
-    paired_items_needed,
-    paired_mde,
-)
+
+if TYPE_CHECKING:
+    from membench.stats.agreement import cohens_kappa, confusion_table, krippendorff_alpha, raw_agreement
+    from membench.stats.corrections import benjamini_hochberg, holm
+    from membench.stats.frame import contributions_frame
+    from membench.stats.paired import Comparison, FamilyComparison, FamilyMember, compare, compare_family
+    from membench.stats.power import (
+        MinimumDetectableEffect,
+        design_effect_from_icc,
+        icc_anova,
+        minimum_detectable_effect,
+        paired_items_needed,
+        paired_mde,
+    )
+
+#: the module of each public name, imported on first use: the paired tests and power need scipy.stats
+#: (about a second to import), which a run's summary never uses.
+_MODULE_OF = {
+    **dict.fromkeys(("cohens_kappa", "confusion_table", "krippendorff_alpha", "raw_agreement"), "agreement"),
+    **dict.fromkeys(("benjamini_hochberg", "holm"), "corrections"),
+    "contributions_frame": "frame",
+    **dict.fromkeys(
+        ("Comparison", "FamilyComparison", "FamilyMember", "compare", "compare_family"), "paired"
+    ),
+    **dict.fromkeys(
+        (
+            "MinimumDetectableEffect",
+            "design_effect_from_icc",
+            "icc_anova",
+            "minimum_detectable_effect",
+            "paired_items_needed",
+            "paired_mde",
+        ),
+        "power",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
 
 __all__ = [
     "Comparison",

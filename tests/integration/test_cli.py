@@ -40,6 +40,21 @@ def test_help_imports_nothing_heavy() -> None:
     assert "run" in membench("--help").stdout
 
 
+def test_a_run_summary_imports_neither_scipy_stats_nor_the_paired_tests(tmp_path: Path) -> None:
+    # scipy.stats costs about a second per summary; only comparisons and power need it.
+    code = (
+        "import sys; from pathlib import Path; from membench.api import run;"
+        "from membench.testing.configs import tiny_run_config;"
+        f"outcome = run(tiny_run_config(Path({str(tmp_path)!r}), 'halumem', 'bm25', limit=1));"
+        "assert outcome.summary['metrics'], 'summarized';"
+        "print([m for m in ('scipy.stats', 'membench.stats.paired', 'membench.stats.power')"
+        " if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_list_shows_builtins_and_discovered_tasks(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["list", "systems"]) == 0
     systems = capsys.readouterr().out
