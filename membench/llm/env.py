@@ -2,7 +2,9 @@
 
 litellm is imported here and nowhere else, lazily: importing it takes seconds, and by default it
 fetches its model-cost map from the network and prints help banners on every error. ``load_litellm``
-sets the environment first so that neither happens. ``scrub`` is the single place that removes API
+sets the environment first so that neither happens, and imports it once per process: a run calls it
+before its event loop starts (``LLMClient.warm``), since the import inside a call would stall every
+coroutine of the run for those seconds. ``scrub`` is the single place that removes API
 keys from any text leaving the LLM layer (error messages, logs).
 """
 
@@ -28,18 +30,29 @@ _SECRET_SHAPES = (
 _MIN_SECRET_LEN = 6
 
 
+_litellm: ModuleType | None = None
+
+
 def load_litellm() -> ModuleType:
     """Import litellm configured for evaluation runs: the offline environment (local cost map), no
-    banners, no message logging."""
-    apply_offline_env()
-    import litellm
+    banners, no message logging. Blocks for seconds the first time: call it outside a coroutine."""
+    global _litellm
+    if _litellm is None:
+        apply_offline_env()
+        import litellm
 
-    litellm.suppress_debug_info = True
-    litellm.turn_off_message_logging = True
-    litellm.disable_hf_tokenizer_download = True
-    for name in _LITELLM_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    return litellm
+        litellm.suppress_debug_info = True
+        litellm.turn_off_message_logging = True
+        litellm.disable_hf_tokenizer_download = True
+        for name in _LITELLM_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        _litellm = litellm
+    return _litellm
+
+
+def loaded_litellm() -> ModuleType | None:
+    """litellm if ``load_litellm`` already imported it, else None (the check a coroutine can afford)."""
+    return _litellm
 
 
 def known_secrets(*explicit: str | None) -> list[str]:

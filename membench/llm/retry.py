@@ -1,13 +1,16 @@
 """Our retry policy for LLM calls: classify the failure, back off with jitter, honour Retry-After.
 
-litellm's own retries are turned off so that every failed attempt is visible here: we decide what
-is worth retrying (rate limits, server errors, timeouts, answers we could not use), how long to
-wait (exponential backoff with full jitter, or exactly what the server's Retry-After asks), and
-when to give up (attempts, a cap on one wait and on the total). The final failure is an
-``LLMError`` whose ``kind`` and ``attempts`` go into the record, and whose message has no API key.
+The transports' own retries (the openai SDK's, litellm's) are turned off so that every failed
+attempt is visible here: we decide what is worth retrying (rate limits, server errors, timeouts,
+answers we could not use), how long to wait (exponential backoff with full jitter, or exactly what
+the server's Retry-After asks), and when to give up (attempts, a cap on one wait and on the total).
+The final failure is an ``LLMError`` whose ``kind`` and ``attempts`` go into the record, and whose
+message has no API key.
 
 Classification reads ``status_code`` and the exception's class names rather than importing
-litellm or openai, so this module stays cheap to import and to unit-test.
+litellm or openai, so this module stays cheap to import and to unit-test. The names are the openai
+SDK's (``APIConnectionError``, ``APITimeoutError``, ``RateLimitError``, ``AuthenticationError``, ...),
+which litellm's exceptions subclass, so both transports fail into the same kinds.
 """
 
 from __future__ import annotations

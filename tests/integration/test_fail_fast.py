@@ -37,10 +37,8 @@ TOY = Path(__file__).parents[1] / "fixtures" / "toy_plugin.py"
 PLUGINS = (f"{TOY}:ToyTask", f"{TOY}:KeywordSystem", f"{TOY}:FlakySystem")
 MODEL = "openai/fake-model"
 LOADING = "loading toy data (built first if absent) ..."
-#: what litellm makes of a refused connection (it maps it to a server error), after the check's 2 tries.
-REFUSED = (
-    "transient: gave up after 2 attempts; last: InternalServerError: OpenAIException - Connection error."
-)
+#: what the openai SDK makes of a refused connection, after the check's 2 tries.
+REFUSED = "transient: gave up after 2 attempts; last: APIConnectionError: Connection error."
 
 
 @pytest.fixture
@@ -138,7 +136,7 @@ def test_a_refused_key_fails_the_check_and_no_check_skips_the_request(
     assert refused == 1 and skipped == 0 and "run id " in out
     assert one_line(err) == (
         f"membench: error: reader LLM {MODEL} at {url} failed the endpoint check, so nothing "
-        "was run (--no-check skips it): fatal: AuthenticationError: OpenAIException - Incorrect API key "
+        "was run (--no-check skips it): fatal: AuthenticationError: Error code: 401 - Incorrect API key "
         "provided: ***"
     )
     assert_wrapped(err)
@@ -216,7 +214,7 @@ def test_a_run_stops_after_five_failures_in_a_row_and_the_same_command_resumes_i
     assert [r.status for r in records] == ["scored"] * 3 + ["error"] * 5, "every record so far is kept"
     cause = (
         "reader stage (LLMError): transient: gave up after 6 attempts; last: "
-        "ServiceUnavailableError: OpenAIException - injected fault: HTTP 503"
+        "InternalServerError: Error code: 503 - injected fault: HTTP 503"
     )
     assert one_line(err) == (
         f"stopped: 5 failures in a row at the {cause} fix the cause, then run the same command to "
@@ -360,7 +358,7 @@ def halumem_command(tmp_path: Path, *extra: str) -> list[str]:
 
 #: what the judge's client says of an endpoint that refuses every request (a revoked key: not retried,
 #: so the test makes one request per judgment; a 503 takes 6 and stops the same way).
-REFUSED_KEY = "judge call failed: fatal: AuthenticationError: OpenAIException - the judge's key was revoked"
+REFUSED_KEY = "judge call failed: fatal: AuthenticationError: Error code: 401 - the judge's key was revoked"
 
 
 def test_a_judge_that_fails_every_call_stops_the_run_with_the_cause_on_stderr_whatever_the_display(
@@ -390,7 +388,7 @@ def test_a_judge_that_fails_every_call_stops_the_run_with_the_cause_on_stderr_wh
     assert summary[1:4] == [
         "      2  judge LLMError",
         "         llm judge: 18 judgments, 18 failed; the first: judge call failed:",
-        "         fatal: AuthenticationError: OpenAIException - the judge's key was …",
+        "         fatal: AuthenticationError: Error code: 401 - the judge's key was …",
     ]
 
 

@@ -1,4 +1,5 @@
-"""LLMClient through real litellm against FakeOpenAIServer on loopback, with zero-wait retries."""
+"""LLMClient (``openai/`` models: the openai SDK path) against FakeOpenAIServer on loopback, with zero-wait
+retries."""
 
 from __future__ import annotations
 
@@ -303,14 +304,22 @@ def test_the_server_handles_32_concurrent_requests() -> None:
 
 
 def test_known_models_are_priced_and_cache_hits_cost_nothing(
-    server: FakeOpenAIServer, tmp_path: Path
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    llm = client(server, model="openai/gpt-4o-mini", cache=ResponseCache(tmp_path / "llm.sqlite"))
+    """OpenAI's default endpoint (no api_base), which the SDK's OPENAI_BASE_URL sends to the fake: a
+    model OpenAI prices costs its tokens at litellm's prices; the same model on loopback costs $0."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    policy = RetryPolicy(sleep=Recorder())
+    cache = ResponseCache(tmp_path / "llm.sqlite")
+    llm = LLMClient("openai/gpt-4o-mini", role="reader", retry=policy, cache=cache)
     paid = complete(llm)
     free = complete(llm)
-    assert paid.usage.cost_usd > 0.0
+    assert (paid.usage.prompt_tokens, paid.usage.completion_tokens) == (6, 7)
+    assert paid.usage.cost_usd == pytest.approx(6 * 0.15e-6 + 7 * 0.6e-6)  # gpt-4o-mini's $/token
     assert free.cached and free.usage.cost_usd == 0.0
     assert llm.usage().cost_usd == paid.usage.cost_usd
+    local = complete(client(server, model="openai/gpt-4o-mini"))
+    assert not local.cached and local.usage.cost_usd == 0.0
 
 
 def test_default_params_may_not_override_what_the_client_sets(server: FakeOpenAIServer) -> None:
@@ -326,10 +335,13 @@ def test_a_keyless_local_server_gets_a_placeholder_key(
     assert server.requests[0].headers["authorization"] == f"Bearer {LOCAL_PLACEHOLDER_KEY}"
 
 
-def test_importing_the_client_does_not_import_litellm() -> None:
-    code = "import sys, membench.llm.client, membench.readers.llm; print('litellm' in sys.modules)"
+def test_importing_the_client_imports_neither_litellm_nor_the_openai_sdk() -> None:
+    code = (
+        "import sys, membench.llm.client, membench.readers.llm;"
+        "print([name for name in ('litellm', 'openai') if name in sys.modules])"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------- the test server's other endpoints

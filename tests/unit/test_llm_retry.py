@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import random
 from collections.abc import Awaitable, Callable
 
@@ -184,3 +185,44 @@ def test_a_message_names_its_class_once() -> None:
         "ValueError: InternalServerError: not an echo"
     )
     assert described(TimeoutError()) == "TimeoutError"
+
+
+def _openai_error(name: str, status: int | None = None, headers: dict[str, str] | None = None) -> Exception:
+    """One of the openai SDK's own exceptions, as its client raises them for a chat request."""
+    openai = pytest.importorskip("openai")
+    # The SDK's HTTP library (httpx or httpx2, by SDK version).
+    http = importlib.import_module(type(openai.DEFAULT_CONNECTION_LIMITS).__module__.split(".")[0])
+    request = http.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    cls: type[Exception] = getattr(openai, name)
+    if status is None:
+        return cls(request=request)  # type: ignore[call-arg]
+    response = http.Response(status, headers=headers or {}, request=request)
+    return cls(f"Error code: {status} - refused", response=response, body=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "kind"),
+    [
+        ("APIConnectionError", None, "transient"),
+        ("APITimeoutError", None, "timeout"),
+        ("RateLimitError", 429, "rate_limit"),
+        ("InternalServerError", 500, "transient"),
+        ("InternalServerError", 503, "transient"),
+        ("ConflictError", 409, "transient"),
+        ("BadRequestError", 400, "fatal"),
+        ("AuthenticationError", 401, "fatal"),
+        ("PermissionDeniedError", 403, "fatal"),
+        ("NotFoundError", 404, "fatal"),
+        ("UnprocessableEntityError", 422, "fatal"),
+    ],
+)
+def test_the_openai_sdks_errors_are_classified(name: str, status: int | None, kind: str) -> None:
+    assert classify(_openai_error(name, status)) == kind
+
+
+def test_the_openai_sdks_errors_carry_retry_after_and_read_well() -> None:
+    limited = _openai_error("RateLimitError", 429, {"Retry-After": "2"})
+    assert retry_after_s(limited) == 2.0
+    assert described(limited) == "RateLimitError: Error code: 429 - refused"
+    assert described(_openai_error("APIConnectionError")) == "APIConnectionError: Connection error."
+    assert described(_openai_error("APITimeoutError")) == "APITimeoutError: Request timed out."
