@@ -41,8 +41,9 @@ chromium:
 demo: $(STAMP_MEM0)
 	$(BIN)/membench run --task halumem --system mem0
 
+# Two workers (pytest-xdist): the suite is mostly waiting on subprocesses and loopback servers.
 test: $(STAMP_MEM0) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --durations=15
 
 # The environments of the systems that cannot share membench's (`membench systems install NAME`;
 # each is made once and reused while its requirements file is unchanged).
@@ -54,7 +55,8 @@ envs: $(STAMP_MEM0)
 # selects the slow tests; live ones stay out here too. They include the systems in their own
 # environments, which `envs` installs first.
 test-slow: $(STAMP_MEM0) envs
-	$(BIN)/pytest -q -m 'slow and not live'
+	$(BIN)/pip install --quiet -e '.[ray]'
+	$(BIN)/pytest -q -n 2 --dist loadfile -m 'slow and not live'
 
 lint: $(STAMP)
 	$(BIN)/ruff check membench tasks data_builders tests benchmarks

@@ -81,6 +81,18 @@ def add_parser(sub: Any) -> None:
         help="episodes in flight at once (default: 2)",
     )
     run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where episodes run: local (this process) or ray (one Ray actor per episode worker; "
+        "needs membench[ray]); records are written here either way (default: local)",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster to join with --executor ray (default: $RAY_ADDRESS, else a local one)",
+    )
+    run.add_argument(
         "--max-probes",
         type=positive_int,
         default=8,
@@ -151,6 +163,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         seed=args.seed,
         max_episodes=args.max_episodes,
         max_probes=args.max_probes,
+        executor=args.executor,
+        ray_address=args.ray_address,
         max_connections=args.max_connections,
         results_dir=args.results_dir,
         data_dir=args.data_dir,

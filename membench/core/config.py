@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from membench.core.errors import ConfigError
 
@@ -57,6 +59,12 @@ class RunConfig:
     use_cache: bool = True
     cache_path: Path | None = None
     plugins: tuple[str, ...] = ()
+    #: where episodes run: "local", in this process; "ray", each episode worker a Ray actor, this
+    #: process still the one writer of the run directory (``running/ray_executor.py``). Neither this
+    #: nor ``ray_address`` is part of the run identity: they do not decide results.
+    executor: Literal["local", "ray"] = "local"
+    #: the Ray cluster to join (``ray.init(address=...)``); None: ``RAY_ADDRESS``, else a local one.
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         # An empty selection would write a run that is "complete" with nothing in it, which reports
@@ -72,6 +80,10 @@ class RunConfig:
             if value < least:
                 flag = "--" + name.replace("_", "-")
                 raise ConfigError(f"RunConfig.{name} ({flag}) must be at least {least}, got {value}")
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"RunConfig.executor (--executor) must be local or ray, got {self.executor!r}")
+        if self.executor == "ray" and importlib.util.find_spec("ray") is None:
+            raise ConfigError("--executor ray needs ray, which is not installed: pip install 'membench[ray]'")
         for option, path in (
             ("--results-dir", self.results_dir),
             ("--data-dir", self.data_dir),

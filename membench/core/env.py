@@ -20,6 +20,8 @@ OFFLINE_ENV = {
     # LangChain/LangSmith tracing (LangMem) sends every call to a hosted service when switched on.
     "LANGSMITH_TRACING": "false",
     "LANGCHAIN_TRACING_V2": "false",
+    # Ray (--executor ray) reports usage statistics to a hosted service unless told not to.
+    "RAY_USAGE_STATS_ENABLED": "0",
 }
 
 

@@ -23,6 +23,12 @@ stops the run, and the system's total stays exact.
 
 The manifest's counts come from a tally of the records, read once at the start and kept as they are
 appended, never from reading records.jsonl back at the end.
+
+One episode's logic (``EpisodeRunner``) hands what it makes, in order, to an ``EpisodeSink``, which
+counts the failure streak over it and passes it on: here to the run's ``RunWriter``, the run
+directory's one writer. With ``RunConfig.executor`` "ray" the same logic runs in Ray actors
+(``running/ray_executor.py``) and the sink calls it made are replayed into this process's sink, so
+the records, the streak and the stops are the same on either executor.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError
@@ -172,6 +178,9 @@ class Runner:
         self.tally = ProbeTally()
         #: why the run stopped early, once ``run`` returned a failed run (its caller shows it).
         self.stopped: RunStopped | None = None
+        #: the LLM cache's hits and misses in other processes (Ray actors), added to this process's.
+        self.remote_cache: dict[str, int] = {"hits": 0, "misses": 0}
+        self.episodes = EpisodeRunner(components, planned_counts(plan), config.max_probes)
 
     async def run(self, run_dir: Path, identity: RunIdentity, previous: Manifest | None) -> Manifest:
         # Each episode worker may hold a thread waiting on this loop (a blocking library call whose LLM
@@ -193,8 +202,9 @@ class Runner:
         started = time.monotonic()
         manifest = starting_manifest(run_id, identity, previous)
         write_manifest(run_dir, manifest)
-        records_out = JsonlAppender(run_dir / RECORDS)
-        ingests_out = JsonlAppender(run_dir / INGESTS)
+        writer = RunWriter(
+            JsonlAppender(run_dir / RECORDS), JsonlAppender(run_dir / INGESTS), self.tally, self.display
+        )
         queue: asyncio.Queue[Episode] = asyncio.Queue()
         for episode in todo:
             queue.put_nowait(episode)
@@ -206,15 +216,19 @@ class Runner:
             f"{identity['task']['name']} × {self.c.system_name}{resumed}", len(todo), total_pending
         )
         workers = min(self.config.max_episodes, len(todo)) or 1
+        on_ray = self.config.executor == "ray"
         # A system's first reset loads its library and models (mem0: about 10 s), with no probe done.
         self.display.message(f"loading system {self.c.system_name} ...")
-        systems = [self.c.make_system(run_dir / "state" / f"worker-{i}") for i in range(workers)]
+        systems = [] if on_ray else [self.c.make_system(worker_dir(run_dir, i)) for i in range(workers)]
         status: Status = "interrupted"
         stopped: RunStopped | None = None
         try:
-            await _all_or_none(
-                [self._worker(s, queue, pending, run_id, records_out, ingests_out) for s in systems]
-            )
+            if on_ray:
+                from membench.running.ray_executor import run_on_ray
+
+                await run_on_ray(self, todo, pending, run_id, run_dir, workers, writer)
+            else:
+                await _all_or_none([self._worker(s, queue, pending, run_id, writer) for s in systems])
             status = "complete"
         except RunStopped as stop:
             # Not "complete": the records so far are kept, and the same command resumes the run.
@@ -226,8 +240,9 @@ class Runner:
             self.display.stop()
             for system in systems:
                 await _close_quietly(system)
-            records_out.close()
-            ingests_out.close()
+            writer.close()
+            self.usage = merge_usage(self.usage, writer.usage)
+            cache = cache_stats(self.c.llm_clients)
             manifest = final_manifest(
                 manifest,
                 self.tally,
@@ -238,7 +253,7 @@ class Runner:
                 },
                 episodes_planned=len(self.plan.episodes),
                 usage=merge_usage(manifest.usage, self.usage),
-                cache=cache_stats(self.c.llm_clients),
+                cache={key: cache[key] + self.remote_cache.get(key, 0) for key in cache},
                 wall_time_s=manifest.wall_time_s + time.monotonic() - started,
             )
             write_manifest(run_dir, manifest)
@@ -251,56 +266,174 @@ class Runner:
         queue: asyncio.Queue[Episode],
         pending: dict[str, list[Probe]],
         run_id: str,
-        records_out: JsonlAppender,
-        ingests_out: JsonlAppender,
+        writer: RunWriter,
     ) -> None:
-        reader = self._reader_for(system)
-        turns = _Turns.of(system, reader is not self.c.reader, self.config.max_probes)
+        worker = self.episodes.worker(system)
         while not queue.empty():
             episode = queue.get_nowait()
-            await self._episode(
-                system, reader, turns, episode, pending[episode.episode_id], run_id, records_out, ingests_out
-            )
-            records_out.sync()
-            ingests_out.sync()
-            self.display.episode_done()
+            sink = EpisodeSink(self.streak, writer)
+            await self.episodes.run(worker, episode, pending[episode.episode_id], run_id, sink)
+            writer.episode_done()
 
-    def _reader_for(self, system: MemorySystem) -> Reader:
-        """The run's reader as one episode worker's system needs it (``Reader.bound_to``)."""
-        return self.c.reader.bound_to(system)
 
-    async def _episode(
-        self,
-        system: MemorySystem,
-        reader: Reader,
-        turns: _Turns,
-        episode: Episode,
-        probes: list[Probe],
-        run_id: str,
-        records_out: JsonlAppender,
-        ingests_out: JsonlAppender,
+def worker_dir(run_dir: Path, index: int) -> Path:
+    """The working folder of episode worker ``index``'s system instance (a fresh Ray actor taking a
+    dead one's place reuses it: every episode starts with a reset)."""
+    return run_dir / "state" / f"worker-{index}"
+
+
+def planned_counts(plan: RunPlan) -> dict[str, int]:
+    """How many probes the plan has per episode: an episode run with all of them ingests every session."""
+    return {eid: len(probes) for eid, probes in plan.probes_by_episode.items()}
+
+
+class RecordOut(Protocol):
+    """Where an episode's sink passes each record once it is counted."""
+
+    def ingest(self, record: IngestRecord) -> None: ...
+
+    def probe(self, record: Record) -> None: ...
+
+
+class RunWriter:
+    """The run directory's one writer: appends each record, flushed, and keeps the run's tally, usage
+    and display; ``episode_done`` makes an episode's records durable."""
+
+    def __init__(
+        self, records_out: JsonlAppender, ingests_out: JsonlAppender, tally: ProbeTally, display: Display
+    ) -> None:
+        self.records_out = records_out
+        self.ingests_out = ingests_out
+        self.tally = tally
+        self.display = display
+        self.usage: UsageByRole = {}
+
+    def ingest(self, record: IngestRecord) -> None:
+        self.usage = merge_usage(self.usage, record.usage)
+        self.ingests_out.append(record)
+
+    def probe(self, record: Record) -> None:
+        self.records_out.append(record)
+        self.tally.add(record)
+        self.usage = merge_usage(self.usage, record.usage)
+        self.display.probe_done(record.status == "error", record.usage)
+
+    def episode_done(self) -> None:
+        self.records_out.sync()
+        self.ingests_out.sync()
+        self.display.episode_done()
+
+    def close(self) -> None:
+        self.records_out.close()
+        self.ingests_out.close()
+
+
+class EpisodeSink:
+    """One episode's results, in the order its logic makes them: counts the failure streak over them
+    and passes each on to ``out``, raising ``RunStopped`` where the streak fills.
+
+    The streak is the run's (shared by its episodes) or, in a Ray actor, one of the episode's own:
+    there it only ends a failing episode early, and the driver's sink, given the same calls, decides.
+    """
+
+    def __init__(self, streak: FailureStreak, out: RecordOut) -> None:
+        self.streak = streak
+        self.out = out
+        self._stop: RunStopped | None = None
+        #: the system's usage of the current batch when it is taken per batch (``_Turns.batch_usage``).
+        self._system_usage: UsageByRole = {}
+
+    def ingest(self, record: IngestRecord) -> None:
+        self.out.ingest(record)
+
+    def failure(self, error: ErrorInfo) -> None:
+        """The episode's reset or an ingest failed: one failure for the episode, not one per probe.
+        A stop it makes waits for the records it fails (``end_episode``), so the error summary and a
+        resume see the episode that stopped the run."""
+        stop = self._count(error)
+        if self._stop is None:
+            self._stop = stop
+
+    def probe(self, record: Record, *, counts: bool, system_usage: UsageByRole | None, last: bool) -> None:
+        """Count ``record``'s failure, if any (unless ``counts`` is False: its episode's ingest failure
+        counted once), pass it on; then stop the run if its failure filled the streak.
+
+        A probe the judge gave no verdict is a failure too (``failures.failure_of``): a judge whose
+        endpoint is down, or whose model ignores the format, stops the run as a failing reader does.
+        ``system_usage`` (the system's usage since the previous record, when taken per batch) is
+        gathered and carried by the batch's ``last`` record, or by the one that stops the run.
+        """
+        failure = failure_of(record)
+        stop: RunStopped | None = None
+        if failure is None:
+            self.streak.succeeded()
+        elif counts:
+            stop = self._count(failure)
+        if system_usage is not None:
+            self._system_usage = merge_usage(self._system_usage, system_usage)
+            if last or stop is not None:
+                _add_system_usage(record, self._system_usage)
+                self._system_usage = {}
+        self.out.probe(record)
+        if stop is not None:
+            raise stop
+
+    def end_episode(self) -> None:
+        """Raise the stop an ingest failure made, now that its records are out."""
+        if self._stop is not None:
+            raise self._stop
+
+    def _count(self, error: ErrorInfo) -> RunStopped | None:
+        return RunStopped(self.streak.count, error) if self.streak.failed(error) else None
+
+
+@dataclass(frozen=True)
+class EpisodeWorker:
+    """One episode worker's system instance, the reader as it needs it, and how its probes take turns."""
+
+    system: MemorySystem
+    reader: Reader
+    turns: _Turns
+
+
+class EpisodeRunner:
+    """The stages of one episode, the same on every executor: reset, then for each session ingest and
+    the probes due after it, every result handed in order to an ``EpisodeSink``."""
+
+    def __init__(self, components: Components, planned: dict[str, int], max_probes: int) -> None:
+        self.c = components
+        #: probes planned per episode (``planned_counts``).
+        self.planned = planned
+        self.max_probes = max_probes
+
+    def worker(self, system: MemorySystem) -> EpisodeWorker:
+        """``system`` with the run's reader as it needs it (``Reader.bound_to``) and its turns."""
+        reader = self.c.reader.bound_to(system)
+        return EpisodeWorker(system, reader, _Turns.of(system, reader is not self.c.reader, self.max_probes))
+
+    async def run(
+        self, worker: EpisodeWorker, episode: Episode, probes: list[Probe], run_id: str, sink: EpisodeSink
     ) -> None:
         """Re-ingest from the start (a system cannot restore a cut state), then run the pending probes.
 
-        An ingest failure fails the episode's probes, each recorded with it, and counts once; when it
-        fills the streak, the run stops after those records are written, so the error summary and a
-        resume see the episode that stopped it."""
+        An ingest failure fails the episode's probes, each recorded with it, and counts once
+        (``EpisodeSink.failure``)."""
+        system = worker.system
         due: dict[int, list[Probe]] = {}
         for probe in probes:
             due.setdefault(probe.after_session, []).append(probe)
         # A first pass ingests every session (add time is measured over all of them); a resumed episode
         # stops after the last session that still has a pending probe.
-        complete_ingest = len(probes) == len(self.plan.probes_by_episode[episode.episode_id])
+        complete_ingest = len(probes) == self.planned[episode.episode_id]
         last_needed = len(episode.sessions) - 1 if complete_ingest else max(due)
         ingest_error: ErrorInfo | None = None
-        stop: RunStopped | None = None
         try:
             await system.reset(episode)
         except ConfigError:
             raise  # the system cannot run as configured (a worker of another system, a bad option)
         except Exception as exc:
             ingest_error = error_info("ingest", exc)
-            stop = self._count(ingest_error)
+            sink.failure(ingest_error)
         for index, session in enumerate(episode.sessions[: last_needed + 1]):
             if ingest_error is None:
                 t0 = time.perf_counter()
@@ -313,9 +446,7 @@ class Runner:
                     ingest_error = error_info("ingest", exc)
                 settled = time.perf_counter()
                 added = settled if added is None else added
-                usage = system.take_usage()
-                self._add_usage(usage)
-                ingests_out.append(
+                sink.ingest(
                     IngestRecord(
                         run_id=run_id,
                         episode_id=episode.episode_id,
@@ -325,22 +456,21 @@ class Runner:
                         index_wait_s=settled - added,
                         ok=ingest_error is None,
                         error=ingest_error,
-                        usage=usage,
+                        usage=system.take_usage(),
                         completed_at=now(),
                     )
                 )
                 if ingest_error is not None:
-                    stop = self._count(ingest_error)  # one failure for the episode, not one per probe
+                    sink.failure(ingest_error)
             if index in due:
-                batch = _Batch(system, reader, turns, episode, run_id, ingest_error)
-                await self._batch(batch, due[index], records_out)
-        if stop is not None:
-            raise stop
+                batch = _Batch(worker.system, worker.reader, worker.turns, episode, run_id, ingest_error)
+                await self._batch(batch, due[index], sink)
+        sink.end_episode()
 
-    async def _batch(self, batch: _Batch, probes: list[Probe], records_out: JsonlAppender) -> None:
-        """Run the probes due after one session, ``max_probes`` in flight, and write their records in
-        probe order as the earliest is done; a stop cancels the ones after it (see the module's
-        docstring)."""
+    async def _batch(self, batch: _Batch, probes: list[Probe], sink: EpisodeSink) -> None:
+        """Run the probes due after one session, ``max_probes`` in flight, and hand their records to
+        ``sink`` in probe order as the earliest is done; a stop cancels the ones after it (see the
+        module's docstring)."""
         upcoming = iter(probes)
         window: deque[asyncio.Task[Record]] = deque()
 
@@ -348,41 +478,20 @@ class Runner:
             for probe in itertools.islice(upcoming, count):
                 window.append(asyncio.ensure_future(self._probe(batch, probe)))
 
-        start(self.config.max_probes)
+        start(self.max_probes)
         try:
             while window:
                 record = await window[0]
                 window.popleft()
                 start(1)  # a task only runs at the next await: a stop below cancels it unstarted
-                self._write(record, records_out, batch, last=not window)
+                system_usage = batch.system.take_usage() if batch.turns.batch_usage else None
+                sink.probe(
+                    record, counts=batch.ingest_error is None, system_usage=system_usage, last=not window
+                )
         finally:
             for task in window:
                 task.cancel()
             await asyncio.gather(*window, return_exceptions=True)
-
-    def _write(self, record: Record, records_out: JsonlAppender, batch: _Batch, last: bool) -> None:
-        """Count ``record``'s failure, if any, append it and count it (tally, usage, display); then
-        stop the run if its failure filled the streak.
-
-        A probe the judge gave no verdict is a failure too (``failures.failure_of``): a judge whose
-        endpoint is down, or whose model ignores the format, stops the run as a failing reader does.
-        With ``batch_usage`` the batch's last record, or the one that stops the run, carries the
-        system's usage of the batch.
-        """
-        failure = failure_of(record)
-        stop: RunStopped | None = None
-        if failure is None:
-            self.streak.succeeded()
-        elif batch.ingest_error is None:  # an episode's ingest failure counts once, in _episode
-            stop = self._count(failure)
-        if batch.turns.batch_usage and (last or stop is not None):
-            _add_system_usage(record, batch.system.take_usage())
-        records_out.append(record)
-        self.tally.add(record)
-        self._add_usage(record.usage)
-        self.display.probe_done(record.status == "error", record.usage)
-        if stop is not None:
-            raise stop
 
     async def _probe(self, batch: _Batch, probe: Probe) -> Record:
         episode = batch.episode
@@ -465,14 +574,6 @@ class Runner:
         prediction.usage = merge_usage(prediction.usage, answer.usage)
         prediction.latency_s["answer"] = time.perf_counter() - t0
         return prediction, None
-
-    def _add_usage(self, usage: UsageByRole) -> None:
-        self.usage = merge_usage(self.usage, usage)
-
-    def _count(self, error: ErrorInfo) -> RunStopped | None:
-        """Count a failure; the stop to raise when the streak is full (now, or once the records it
-        fails are written)."""
-        return RunStopped(self.streak.count, error) if self.streak.failed(error) else None
 
 
 @dataclass(frozen=True)

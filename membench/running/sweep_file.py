@@ -30,7 +30,7 @@ from membench.registry import Registry
 from membench.running.sweep import SweepConfig
 
 #: top-level keys naming a run setting (the RunConfig field of that name), by the kind of value.
-NAMES = ("reader", "judge")
+NAMES = ("reader", "judge", "executor", "ray_address")
 NUMBERS = ("limit", "seed", "max_episodes", "max_probes", "max_connections", "max_consecutive_errors")
 PATHS = ("results_dir", "data_dir")
 #: the ``[llm.ROLE]`` tables and the RunConfig field each sets.

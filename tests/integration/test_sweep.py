@@ -231,6 +231,10 @@ def test_the_example_sweep_file_is_the_sweep_the_readme_shows() -> None:
         ),
         ("[tasks.sort\n", "not valid TOML: "),
         ("reader = 'extractve'\n[tasks.sort]\n[systems.bm25]", "unknown reader 'extractve'; did you mean"),
+        (
+            "executor = 'spark'\n[tasks.sort]\n[systems.bm25]",
+            "RunConfig.executor (--executor) must be local or ray, got 'spark'",
+        ),
     ],
 )
 def test_a_bad_sweep_file_is_one_line_naming_file_and_key_and_nothing_runs(
@@ -247,6 +251,15 @@ def test_a_bad_sweep_file_is_one_line_naming_file_and_key_and_nothing_runs(
     assert out == "" and len(err.splitlines()) == 1
     assert err.startswith(f"membench: error: {file}: {problem}"), err
     assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()
+
+
+def test_a_sweep_file_chooses_the_executor_of_every_pair(tmp_path: Path) -> None:
+    text = "executor = 'local'\nray_address = '127.0.0.1:6379'\n[tasks.sort]\n[systems.bm25]\n[systems.dense]"
+    configs = load_sweep_file(toml_file(tmp_path / "sweep.toml", text)).runs()
+    assert [(c.system, c.executor, c.ray_address) for c in configs] == [
+        ("bm25", "local", "127.0.0.1:6379"),
+        ("dense", "local", "127.0.0.1:6379"),
+    ]
 
 
 def test_a_command_line_option_one_task_lacks_is_refused_naming_it(
