@@ -81,6 +81,10 @@ bench: $(STAMP_MEM0) envs
 	$(BIN)/python benchmarks/bench_mem0.py
 	$(BIN)/python benchmarks/sim_policy.py
 	$(BIN)/python benchmarks/bench_systems.py
+	$(BIN)/python benchmarks/bench_concurrency.py
+	$(BIN)/pip install --quiet -e '.[ray]'
+	$(BIN)/python benchmarks/bench_ray.py bm25 --users 100
+	$(BIN)/python benchmarks/bench_ray.py llm --users 40 --episodes 8
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
