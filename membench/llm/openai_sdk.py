@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -90,11 +91,11 @@ async def complete(
     timeout_s: float,
 ) -> ChatCompletion:
     """One chat completion of ``request`` (OpenAI's body, ``model`` the wire name), no retries."""
+    client = await _client(base_url, api_key, max_connections)  # imports the SDK off the loop
     from openai.types.chat import ChatCompletion
 
-    client = await _client(base_url, api_key, max_connections)
     try:
-        return await client.post(
+        reply = await client.post(
             "/chat/completions", body=request, cast_to=ChatCompletion, options={"timeout": timeout_s}
         )
     except json.JSONDecodeError as exc:
@@ -103,6 +104,9 @@ async def complete(
         if type(exc).__name__ == "APIResponseValidationError":
             raise MalformedResponse(f"the response is not a chat completion: {exc}") from None
         raise
+    if not isinstance(reply, ChatCompletion):  # a 200 that is not JSON (an HTML page): the SDK's text
+        raise MalformedResponse(f"the response is not JSON: {str(reply)[:200]!r}")
+    return reply
 
 
 async def _client(base_url: str | None, api_key: str | None, max_connections: int) -> AsyncOpenAI:
@@ -130,7 +134,9 @@ def _new_client(base_url: str | None, api_key: str | None, max_connections: int)
     limits_type = type(openai.DEFAULT_CONNECTION_LIMITS)
     limits = limits_type(max_connections=max_connections, max_keepalive_connections=max_connections)
     return openai.AsyncOpenAI(
-        base_url=base_url,
+        # The SDK reads OPENAI_BASE_URL; litellm, which served openai/ models before, also read
+        # OPENAI_API_BASE: a proxy set that way must not be bypassed, with the key, for OpenAI's own.
+        base_url=base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or None,
         api_key=api_key,
         max_retries=0,
         http_client=openai.DefaultAsyncHttpxClient(limits=limits),

@@ -68,6 +68,9 @@ def remote_clients(clients: Sequence[LLMClient]) -> list[LLMClient]:
 def check_endpoints(clients: Sequence[LLMClient]) -> None:
     """Ping every distinct (model, endpoint) of ``clients`` at once; raise ``EndpointCheckFailed``
     naming each that did not answer. Roles sharing a model and endpoint share its one request."""
+    from membench.llm.client import warm_up
+
+    warm_up(clients)  # the LLM libraries' imports, before the loop the pings share
     groups: dict[tuple[str, str | None], list[LLMClient]] = {}
     for client in clients:
         groups.setdefault((client.model, client.api_base), []).append(client)

@@ -19,6 +19,8 @@ build the runs' configs and print; this module only checks and runs them.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -122,15 +124,27 @@ def check_sweep(configs: Sequence[RunConfig]) -> list[LLMClient]:
     work); return the LLM clients the pairs would call, one per role, model and endpoint."""
     from membench.core.env import apply_offline_env
     from membench.registry import Registry
-    from membench.running.components import build_components
+    from membench.running.components import build_components, construct
 
     apply_offline_env()
     registries: dict[tuple[str, ...], Registry] = {}
     clients: dict[tuple[str, str, str | None], LLMClient] = {}
-    for config in configs:
-        registry = registries.setdefault(config.plugins, Registry(list(config.plugins)))
-        for client in build_components(config, registry).llm_clients:
-            clients.setdefault((client.role, client.model, client.api_base), client)
+    built: set[tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]] = set()
+    with tempfile.TemporaryDirectory(prefix="membench-sweep-check-") as scratch:
+        for index, config in enumerate(configs):
+            registry = registries.setdefault(config.plugins, Registry(list(config.plugins)))
+            components = build_components(config, registry)
+            for client in components.llm_clients:
+                clients.setdefault((client.role, client.model, client.api_base), client)
+            # A system checks its option values when it is built (bm25's unit, mem0's mode): once per
+            # system and options, as each run's preparation would, but before the first run.
+            key = (config.plugins, config.system, tuple(sorted(components.system_options.items())))
+            if key not in built:
+                built.add(key)
+                build = functools.partial(
+                    components.system_cls, components.system_options, Path(scratch) / str(index)
+                )
+                construct("system", config.system, build)
     return list(clients.values())
 
 

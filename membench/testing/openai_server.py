@@ -36,10 +36,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-#: ("status", code[, headers[, message]]) | ("delay", seconds) | ("malformed",)
+#: ("status", code[, headers[, message]]) | ("delay", seconds) | ("malformed",) | ("html",): a 200
+#: whose body is a web page, as a proxy's sign-in page or a wrong base URL answers.
 Fault = tuple[Any, ...]
 
-_FAULT_KINDS = {"status", "delay", "malformed"}
+_FAULT_KINDS = {"status", "delay", "malformed", "html"}
 
 
 # ---------------------------------------------------------------- responders
@@ -580,6 +581,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_error(fault[1], message, headers)
             elif fault is not None and fault[0] == "malformed":
                 self._send(200, b'{"id": "chatcmpl-broken", "choices": [', "application/json")
+            elif fault is not None and fault[0] == "html":
+                self._send(200, b"<html><body>Please sign in</body></html>", "text/html")
             else:
                 self._route(path, body)
         except ConnectionError:

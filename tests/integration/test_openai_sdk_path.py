@@ -141,6 +141,30 @@ def test_a_refused_connection_says_so() -> None:
     assert str(info.value).endswith("last: APIConnectionError: Connection error.")
 
 
+def test_a_web_page_for_a_reply_is_malformed_and_retried() -> None:
+    waits = Waits()
+    with FakeOpenAIServer(faults=[("html",)]) as server:
+        response = complete(make(SDK_MODEL, server, waits))
+        assert server.total_requests == 2, "asked again, as a reply that did not parse"
+    assert response.text.startswith("Echo:") and len(waits.asked) == 1
+    with FakeOpenAIServer(faults=[("html",)] * 6) as server, pytest.raises(LLMError) as info:
+        complete(make(SDK_MODEL, server, Waits()))
+    assert (info.value.kind, info.value.attempts) == ("transient", 6)
+    assert "not JSON: '<html><body>Please sign in</body></html>'" in str(info.value)
+
+
+def test_openai_api_base_in_the_environment_is_honoured_as_litellm_honoured_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_API_BASE", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+        asyncio.run(LLMClient(SDK_MODEL, role="reader").ping())
+        (asked,) = server.requests
+    assert asked.headers["authorization"] == f"Bearer {FAKE_KEY}", "the key went to that endpoint"
+
+
 def test_ping_answers_through_the_sdk() -> None:
     with FakeOpenAIServer() as server:
         llm = make(SDK_MODEL, server)

@@ -156,7 +156,7 @@ max_consecutive_errors = 1
 max_episodes = 1  # two episodes at once could both fail before the stop: "2 failures in a row"
 results_dir = "{tmp_path / "results"}"
 data_dir = "{tmp_path / "data"}"
-systems = ["bm25", "reset-fails", "cannot-start", "no-memory"]
+systems = ["bm25", "reset-fails", "no-memory"]
 
 [tasks.toy]
 episodes = 2
@@ -166,7 +166,7 @@ sessions = 2
     assert main(["sweep", str(file), "--display", "none"]) == 1
     out, err = capsys.readouterr()
     runs = run_dirs(tmp_path)
-    assert sorted(runs) == ["toy × bm25", "toy × no-memory", "toy × reset-fails"], "no run for cannot-start"
+    assert sorted(runs) == ["toy × bm25", "toy × no-memory", "toy × reset-fails"]
     manifests = {pair: json.loads((d / "manifest.json").read_text()) for pair, d in runs.items()}
     assert {pair: m["status"] for pair, m in manifests.items()} == {
         "toy × bm25": "complete",
@@ -178,17 +178,40 @@ sessions = 2
     reset_cause = (
         "stopped: 1 failures in a row at the ingest stage (RuntimeError): the memory service is down"
     )
-    start_cause = "could not build system 'cannot-start': ImportError: no module named memlib"
-    assert f"[2/4] toy × reset-fails failed: {reset_cause}" in flat
-    assert f"[3/4] toy × cannot-start failed: {start_cause}" in flat
-    assert flat.index("[4/4] toy × no-memory complete: Accuracy") > flat.index(start_cause)
-    assert one_line(err) == (
-        f"membench: 2 of 4 runs failed: toy × reset-fails: {reset_cause} toy × cannot-start: {start_cause}"
-    )
+    assert f"[2/3] toy × reset-fails failed: {reset_cause}" in flat
+    assert flat.index("[3/3] toy × no-memory complete: Accuracy") > flat.index(reset_cause)
+    assert one_line(err) == f"membench: 1 of 3 runs failed: toy × reset-fails: {reset_cause}"
     # the two runs that completed are compared; the error summary names the sweep to redo them
     assert "toy: 2 complete run(s)" in out and "Accuracy (accuracy; higher is better)" in out
     assert f"redo them with: membench sweep {file} --retry-errors" in flat.replace(" \\ ", " ")
-    assert "sweep: 2 of 4 runs complete" in out
+    assert "sweep: 2 of 3 runs complete" in out
+
+
+@pytest.mark.parametrize(
+    ("systems", "problem"),
+    [
+        ("[systems.no-memory]\n[systems.cannot-start]", "could not build system 'cannot-start': ImportError"),
+        ('[systems.no-memory]\n[systems.bm25]\nunit = "bogus"', "option unit must be one of"),
+    ],
+)
+def test_a_system_that_cannot_be_built_as_asked_stops_the_sweep_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], systems: str, problem: str
+) -> None:
+    # Its option values are checked where it is built: that is done for every pair first.
+    (tmp_path / "broken.py").write_text(BROKEN)
+    file = toml_file(
+        tmp_path / "sweep.toml",
+        f"""
+plugins = ["{TOY}:ToyTask", "{tmp_path / "broken.py"}:CannotStart"]
+results_dir = "{tmp_path / "results"}"
+data_dir = "{tmp_path / "data"}"
+[tasks.toy]
+""" + systems,
+    )
+    assert main(["sweep", str(file), "--display", "none"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and problem in err and len(err.splitlines()) == 1, err
+    assert run_dirs(tmp_path) == {}, "no pair ran"
 
 
 def test_the_example_sweep_file_is_the_sweep_the_readme_shows() -> None:
