@@ -226,7 +226,8 @@ class Runs:
 def load_runs(paths_or_globs: str | Path | Iterable[str | Path]) -> Runs:
     """Run directories (or globs of them, e.g. ``"results/runs/halumem__*"``) as tables of probes, of
     summaries and of runs; a path that is not a run directory, or a damaged record, is an error naming
-    it. Rows come in a fixed order (task, system, run id, then episode, session, probe)."""
+    it (a record's memories are only counted here, and read, and checked, where they are used). Rows
+    come in a fixed order (task, system, run id, then episode, session, probe)."""
     from membench.analysis.frames import find_runs, probes_frame, runs_frame, summaries_frame
 
     runs = find_runs(paths_or_globs)
