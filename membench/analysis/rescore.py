@@ -9,7 +9,9 @@ exactly the same predictions. The original directory is only read.
 What is kept from the source run: predictions, system and reader errors (a probe the system failed has
 nothing to judge, so its error is carried over), ingest timings. What is redone: every verdict. A judge
 failure is recorded as an error, never as a wrong answer. Records are appended and flushed one by one,
-so an interrupted rescore resumes where it stopped when the same command is run again.
+so an interrupted rescore resumes where it stopped when the same command is run again. The source is
+read in either form (memories inline, or by reference in its memories.jsonl: ``read_records`` resolves
+them); the new run holds its memories inline, each record a line that reads back as written.
 
 The dataset is loaded again through the task (built data comes from a seeded builder; official data
 from ``-T data=PATH``) and its fingerprint must equal the one in the source manifest; every probe's

@@ -141,10 +141,17 @@ def merge_usage(*parts: UsageByRole) -> UsageByRole:
 
 
 class Prediction(BaseModel):
-    """What the system (and the reader) produced for one probe."""
+    """What the system (and the reader) produced for one probe.
+
+    ``memory_refs`` exists on disk only: records.jsonl stores a prediction's memories by reference,
+    ``memories`` empty and ``memory_refs`` naming them in retrieval order in the run's memories.jsonl
+    (``core.records``). Every reader resolves them back into ``memories`` and leaves ``memory_refs``
+    empty, so code that reads records sees ``memories`` whichever form the run was written in.
+    """
 
     answer: str | None = None
     memories: list[Memory] = Field(default_factory=list)
+    memory_refs: list[str] = Field(default_factory=list)
     latency_s: dict[str, float] = Field(default_factory=dict)
     usage: UsageByRole = Field(default_factory=dict)
 

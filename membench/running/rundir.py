@@ -3,7 +3,9 @@
 One set of rules for every run directory, whoever fills it: where a run's directory is (named by a hash
 of its identity, so the same command finds it again), refusing a directory that holds a run of another
 configuration, one writer at a time (a lock the kernel drops when its holder dies), archiving (never
-deleting) on ``--fresh``, moving unreadable record lines aside (never deleting them) on ``--repair``,
+deleting) on ``--fresh``, the whole directory with its memories.jsonl, moving unreadable record lines
+aside (never deleting them) on ``--repair``, a record whose memory memories.jsonl lacks among them
+(memories.jsonl itself is never rewritten: the redone probe stores the memory again),
 which probes a resume skips, the manifest a run starts and ends with (creation time, usage, resumes and
 wall time carried across resumes; counts from a tally of the records on disk, read once at the start
 and kept as records are appended), and how a failure becomes a record's error.
@@ -22,7 +24,7 @@ from typing import Any, Literal
 from membench.core.errors import DataError, IdentityMismatch, LLMError
 from membench.core.identity import RunIdentity, identity_differences, run_id_for
 from membench.core.lock import LOCK, exclusive
-from membench.core.records import read_ingests, read_manifest, read_records, repair_run
+from membench.core.records import iter_records, read_ingests, read_manifest, repair_run
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
 from membench.llm.env import known_secrets, scrub
@@ -135,11 +137,13 @@ def readable_for_resume(run_dir: Path, repair: bool) -> tuple[int, ProbeTally]:
 
     With ``repair`` unreadable lines are moved aside (their probes then have no record, so they are
     redone); without it the first one is refused, naming file and line, and saying that --repair
-    fixes it: a damaged line would otherwise stop every resume, with no way forward.
+    fixes it: a damaged line would otherwise stop every resume, with no way forward. A record is
+    unreadable too when a memory it points at cannot be read from memories.jsonl (``read_records``
+    resolves every ref).
     """
     moved = repair_run(run_dir, stamp()) if repair else 0
     try:
-        tally = ProbeTally(read_records(run_dir))
+        tally = ProbeTally(iter_records(run_dir))
         read_ingests(run_dir)
     except DataError as exc:
         raise DataError(
@@ -154,7 +158,7 @@ def readable_for_resume(run_dir: Path, repair: bool) -> tuple[int, ProbeTally]:
 
 def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
     """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors."""
-    return ProbeTally(read_records(run_dir)).finished(retry_errors)
+    return ProbeTally(iter_records(run_dir)).finished(retry_errors)
 
 
 def starting_manifest(run_id: str, identity: RunIdentity, previous: Manifest | None) -> Manifest:

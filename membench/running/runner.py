@@ -19,7 +19,8 @@ filled the streak and discards what they did: no record, and their reader's and 
 counted (with the LLM cache on, a resume pays nothing for those replies). The system's usage is taken
 after each probe's calls when they take turns; when they overlap no probe's usage can be told apart,
 so what the system reports during a batch goes to the batch's last record, or to the record that
-stops the run, and the system's total stays exact.
+stops the run. The system's total is exact for a run that is not stopped; a stop drops the usage of
+all it cancels, the other episode workers' batches in flight included.
 
 The manifest's counts come from a tally of the records, read once at the start and kept as they are
 appended, never from reading records.jsonl back at the end.
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from membench.core.config import RunConfig
 from membench.core.errors import ConfigError
 from membench.core.identity import RunIdentity, limit_selection, run_id_for, sha256_hex
-from membench.core.records import INGESTS, RECORDS, JsonlAppender, write_manifest
+from membench.core.records import INGESTS, JsonlAppender, RecordAppender, write_manifest
 from membench.core.task import Task
 from membench.core.types import (
     Dataset,
@@ -203,7 +204,7 @@ class Runner:
         manifest = starting_manifest(run_id, identity, previous)
         write_manifest(run_dir, manifest)
         writer = RunWriter(
-            JsonlAppender(run_dir / RECORDS), JsonlAppender(run_dir / INGESTS), self.tally, self.display
+            RecordAppender(run_dir), JsonlAppender(run_dir / INGESTS), self.tally, self.display
         )
         queue: asyncio.Queue[Episode] = asyncio.Queue()
         for episode in todo:
@@ -296,11 +297,13 @@ class RecordOut(Protocol):
 
 
 class RunWriter:
-    """The run directory's one writer: appends each record, flushed, and keeps the run's tally, usage
-    and display; ``episode_done`` makes an episode's records durable."""
+    """The run directory's one writer: appends each record, flushed, its memories by reference
+    (``RecordAppender``: each distinct memory once per episode in memories.jsonl, before the record),
+    and keeps the run's tally, usage and display; ``episode_done`` makes an episode's records and
+    memories durable."""
 
     def __init__(
-        self, records_out: JsonlAppender, ingests_out: JsonlAppender, tally: ProbeTally, display: Display
+        self, records_out: RecordAppender, ingests_out: JsonlAppender, tally: ProbeTally, display: Display
     ) -> None:
         self.records_out = records_out
         self.ingests_out = ingests_out

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from membench.core.records import read_records
+
 pytest.importorskip(
     "supermemory", reason="supermemory extra not installed: pip install 'membench[hosted]'"
 )
@@ -313,8 +315,8 @@ def test_a_halumem_run_times_the_indexing_apart_and_keeps_no_key(
     ingests = [json.loads(line) for line in (outcome.run_dir / "ingest.jsonl").read_text().splitlines()]
     assert ingests and all(i["ok"] for i in ingests)
     assert all(i["index_wait_s"] > 0 for i in ingests), "every session waited for Supermemory's processing"
-    records = [json.loads(line) for line in (outcome.run_dir / "records.jsonl").read_text().splitlines()]
-    assert any(r["prediction"]["memories"] for r in records), "the probes were answered from its search"
+    records = read_records(outcome.run_dir)
+    assert any(r.prediction and r.prediction.memories for r in records), "answered from its search"
     assert all(unfinished == 0 for _, _, unfinished in supermemory.searches), "no probe met a half-built one"
     leaked = [p for p in outcome.run_dir.rglob("*") if p.is_file() and KEY in p.read_text(errors="replace")]
     assert leaked == []

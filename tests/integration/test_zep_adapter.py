@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from membench.core.records import read_records
+
 pytest.importorskip("zep_cloud", reason="zep extra not installed: pip install 'membench[hosted]'")
 
 from zep_cloud.environment import ZepEnvironment
@@ -322,8 +324,7 @@ def test_a_halumem_run_times_the_indexing_apart_and_keeps_no_key(zep: FakeZep, t
     ingests = [json.loads(line) for line in (outcome.run_dir / "ingest.jsonl").read_text().splitlines()]
     assert ingests and all(i["ok"] for i in ingests)
     assert all(i["index_wait_s"] > 0 for i in ingests), "every session waited for Zep's processing"
-    records = [json.loads(line) for line in (outcome.run_dir / "records.jsonl").read_text().splitlines()]
-    retrieved = [r for r in records if r["prediction"]["memories"]]
+    retrieved = [r for r in read_records(outcome.run_dir) if r.prediction and r.prediction.memories]
     assert retrieved, "the probes were answered from what Zep retrieved"
     assert all(unprocessed == 0 for _, _, unprocessed in zep.searches), "no probe met a half-built graph"
     assert {r.path for r in zep.requests if r.method == "DELETE"}, "users were deleted between episodes"

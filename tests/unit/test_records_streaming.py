@@ -1,4 +1,5 @@
-"""``read_latest_records``: the latest record per probe, memories left on disk until read."""
+"""``read_latest_records``: the latest record per probe, memories left on disk until read; and records
+written with their memories by reference (``RecordAppender``), read back by every reader."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pydantic_core import PydanticSerializationError
 from membench.core import records
 from membench.core.errors import DataError
 from membench.core.records import (
+    MEMORIES,
     RECORDS,
     JsonlAppender,
+    RecordAppender,
     StoredMemories,
     latest_records,
     read_latest_records,
@@ -126,3 +129,137 @@ def test_a_record_read_slim_is_never_written_back_with_its_memories_lost(tmp_pat
     (record,) = read_latest_records(tmp_path)
     with pytest.raises(PydanticSerializationError):
         record.model_dump_json()
+
+
+# ---------------------------------------------------------------- memories by reference
+
+
+def _append(run_dir: Path, items: list[Record]) -> None:
+    out = RecordAppender(run_dir)
+    for item in items:
+        out.append(item)
+    out.close()
+
+
+def _in(episode: str, record: Record) -> Record:
+    return record.model_copy(update={"episode_id": episode})
+
+
+def _memory_lines(run_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (run_dir / MEMORIES).read_text().splitlines()]
+
+
+def test_each_distinct_memory_is_stored_once_per_episode_and_reads_back_in_order(tmp_path: Path) -> None:
+    shared = _memories(3, "shared")
+    items = [
+        _record("p1", shared),
+        _record("p2", [shared[2], *_memories(2, "new"), shared[0]]),
+        _in("e2", _record("p3", shared[:1])),  # the same memory in another episode: stored for it too
+        _record("p4", None, failed=True),
+    ]
+    _append(tmp_path, items)
+    lines = _memory_lines(tmp_path)
+    assert [(line["episode_id"], line["memory"]["text"]) for line in lines] == [  # type: ignore[index]
+        *(("e", f"shared memory {i}") for i in range(3)),
+        ("e", "new memory 0"),
+        ("e", "new memory 1"),
+        ("e2", "shared memory 0"),
+    ]
+    stored = [json.loads(line)["prediction"] for line in (tmp_path / RECORDS).read_text().splitlines()]
+    assert stored[0]["memories"] == [] and len(stored[0]["memory_refs"]) == 3 and stored[3] is None
+    assert stored[1]["memory_refs"][0] == stored[0]["memory_refs"][2]
+    assert [r.model_dump() for r in read_records(tmp_path)] == [r.model_dump() for r in items]
+    slim = read_latest_records(tmp_path)
+    assert [_whole(r) for r in slim] == [r.model_dump() for r in items]
+    second = slim[1].prediction
+    assert second is not None and isinstance(second.memories, StoredMemories)
+    assert second.memory_refs == [] and second.memories[1].text == "new memory 0"
+
+
+def test_a_whole_read_shares_one_memory_object_per_distinct_memory(tmp_path: Path) -> None:
+    shared = _memories(2, "shared")
+    _append(tmp_path, [_record("p1", shared), _record("p2", shared[::-1])])
+    first, second = (r.prediction.memories for r in read_records(tmp_path) if r.prediction is not None)
+    assert first[0] is second[1] and first[1] is second[0]
+
+
+def test_a_resumed_appender_stores_nothing_twice_and_old_inline_records_read_beside_new(
+    tmp_path: Path,
+) -> None:
+    memories = _memories(2, "a")
+    _write(tmp_path, [_record("p1", memories)])  # an old run: memories inline, no memories.jsonl
+    _append(tmp_path, [_record("p2", memories)])
+    _append(tmp_path, [_record("p3", [memories[1], *_memories(1, "b")])])  # a second resume
+    assert [line["memory"]["text"] for line in _memory_lines(tmp_path)] == [  # type: ignore[index]
+        "a memory 0",
+        "a memory 1",
+        "b memory 0",
+    ]
+    whole = read_records(tmp_path)
+    assert [[m.text for m in r.prediction.memories] for r in whole if r.prediction] == [
+        ["a memory 0", "a memory 1"],
+        ["a memory 0", "a memory 1"],
+        ["a memory 1", "b memory 0"],
+    ]
+    assert [_whole(r) for r in read_latest_records(tmp_path)] == [r.model_dump() for r in whole]
+
+
+def test_counting_memories_by_reference_reads_no_memory(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(4, "a"))])
+    (record,) = read_latest_records(tmp_path)
+    (tmp_path / MEMORIES).unlink()
+    assert record.prediction is not None and len(record.prediction.memories) == 4
+    records._stored_line.cache_clear()
+    with pytest.raises(DataError, match=r"memories\.jsonl: is missing, but .*records\.jsonl:1 points at"):
+        record.prediction.memories[0]
+
+
+def test_a_dangling_ref_is_one_error_naming_the_file_the_episode_and_the_ref(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(3, "a"))])
+    lines = (tmp_path / MEMORIES).read_text().splitlines(keepends=True)
+    ref = json.loads(lines[1])["ref"]
+    (tmp_path / MEMORIES).write_text(lines[0] + lines[2])
+    expected = rf"memories\.jsonl: holds no memory {ref} of episode e, which .*records\.jsonl:1 points at$"
+    with pytest.raises(DataError, match=expected):
+        read_records(tmp_path)
+    records._stored_line.cache_clear()
+    (record,) = read_latest_records(tmp_path)
+    assert record.prediction is not None and record.prediction.memories[0].text == "a memory 0"
+    with pytest.raises(DataError, match=expected):
+        list(record.prediction.memories)
+
+
+def test_an_unreadable_memory_line_is_named_where_a_ref_needs_it(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(3, "a"))])
+    path = tmp_path / MEMORIES
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + "{not json\n" + lines[2] + lines[1][:30])  # and a cut last line
+    with pytest.raises(
+        DataError, match=r"holds no memory .* \(unreadable line\(s\), which may have held it: 2\)"
+    ):
+        read_records(tmp_path)
+    bad = json.loads(lines[1])
+    del bad["memory"]["text"]
+    path.write_text(lines[0] + json.dumps(bad) + "\n" + lines[2])
+    with pytest.raises(DataError, match=r"memories\.jsonl:2: field 'memory\.text' .*of episode e, which"):
+        read_records(tmp_path)
+
+
+def test_a_run_without_memories_has_no_memories_file(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", []), _record("p2", None, failed=True)])
+    assert not (tmp_path / MEMORIES).exists()
+    assert [r.model_dump() for r in read_records(tmp_path)] == [
+        _record("p1", []).model_dump(),
+        _record("p2", None, failed=True).model_dump(),
+    ]
+
+
+def test_a_memories_file_rewritten_since_it_was_indexed_is_an_error(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(2, "a"))])
+    (record,) = read_latest_records(tmp_path)
+    assert record.prediction is not None and record.prediction.memories[0].text == "a memory 0"
+    path = tmp_path / MEMORIES
+    first, second = path.read_text().splitlines(keepends=True)
+    path.write_text(second + first)  # the same lines, swapped: the index now points at the wrong one
+    with pytest.raises(DataError, match=r"memories\.jsonl:2: field 'ref' is no longer .*the file changed"):
+        record.prediction.memories[1]
