@@ -35,8 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, TypeVar, overload
 
-import pydantic_core
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import from_json
 
 from membench.core.errors import DataError
@@ -128,16 +127,18 @@ class JsonlAppender:
         self._handle.close()
 
 
-def _lines(path: Path) -> Iterator[tuple[int, int, bytes, bool]]:
-    """(line number, byte offset, text, whether a newline ends it) of every non-blank line, one at a
-    time: the last line of a killed writer is the one without a newline."""
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, text) of every non-blank line, one at a time. A last line without
+    its newline is a killed writer's, cut when the file is next appended to (``JsonlAppender``), so it
+    is never read, even when what it holds parses: a reader that counted it would skip a probe whose
+    record the next writer then removes."""
     if not path.exists():
         return
     offset = 0
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield number, offset, raw.rstrip(b"\n"), raw.endswith(b"\n")
+            if raw.strip() and raw.endswith(b"\n"):
+                yield number, offset, raw.rstrip(b"\n")
             offset += len(raw)
 
 
@@ -157,11 +158,9 @@ def _parse(path: Path, number: int, raw: bytes, model: type[M]) -> M | DataError
 
 
 def _read_jsonl(path: Path, model: type[M]) -> Iterator[M]:
-    for number, _, raw, ended in _lines(path):
+    for number, _, raw in _lines(path):
         parsed = _parse(path, number, raw, model)
         if isinstance(parsed, DataError):
-            if not ended:  # no newline after it: the write was cut
-                return
             raise parsed
         yield parsed
 
@@ -176,7 +175,7 @@ def repair_jsonl(path: Path, parse: Callable[[int, bytes], object], stamp: str) 
     """
     good: list[bytes] = []
     damaged: list[str] = []
-    for number, _, raw, _ in _lines(path):
+    for number, _, raw in _lines(path):
         parsed = parse(number, raw)
         if isinstance(parsed, DataError):
             text = raw.decode("utf-8", errors="backslashreplace")
@@ -218,11 +217,9 @@ def iter_records(run_dir: Path) -> Iterator[Record]:
     it is reading, and the distinct memories met so far."""
     path = run_dir / RECORDS
     store, resolved = MemoryStore(path.with_name(MEMORIES)), _Resolved()
-    for number, _, raw, ended in _lines(path):
+    for number, _, raw in _lines(path):
         parsed = _whole_record(path, number, raw, store, resolved)
         if isinstance(parsed, DataError):
-            if not ended:  # no newline after it: the write was cut
-                return
             raise parsed
         yield parsed
 
@@ -260,6 +257,11 @@ class MemoryLine(BaseModel):
     memory: Memory
 
 
+#: how a memory is written: as a ``Memory``, whatever subclass a plugin returned (as inline records
+#: wrote it, within ``list[Memory]``), so its own fields neither change the ref nor fail to serialise.
+MEMORY_JSON: TypeAdapter[Memory] = TypeAdapter(Memory)
+
+
 def memory_ref(memory_json: str) -> str:
     """A memory's ref: the first 16 hex digits of the sha256 of its JSON as pydantic writes it (fields
     in declaration order), so the same memory retrieved again has the same ref. A collision within
@@ -292,7 +294,7 @@ class RecordAppender:
             lines: list[str] = []
             refs: list[str] = []
             for memory in prediction.memories:
-                text = memory.model_dump_json()
+                text = MEMORY_JSON.dump_json(memory).decode("utf-8")  # a plugin's subclass as a Memory
                 ref = memory_ref(text)
                 if ref not in stored:
                     stored.add(ref)
@@ -324,17 +326,22 @@ class RecordAppender:
 class MemoryStore:
     """A run's memories.jsonl as its readers see it: each memory found by (episode id, ref).
 
-    The first lookup indexes the file in one pass (the byte offset of every episode's refs, a few dozen
-    bytes per distinct memory); each memory is then read at its offset and validated. A line without
-    an episode id and a ref is left out of the index, and named in the error of any ref then missing:
-    the memory it held cannot be told. A cut last line (a killed writer's) is ignored: its record was
-    never written. The file is append-only and never repaired, so offsets stay valid.
+    The first lookup indexes the file in one pass, validating each line (the byte offset of every
+    episode's refs, a few dozen bytes per distinct memory); a lookup that misses indexes it again once,
+    for a run still being written. A line that does not validate is left out of the index, so a redo
+    stores its memory anew, and is named in the error of any ref then missing. A cut last line (a
+    killed writer's) is ignored: its record was never written. The file is append-only and never
+    repaired, so offsets stay valid.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._index: dict[str, dict[str, int]] | None = None
-        self._unreadable: list[int] = []
+        #: (line number, problem) of each line that does not validate.
+        self._unreadable: list[tuple[int, str]] = []
+        #: the memories lazy readers (``StoredMemories``) have read, each once: few and shared in a
+        #: full-context run, and one file read per memory per record would be 3.5 times slower.
+        self.seen: _Resolved = _Resolved()
 
     def stored(self) -> dict[str, set[str]]:
         """The refs the file holds, per episode."""
@@ -363,19 +370,27 @@ class MemoryStore:
         return out
 
     def _offsets(self) -> dict[str, dict[str, int]]:
+        """Every valid line's offset by episode and ref. A line must validate whole to count: a damaged
+        memory whose ref still parses would otherwise be "stored", and a redone probe would point at
+        it again instead of storing the memory anew (the first valid line of a ref wins)."""
         if self._index is None:
-            self._index = {}
-            for number, offset, raw, ended in _lines(self.path):
-                key = _memory_key(raw)
-                if key is None:
-                    if ended:  # a cut last line is a killed write, not damage
-                        self._unreadable.append(number)
+            self._index, self._unreadable = {}, []
+            for number, offset, raw in _lines(self.path):
+                try:
+                    line = MemoryLine.model_validate_json(raw)
+                except ValidationError as exc:
+                    error = _validation_error(self.path, number, exc)
+                    problem = f"field '{error.field}' {error.problem}" if error.field else error.problem
+                    self._unreadable.append((number, problem))
                     continue
-                self._index.setdefault(key[0], {}).setdefault(key[1], offset)
+                self._index.setdefault(line.episode_id, {}).setdefault(line.ref, offset)
         return self._index
 
     def _locate(self, episode_id: str, ref: str, cited_by: tuple[Path, int]) -> int:
         offset = self._offsets().get(episode_id, {}).get(ref)
+        if offset is None and self.path.exists():
+            self._index = None  # a run being written: the memory may have come since the index
+            offset = self._offsets().get(episode_id, {}).get(ref)
         if offset is not None:
             return offset
         cited = f"{cited_by[0]}:{cited_by[1]}"
@@ -388,8 +403,9 @@ class MemoryStore:
             )
         unreadable = ""
         if self._unreadable:
-            lines = ", ".join(str(n) for n in self._unreadable[:5])
-            unreadable = f" (unreadable line(s), which may have held it: {lines})"
+            lines = ", ".join(str(number) for number, _ in self._unreadable[:5])
+            first, problem = self._unreadable[0]
+            unreadable = f" (unreadable line(s), which may have held it: {lines}; line {first}: {problem})"
         raise DataError(
             self.path,
             None,
@@ -422,21 +438,6 @@ class MemoryStore:
         """The number of the line at ``offset`` (for an error: the index keeps offsets only)."""
         with self.path.open("rb") as handle:
             return handle.read(offset).count(b"\n") + 1
-
-
-def _memory_key(raw: bytes) -> tuple[str, str] | None:
-    """(episode id, ref) of a memories.jsonl line, or None if it has no such pair."""
-    try:
-        data = pydantic_core.from_json(raw)  # not the module's from_json: that one parses records
-    except ValueError:
-        return None
-    if (
-        isinstance(data, dict)
-        and isinstance(data.get("episode_id"), str)
-        and isinstance(data.get("ref"), str)
-    ):
-        return data["episode_id"], data["ref"]
-    return None
 
 
 class StoredMemories(Sequence[Memory]):
@@ -491,7 +492,7 @@ class _StoredLine:
         self.path, self.number, self.store = path, number, store
         self.episode_id: str = data["episode_id"]
         self.refs: list[str] = data["prediction"].get("memory_refs") or []
-        self.items: list[Any] = data["prediction"]["memories"]
+        self.items: list[Any] = data["prediction"].get("memories") or []
         self.memories: list[Memory | None] = [None] * len(self.refs or self.items)
 
     def memory(self, index: int) -> Memory:
@@ -503,7 +504,7 @@ class _StoredLine:
     def _read(self, index: int) -> Memory:
         if self.refs:
             (memory,) = self.store.resolve(
-                self.episode_id, self.refs[index : index + 1], (self.path, self.number), _Resolved()
+                self.episode_id, self.refs[index : index + 1], (self.path, self.number), self.store.seen
             )
             return memory
         try:
@@ -563,11 +564,9 @@ def read_latest_records(run_dir: Path) -> list[Record]:
     path = run_dir / RECORDS
     store = MemoryStore(run_dir / MEMORIES)
     latest: dict[str, Record] = {}
-    for number, offset, raw, ended in _lines(path):
+    for number, offset, raw in _lines(path):
         parsed = _slim_record(path, number, offset, raw, store)
         if isinstance(parsed, DataError):
-            if not ended:  # no newline after it: the write was cut
-                break
             raise parsed
         latest[parsed.probe_id] = parsed
     return list(latest.values())

@@ -235,13 +235,14 @@ def test_an_unreadable_memory_line_is_named_where_a_ref_needs_it(tmp_path: Path)
     lines = path.read_text().splitlines(keepends=True)
     path.write_text(lines[0] + "{not json\n" + lines[2] + lines[1][:30])  # and a cut last line
     with pytest.raises(
-        DataError, match=r"holds no memory .* \(unreadable line\(s\), which may have held it: 2\)"
+        DataError,
+        match=r"holds no memory .* \(unreadable line\(s\), which may have held it: 2; line 2: Invalid JSON",
     ):
         read_records(tmp_path)
     bad = json.loads(lines[1])
     del bad["memory"]["text"]
     path.write_text(lines[0] + json.dumps(bad) + "\n" + lines[2])
-    with pytest.raises(DataError, match=r"memories\.jsonl:2: field 'memory\.text' .*of episode e, which"):
+    with pytest.raises(DataError, match=r"which may have held it: 2; line 2: field 'memory\.text'"):
         read_records(tmp_path)
 
 
@@ -263,3 +264,63 @@ def test_a_memories_file_rewritten_since_it_was_indexed_is_an_error(tmp_path: Pa
     path.write_text(second + first)  # the same lines, swapped: the index now points at the wrong one
     with pytest.raises(DataError, match=r"memories\.jsonl:2: field 'ref' is no longer .*the file changed"):
         record.prediction.memories[1]
+
+
+def test_a_complete_last_line_without_its_newline_is_cut_by_readers_as_by_the_appender(
+    tmp_path: Path,
+) -> None:
+    # The appender cuts a last line without a newline; a reader that counted it would skip its probe.
+    path = _write(tmp_path, [_record("p1", _memories(1, "a")), _record("p2", _memories(1, "b"))])
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    assert [r.probe_id for r in read_latest_records(tmp_path)] == ["p1"]
+    assert [r.probe_id for r in read_records(tmp_path)] == ["p1"]
+    _append(tmp_path, [_record("p2", _memories(1, "b"))])  # the resume redoes it
+    assert [r.probe_id for r in read_records(tmp_path)] == ["p1", "p2"]
+
+
+def test_a_memories_line_cut_after_its_json_is_stored_again_not_pointed_at(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(1, "a"))])
+    memories = tmp_path / MEMORIES
+    memories.write_bytes(memories.read_bytes().rstrip(b"\n"))  # complete JSON, its newline lost
+    (tmp_path / RECORDS).write_text("")
+    _append(tmp_path, [_record("p1", _memories(1, "a"))])
+    (record,) = read_records(tmp_path)
+    assert record.prediction is not None and [m.text for m in record.prediction.memories] == ["a memory 0"]
+    assert len(_memory_lines(tmp_path)) == 1
+
+
+def test_a_damaged_memory_whose_ref_still_parses_is_stored_anew_by_the_redo(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(1, "a"))])
+    memories = tmp_path / MEMORIES
+    (line,) = _memory_lines(tmp_path)
+    line["memory"]["text"] = None  # type: ignore[index]
+    memories.write_text(json.dumps(line) + "\n")
+    with pytest.raises(DataError, match="holds no memory"):
+        read_records(tmp_path)
+    assert records.repair_run(tmp_path, "t") == 1, "the record that points at it is moved aside"
+    _append(tmp_path, [_record("p1", _memories(1, "a"))])  # the redo
+    (record,) = read_records(tmp_path)
+    assert record.prediction is not None and [m.text for m in record.prediction.memories] == ["a memory 0"]
+    assert len(_memory_lines(tmp_path)) == 2, "the damaged line stays, the memory is stored again"
+
+
+def test_a_plugins_memory_subclass_is_stored_as_the_memory_it_is(tmp_path: Path) -> None:
+    class Scored(Memory):
+        internal_score: float = 0.5
+
+    plain = _memories(1, "a")[0]
+    _append(tmp_path, [_record("p1", [Scored(**plain.model_dump())])])
+    (line,) = _memory_lines(tmp_path)
+    assert line["memory"] == json.loads(plain.model_dump_json()) and line["ref"] == records.memory_ref(
+        plain.model_dump_json()
+    )
+
+
+def test_a_memory_written_after_the_index_was_built_is_found(tmp_path: Path) -> None:
+    _append(tmp_path, [_record("p1", _memories(1, "a"))])
+    store = records.MemoryStore(tmp_path / MEMORIES)
+    assert set(store.stored()["e"]) == {line["ref"] for line in _memory_lines(tmp_path)}
+    _append(tmp_path, [_record("p2", _memories(1, "b"))])  # the run goes on while it is read
+    new = _memory_lines(tmp_path)[-1]
+    (memory,) = store.resolve("e", [str(new["ref"])], (tmp_path / RECORDS, 2), {})
+    assert memory.text == "b memory 0"
