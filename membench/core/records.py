@@ -102,13 +102,24 @@ class JsonlAppender:
 
     def _repair_torn_tail(self) -> None:
         """Cut a partial last line left by a killed writer, so the next append starts a fresh line."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size == 0:
             return
         with self.path.open("rb+") as handle:
-            data = handle.read()
-            if data.endswith(b"\n"):
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
                 return
-            handle.truncate(data.rfind(b"\n") + 1)
+            # Back from the end, a block at a time, to the last newline: never the whole file.
+            end = size
+            while end > 0:
+                start = max(0, end - 65536)
+                handle.seek(start)
+                found = handle.read(end - start).rfind(b"\n")
+                if found >= 0:
+                    handle.truncate(start + found + 1)
+                    return
+                end = start
+            handle.truncate(0)
 
     def append(self, model: BaseModel) -> None:
         self.append_lines([model.model_dump_json()])

@@ -324,3 +324,23 @@ def test_a_memory_written_after_the_index_was_built_is_found(tmp_path: Path) -> 
     new = _memory_lines(tmp_path)[-1]
     (memory,) = store.resolve("e", [str(new["ref"])], (tmp_path / RECORDS, 2), {})
     assert memory.text == "b memory 0"
+
+
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [
+        (b"", b""),
+        (b'{"a":1}\n', b'{"a":1}\n'),
+        (b'{"a":1}\n{"b":', b'{"a":1}\n'),
+        (b'{"b":', b""),
+        (b'{"a":1}\n' + b"x" * 200_000, b'{"a":1}\n'),  # a cut line longer than a block
+        (b'{"a":1}\n' * 40_000 + b"y" * 70_000, b'{"a":1}\n' * 40_000),
+    ],
+)
+def test_opening_an_appender_cuts_only_a_last_line_without_its_newline(
+    tmp_path: Path, content: bytes, kept: bytes
+) -> None:
+    path = tmp_path / RECORDS
+    path.write_bytes(content)
+    JsonlAppender(path).close()
+    assert path.read_bytes() == kept
