@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from membench.analysis.runs import role_label
 from membench.analysis.summary import breakdown_tables, interval_lines, legend, metric_columns, metric_rows
 from membench.cli.terminal import INDENT, command, fits, make_console, wrap
+from membench.core.records import MEMORIES, RECORDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -190,9 +191,11 @@ def _where_and_next(outcome: RunOutcome, width: int) -> list[str]:
     lines of its own, indented, so that it can be copied whole."""
     results_dir = _results_dir(outcome.run_dir)
     task, system = outcome.components.task.name, outcome.components.system_name
+    files = [RECORDS, MEMORIES, "manifest.json", "summary.json"]
+    held = [name for name in files if (outcome.run_dir / name).exists()] or files
     return [
         *wrap(f"results: {outcome.run_dir}", width),
-        f"{INDENT}(records.jsonl, manifest.json, summary.json)",
+        f"{INDENT}({', '.join(held)})",
         "next: run other systems on the same task (membench systems list), then",
         *command(
             f"membench compare --task {task} --systems {system},OTHER --results-dir {results_dir}", width
