@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from membench.cli.options import (
     non_negative_int,
     positive_int,
 )
+from membench.cli.terminal import print_paragraphs
 
 if TYPE_CHECKING:
     from membench.core.config import RunConfig
@@ -204,20 +204,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
         outcome = run(config)
     except EndpointCheckFailed as exc:
-        _print_to_stderr(f"membench: error: {failure.line()}" for failure in exc.failures)
+        print_paragraphs((f"membench: error: {failure.line()}" for failure in exc.failures), sys.stderr)
         return 1
     print_outcome(outcome)
     print_error_summary(outcome.run_dir, retry_command(args.run_parser, args))
     if outcome.stopped is not None:
-        _print_to_stderr(outcome.stopped.paragraphs())
+        print_paragraphs(outcome.stopped.paragraphs(), sys.stderr)
     return 0 if outcome.manifest.status == "complete" else 1
-
-
-def _print_to_stderr(paragraphs: Iterable[str]) -> None:
-    """Each paragraph on stderr, wrapped at its console's width (``cli.terminal.wrap``)."""
-    from membench.cli.terminal import make_console, wrap
-
-    width = make_console(sys.stderr).width
-    for paragraph in paragraphs:
-        for line in wrap(paragraph, width):
-            print(line, file=sys.stderr)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from membench.cli.options import add_common
+from membench.cli.terminal import print_paragraphs
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -179,7 +180,7 @@ def execute(configs: Sequence[RunConfig], redo: Redo, *, dry_run: bool) -> int:
             finished=lambda result: _ended(console, result, redo),
         )
     except EndpointCheckFailed as exc:
-        _to_stderr([f"membench: error: {failure.line()}" for failure in exc.failures])
+        print_paragraphs([f"membench: error: {failure.line()}" for failure in exc.failures], sys.stderr)
         return 1
     compared = _comparisons(console, outcome)
     _failures(console, outcome)
@@ -256,7 +257,7 @@ def _comparisons(console: Console, outcome: SweepOutcome) -> bool:
             run_dirs = [pair.run_dir for pair in pairs if pair.run_dir is not None]
             result = compare(run_dirs, plugins=pairs[0].config.plugins)
         except MembenchError as exc:
-            _to_stderr([f"membench: error: {task}: the runs could not be compared: {exc}"])
+            print_paragraphs([f"membench: error: {task}: the runs could not be compared: {exc}"], sys.stderr)
             made = False
             continue
         print_table(result, console)
@@ -271,14 +272,4 @@ def _failures(console: Console, outcome: SweepOutcome) -> None:
     if failed:
         lines = [f"membench: {len(failed)} of {total} runs failed:"]
         lines += [f"  {pair.config.task} × {pair.config.system}: {pair.cause}" for pair in failed]
-        _to_stderr(lines)
-
-
-def _to_stderr(lines: Sequence[str]) -> None:
-    """Each line on stderr, wrapped at its console's width."""
-    from membench.cli.terminal import make_console, wrap
-
-    width = make_console(sys.stderr).width
-    for text in lines:
-        for line in wrap(text, width, indent="    " if text.startswith("  ") else "  "):
-            print(line, file=sys.stderr)
+        print_paragraphs(lines, sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import textwrap
+from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +41,15 @@ def wrap(text: str, width: int, indent: str = INDENT) -> list[str]:
         break_on_hyphens=False,
         break_long_words=False,
     ) or [""]
+
+
+def print_paragraphs(paragraphs: Iterable[str], file: IO[str]) -> None:
+    """Each paragraph on ``file``, wrapped at the width of a console on it; one that starts indented
+    (an item under a heading) has its continuations one indent deeper."""
+    width = make_console(file).width
+    for text in paragraphs:
+        for line in wrap(text, width, indent=INDENT * 2 if text.startswith(INDENT) else INDENT):
+            print(line, file=file)
 
 
 def command(text: str, width: int, indent: str = INDENT) -> list[str]:
