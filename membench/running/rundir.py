@@ -138,7 +138,7 @@ def readable_for_resume(run_dir: Path, repair: bool) -> tuple[int, ProbeTally]:
     With ``repair`` unreadable lines are moved aside (their probes then have no record, so they are
     redone); without it the first one is refused, naming file and line, and saying that --repair
     fixes it: a damaged line would otherwise stop every resume, with no way forward. A record is
-    unreadable too when a memory it points at cannot be read from memories.jsonl (``read_records``
+    unreadable too when a memory it points at cannot be read from memories.jsonl (``iter_records``
     resolves every ref).
     """
     moved = repair_run(run_dir, stamp()) if repair else 0
