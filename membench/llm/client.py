@@ -287,7 +287,7 @@ class LLMClient:
 
         pool = _pool(self.endpoint, self.max_connections)
         outcome = await self.retry.run(
-            lambda: self._attempt(request, pool), secrets=known_secrets(self._api_key)
+            lambda: self._attempt(request, pool), secrets=lambda: known_secrets(self._api_key)
         )
         response = outcome.value
         if self.cache is not None and (usable is None or usable(response.text)):
@@ -376,7 +376,7 @@ class LLMClient:
             except TimeoutError:
                 raise TimeoutError(f"no reply within {timeout_s:g}s") from None
 
-        await quick.run(attempt, secrets=known_secrets(self._api_key))
+        await quick.run(attempt, secrets=lambda: known_secrets(self._api_key))
 
 
 def warm_up(clients: Iterable[LLMClient]) -> None:

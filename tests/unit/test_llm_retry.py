@@ -154,7 +154,7 @@ def test_error_messages_never_carry_keys(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     call, _ = failing(leaky)
     with pytest.raises(LLMError) as info:
-        asyncio.run(RetryPolicy(sleep=Recorder()).run(call, secrets=known_secrets("pw-777777")))
+        asyncio.run(RetryPolicy(sleep=Recorder()).run(call, secrets=lambda: known_secrets("pw-777777")))
     message = str(info.value)
     for secret in ("sk-live-abcdef123456", "tok-zzz999", "acme-secret-value-123", "pw-777777"):
         assert secret not in message
