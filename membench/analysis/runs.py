@@ -89,24 +89,11 @@ class LoadedRun:
 
 
 def task_contributions(task: Task, records: list[Record], ingests: list[IngestRecord]) -> pd.DataFrame:
-    """Every metric contribution ``task`` takes from a run's latest records, one row each.
+    """Every metric contribution ``task`` takes from a run's latest records, one row each
+    (``contributions_table``)."""
+    from membench.stats.frame import contributions_table
 
-    Statistics resample the ``episode_id`` column as the cluster. A task that declares a
-    ``cluster_label`` has that label's value put there instead (the episode stays the unit of memory
-    state; the cluster is what outcomes are correlated within); a row without the label keeps its
-    episode."""
-    from membench.stats.frame import contributions_frame
-
-    frame = contributions_frame(task.contributions(records, ingests))
-    key = task.cluster_label
-    if key is None or frame.empty:
-        return frame
-    if key not in frame.columns:
-        raise ConfigError(
-            f"task {task.name} clusters by label '{key}', which none of its contributions carry"
-        )
-    frame["episode_id"] = frame[key].where(frame[key].notna(), frame["episode_id"])
-    return frame
+    return contributions_table(task, task.contributions(records, ingests))
 
 
 def read_contributions(task: Task, run_dir: Path) -> pd.DataFrame:

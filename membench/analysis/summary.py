@@ -17,6 +17,8 @@ from membench.core.text import level_order
 from membench.stats.policy import CONFIDENCE, few_episodes_note, interval_note
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from membench.stats import MetricEstimate
 
 SUMMARY = "summary.json"
@@ -47,11 +49,21 @@ def estimate_dict(est: MetricEstimate) -> dict[str, Any]:
     }
 
 
-def summarize(task: Task, run_dir: Path, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Estimates for every metric the task declares (N/A when it has no contributions), and breakdowns."""
+def summarize(
+    task: Task,
+    run_dir: Path,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    contributions: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Estimates for every metric the task declares (N/A when it has no contributions), and breakdowns.
+
+    ``contributions`` is the run's table when the runner took it as the run went
+    (``RunContributions``); None reads the run back from ``run_dir``."""
     from membench.stats import estimate
 
-    frame = read_contributions(task, run_dir)
+    frame = read_contributions(task, run_dir) if contributions is None else contributions
     overall = estimate(frame, task.metrics, n_boot=n_boot, seed=seed)
     breakdowns = {
         label: [estimate_dict(e) for e in estimate(frame, task.metrics, n_boot=n_boot, seed=seed, by=label)]

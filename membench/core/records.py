@@ -298,12 +298,13 @@ class RecordAppender:
         self._memories: JsonlAppender | None = None
         self._stored = MemoryStore(self._memories_path).stored()
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Record) -> list[str]:
+        """Append ``record``; returns the refs of its memories, in order (none when it has none)."""
         prediction = record.prediction
+        refs: list[str] = []
         if prediction is not None and prediction.memories:
             stored = self._stored.setdefault(record.episode_id, set())
             lines: list[str] = []
-            refs: list[str] = []
             for memory in prediction.memories:
                 text = MEMORY_JSON.dump_json(memory).decode("utf-8")  # a plugin's subclass as a Memory
                 ref = memory_ref(text)
@@ -317,6 +318,7 @@ class RecordAppender:
             by_ref = prediction.model_copy(update={"memories": [], "memory_refs": refs})
             record = record.model_copy(update={"prediction": by_ref})
         self.records.append(record)
+        return refs
 
     def _memory_file(self) -> JsonlAppender:
         if self._memories is None:

@@ -309,7 +309,7 @@ async def run_on_ray(
                     if result is not None:
                         raise result
                 else:
-                    _replay(runner, writer, result)
+                    _replay(runner, writer, episode.episode_id, result)
                 dispatch(slot)
     finally:
         for future in flying:
@@ -322,7 +322,7 @@ async def run_on_ray(
             ray.kill(actor)
 
 
-def _replay(runner: Runner, writer: RunWriter, outcome: EpisodeOutcome) -> None:
+def _replay(runner: Runner, writer: RunWriter, episode_id: str, outcome: EpisodeOutcome) -> None:
     """Make an actor's sink calls on the driver's sink, in order: the records are appended, counted
     and shown here; the run's streak may stop the run at any of them."""
     for key, value in outcome.cache.items():
@@ -333,4 +333,4 @@ def _replay(runner: Runner, writer: RunWriter, outcome: EpisodeOutcome) -> None:
     if outcome.error is not None:
         raise outcome.error
     sink.end_episode()
-    writer.episode_done()
+    writer.episode_done(episode_id)

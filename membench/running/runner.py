@@ -65,6 +65,7 @@ from membench.core.types import (
 )
 from membench.judges.base import Judge
 from membench.readers.base import Reader
+from membench.running.contributions import RunContributions
 from membench.running.display import Display
 from membench.running.failures import FailureStreak, failure_of
 from membench.running.rundir import (
@@ -177,6 +178,8 @@ class Runner:
         self.streak = FailureStreak(config.max_consecutive_errors)
         #: the latest status of every probe with a record, seeded from the run directory by ``run``.
         self.tally = ProbeTally()
+        #: the run's metric contributions, taken as its episodes end (``RunContributions.table``).
+        self.contributions = RunContributions(components.task, fresh=False)
         #: why the run stopped early, once ``run`` returned a failed run (its caller shows it).
         self.stopped: RunStopped | None = None
         #: the LLM cache's hits and misses in other processes (Ray actors), added to this process's.
@@ -203,8 +206,14 @@ class Runner:
         started = time.monotonic()
         manifest = starting_manifest(run_id, identity, previous)
         write_manifest(run_dir, manifest)
+        # A run begun afresh takes its contributions as it goes; a resumed one's summary reads it back.
+        self.contributions = RunContributions(self.c.task, fresh=previous is None and not len(self.tally))
         writer = RunWriter(
-            RecordAppender(run_dir), JsonlAppender(run_dir / INGESTS), self.tally, self.display
+            RecordAppender(run_dir),
+            JsonlAppender(run_dir / INGESTS),
+            self.tally,
+            self.contributions,
+            self.display,
         )
         queue: asyncio.Queue[Episode] = asyncio.Queue()
         for episode in todo:
@@ -274,7 +283,7 @@ class Runner:
             episode = queue.get_nowait()
             sink = EpisodeSink(self.streak, writer)
             await self.episodes.run(worker, episode, pending[episode.episode_id], run_id, sink)
-            writer.episode_done()
+            writer.episode_done(episode.episode_id)
 
 
 def worker_dir(run_dir: Path, index: int) -> Path:
@@ -300,30 +309,40 @@ class RunWriter:
     """The run directory's one writer: appends each record, flushed, its memories by reference
     (``RecordAppender``: each distinct memory once per episode in memories.jsonl, before the record),
     and keeps the run's tally, usage and display; ``episode_done`` makes an episode's records and
-    memories durable."""
+    memories durable. What it writes also goes to the run's ``RunContributions``, which takes each
+    episode's metric contributions when it is done (the summary then reads nothing back)."""
 
     def __init__(
-        self, records_out: RecordAppender, ingests_out: JsonlAppender, tally: ProbeTally, display: Display
+        self,
+        records_out: RecordAppender,
+        ingests_out: JsonlAppender,
+        tally: ProbeTally,
+        contributions: RunContributions,
+        display: Display,
     ) -> None:
         self.records_out = records_out
         self.ingests_out = ingests_out
         self.tally = tally
+        self.contributions = contributions
         self.display = display
         self.usage: UsageByRole = {}
 
     def ingest(self, record: IngestRecord) -> None:
         self.usage = merge_usage(self.usage, record.usage)
         self.ingests_out.append(record)
+        self.contributions.ingest(record)
 
     def probe(self, record: Record) -> None:
-        self.records_out.append(record)
+        refs = self.records_out.append(record)
         self.tally.add(record)
+        self.contributions.probe(record, refs)
         self.usage = merge_usage(self.usage, record.usage)
         self.display.probe_done(record.status == "error", record.usage)
 
-    def episode_done(self) -> None:
+    def episode_done(self, episode_id: str) -> None:
         self.records_out.sync()
         self.ingests_out.sync()
+        self.contributions.episode_done(episode_id)
         self.display.episode_done()
 
     def close(self) -> None:

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from membench.core.errors import DataError
-from membench.core.task import Contribution
+from membench.core.columns import COLUMNS, ContributionColumns
+from membench.core.errors import ConfigError, DataError
+from membench.core.task import Contribution, Task
 from membench.stats.metrics import MetricSet
 
-COLUMNS = ("metric", "episode_id", "probe_id", "num", "den", "error")
 #: name used in DataError messages: the table is built in memory, not read from a file.
 SOURCE = "contributions"
 #: per-row weight column: Σden for ratio metrics, 1 per non-errored row for sum metrics.
@@ -26,20 +26,38 @@ WEIGHT = "_weight"
 
 def contributions_frame(contributions: Iterable[Contribution]) -> pd.DataFrame:
     """The long table of ``contributions``, one row each, labels spread into their own columns."""
-    rows = [
-        {
-            "metric": c.metric,
-            "episode_id": c.episode_id,
-            "probe_id": c.probe_id,
-            "num": float(c.num),
-            "den": float(c.den),
-            "error": bool(c.error),
-            **c.labels,
-        }
-        for c in contributions
-    ]
-    frame = pd.DataFrame(rows, columns=None if rows else list(COLUMNS))
-    frame["error"] = frame["error"].astype(bool)
+    columns = ContributionColumns()
+    columns.extend(contributions)
+    return columns.frame()
+
+
+def contributions_table(
+    task: Task, contributions: Iterable[Contribution] | ContributionColumns
+) -> pd.DataFrame:
+    """The statistics' table of a run's contributions, however they were taken (from the run read
+    back: ``analysis.runs``, or episode by episode as it ran: ``running.contributions``).
+
+    Rows are put in episode order (a stable sort), so that the table does not depend on the order in
+    which concurrent episodes wrote their records: sums over a cluster of several episodes (or over
+    probes) then add up in one order, and the same records give the same bits. Statistics resample
+    the ``episode_id`` column as the cluster. A task that declares a ``cluster_label`` has that
+    label's value put there instead (the episode stays the unit of memory state; the cluster is what
+    outcomes are correlated within); a row without the label keeps its episode."""
+    if isinstance(contributions, ContributionColumns):
+        frame = contributions.frame()
+    else:
+        frame = contributions_frame(contributions)
+    if frame.empty:
+        return frame
+    frame = frame.sort_values("episode_id", kind="stable", ignore_index=True)
+    key = task.cluster_label
+    if key is None:
+        return frame
+    if key not in frame.columns:
+        raise ConfigError(
+            f"task {task.name} clusters by label '{key}', which none of its contributions carry"
+        )
+    frame["episode_id"] = frame[key].where(frame[key].notna(), frame["episode_id"])
     return frame
 
 

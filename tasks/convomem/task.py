@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 class ConvoMemTask(Task):
     name = "convomem"
     version = "2"
+    contributions_per_episode = True
     description = "ConvoMem: accuracy and cost as the history grows to 300 conversations (arXiv 2511.10523)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = BREAKDOWNS

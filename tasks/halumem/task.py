@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 class HaluMemTask(Task):
     name = "halumem"
     version = "3"
+    contributions_per_episode = True
     description = "HaluMem: memory extraction, updating and QA, judged per operation (arXiv 2511.03506)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = ("question_type", "memory_type")

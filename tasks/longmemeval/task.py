@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 class LongMemEvalTask(Task):
     name = "longmemeval"
     version = "1"
+    contributions_per_episode = True
     description = "LongMemEval: questions over a long timestamped chat history, per type (arXiv 2410.10813)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = BREAKDOWNS

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 class SortTask(Task):
     name = "sort"
     version = "1"
+    contributions_per_episode = True
     description = "SORT: sequence order recall over book excerpts, Book-SORT format (arXiv 2410.08133)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = BREAKDOWNS

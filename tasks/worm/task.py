@@ -86,6 +86,7 @@ def variant_curves(variant: Variant) -> list[Curve]:
 class WormTask(Task):
     name = "worm"
     version = "1"
+    contributions_per_episode = True
     description = "WorM: working memory in 14 text variants, with the curves it reads (NeurIPS 2023 D&B)"
     metrics: ClassVar[tuple[MetricSpec, ...]] = METRICS
     breakdowns = ("variant",)
