@@ -29,6 +29,7 @@ from membench.analysis.rescore import RescoreConfig, RescoreOutcome
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.types import Manifest
 from membench.llm.client import warm_up
+from membench.running.collector import keep_loaded, run_collector
 from membench.running.components import prepare, run_dir_of
 from membench.running.display import Display, make_display
 from membench.running.rundir import open_run_dir
@@ -89,19 +90,21 @@ def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
     # the run): whatever fails or is interrupted, it is stopped here, not at exit (atexit is only the
     # backstop). No LLM is asked after the run.
     try:
-        components, plan, identity = prepare(config, display)
-        # The LLM libraries are imported here, not inside the first call: litellm's 4 s import would
-        # block the event loop with every episode waiting.
-        warm_up(components.llm_clients)
-        runner = Runner(config, components, plan, display)
-        run_dir = run_dir_of(config, identity)
-        with open_run_dir(
-            run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir"
-        ) as previous:
-            manifest = asyncio.run(runner.run(run_dir, identity, previous))
-            display.message("computing intervals ...")  # the bootstrap can take as long as a small run
-            summary = summarize(components.task, run_dir, contributions=runner.contributions.table())
-            write_summary(run_dir, summary)
+        with run_collector():
+            components, plan, identity = prepare(config, display)
+            # The LLM libraries are imported here, not inside the first call: litellm's 4 s import would
+            # block the event loop with every episode waiting.
+            warm_up(components.llm_clients)
+            keep_loaded()
+            runner = Runner(config, components, plan, display)
+            run_dir = run_dir_of(config, identity)
+            with open_run_dir(
+                run_dir, identity, fresh=config.fresh, elsewhere=" or choose another --run-dir"
+            ) as previous:
+                manifest = asyncio.run(runner.run(run_dir, identity, previous))
+                display.message("computing intervals ...")  # the bootstrap can take as long as a small run
+                summary = summarize(components.task, run_dir, contributions=runner.contributions.table())
+                write_summary(run_dir, summary)
     finally:
         stop_servers()
     elapsed = time.perf_counter() - started

@@ -161,6 +161,19 @@ def test_error_messages_never_carry_keys(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "Incorrect key" in message and "***" in message
 
 
+def test_the_secrets_are_gathered_only_for_a_failure() -> None:
+    asked: list[int] = []
+
+    def secrets() -> list[str]:
+        asked.append(1)
+        return ["pw-777777"]
+
+    call, _ = failing(StatusError(503, message="busy, pw-777777"))
+    outcome = asyncio.run(RetryPolicy(sleep=Recorder()).run(call, secrets=secrets))
+    assert outcome.value == "ok" and outcome.attempts == 2
+    assert asked == [1]  # the failed attempt's message was scrubbed; the success asked for nothing
+
+
 def test_scrub_replaces_the_longest_secret_whole() -> None:
     assert scrub("key=abcdef-ghijkl", ["abcdef", "abcdef-ghijkl"]) == "key=***"
 

@@ -1,0 +1,38 @@
+"""The garbage collector's settings for the length of one run.
+
+A run is many small objects made and dropped per probe (requests, replies, records) beside a few
+large long-lived ones (the data set, the libraries, the systems). CPython's defaults collect the
+young generation every 700 new objects, and the requests in flight outlive it, so they are promoted
+and make the older collections come often, each walking the long-lived objects again. Measured on a
+HaluMem run of 5,760 LLM calls at 64 connections (issue 17): 1,640 young, 148 middle and 12 full
+collections took 1.15 s of the event loop's time, and the loop reached 0.91 of its ideal; with a young
+threshold of 50,000 and what was loaded frozen, 10 collections took 0.1 s and it reached 0.95, the
+same as with the collector off. Cyclic garbage then waits for at most 50,000 new objects (a few MB).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: new objects between young collections during a run (CPython's default is 700).
+YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def run_collector() -> Iterator[None]:
+    """Fewer collections for the run; the process's own settings and unfrozen objects after it."""
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+def keep_loaded() -> None:
+    """Leave what is loaded now (the data set, the components) out of every collection until the run
+    ends: it lives as long as the run."""
+    gc.freeze()
