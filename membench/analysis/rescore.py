@@ -37,7 +37,7 @@ from membench.core.identity import RunIdentity, run_id_for, sha256_hex
 from membench.core.records import (
     INGESTS,
     RECORDS,
-    JsonlAppender,
+    RecordAppender,
     dump_json,
     read_latest_records,
     write_atomic,
@@ -202,7 +202,7 @@ class _Rescorer:
         started = time.monotonic()
         manifest = starting_manifest(run_id, identity, previous)
         write_manifest(self.run_dir, manifest)
-        out = JsonlAppender(self.run_dir / RECORDS)
+        out = RecordAppender(self.run_dir)  # memories by reference, as ``membench run`` writes them
         status: Status = "interrupted"
         try:
             queue: asyncio.Queue[Record] = asyncio.Queue()
@@ -217,7 +217,7 @@ class _Rescorer:
             write_manifest(self.run_dir, manifest)
         return manifest
 
-    async def _worker(self, queue: asyncio.Queue[Record], out: JsonlAppender, run_id: str) -> None:
+    async def _worker(self, queue: asyncio.Queue[Record], out: RecordAppender, run_id: str) -> None:
         while not queue.empty():
             record = queue.get_nowait()
             out.append(await self._rescore(record, run_id))

@@ -225,7 +225,9 @@ def test_fresh_archives_the_run_with_its_memories(tmp_path: Path) -> None:
     assert len(read_records(archived)) == len(read_records(run_dir))
 
 
-def test_a_rescore_reads_its_source_in_either_form(made: dict[str, Path], tmp_path: Path) -> None:
+def test_a_rescore_reads_its_source_in_either_form_and_writes_by_reference(
+    made: dict[str, Path], tmp_path: Path
+) -> None:
     def rescored(form: str) -> tuple[list[dict[str, Any]], bytes]:
         results = tmp_path / form
         shutil.copytree(made["halumem"], results)
@@ -234,6 +236,11 @@ def test_a_rescore_reads_its_source_in_either_form(made: dict[str, Path], tmp_pa
             to_old_form(source)
         config = RescoreConfig(source, "lexical", data_dir=made["halumem"].parent / "data", n_boot=0)
         outcome = rescore(config)
+        # The rescore writes as a run does, memories by reference, whichever form its source has.
+        lines = [json.loads(line) for line in (outcome.run_dir / RECORDS).read_text().splitlines()]
+        retrieved = [line["prediction"] for line in lines if line["prediction"]]
+        assert all(p["memories"] == [] for p in retrieved) and any(p["memory_refs"] for p in retrieved)
+        assert (outcome.run_dir / MEMORIES).stat().st_size > 0
         records = comparable(read_records(outcome.run_dir))
         return records, (outcome.run_dir / "agreement.json").read_bytes()
 
