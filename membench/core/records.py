@@ -287,9 +287,9 @@ class RecordAppender:
 
     A memory not yet stored for its episode gets its line in memories.jsonl, flushed before the record
     that points at it; ``sync`` makes memories.jsonl durable before records.jsonl. The refs stored per
-    episode are kept for the appender's life, a 16-digit hash per distinct memory (what the run holds
-    anyway), seeded from a resumed run's memories.jsonl, so a resumed episode stores nothing twice.
-    memories.jsonl is opened at the first memory: a run without any has none.
+    episode (a 16-digit hash per distinct memory) are seeded from a resumed run's memories.jsonl, so a
+    resumed episode stores nothing twice, and kept until ``episode_done`` says the episode will write
+    no more. memories.jsonl is opened at the first memory: a run without any has none.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -319,6 +319,11 @@ class RecordAppender:
             record = record.model_copy(update={"prediction": by_ref})
         self.records.append(record)
         return refs
+
+    def episode_done(self, episode_id: str) -> None:
+        """Forget the refs of an episode that writes no more records (should one write again, its
+        memories are stored again: a line too many, never a record that points at nothing)."""
+        self._stored.pop(episode_id, None)
 
     def _memory_file(self) -> JsonlAppender:
         if self._memories is None:

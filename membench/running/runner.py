@@ -341,6 +341,7 @@ class RunWriter:
 
     def episode_done(self, episode_id: str) -> None:
         self.records_out.sync()
+        self.records_out.episode_done(episode_id)
         self.ingests_out.sync()
         self.contributions.episode_done(episode_id)
         self.display.episode_done()

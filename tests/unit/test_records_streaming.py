@@ -183,6 +183,30 @@ def test_a_whole_read_shares_one_memory_object_per_distinct_memory(tmp_path: Pat
     assert first[0] is second[1] and first[1] is second[0]
 
 
+def test_an_episode_done_is_forgotten_and_a_late_record_of_it_still_reads_whole(tmp_path: Path) -> None:
+    shared = _memories(2, "shared")
+    out = RecordAppender(tmp_path)
+    out.append(_record("p1", shared))
+    out.append(_in("e2", _record("p2", shared)))
+    out.episode_done("e")  # its refs are dropped; e2's are kept
+    out.append(_in("e2", _record("p3", shared[:1])))
+    out.append(_record("p4", shared[:1]))  # written again after all: its memory is stored again
+    out.close()
+    assert [(line["episode_id"], line["memory"]["text"]) for line in _memory_lines(tmp_path)] == [  # type: ignore[index]
+        ("e", "shared memory 0"),
+        ("e", "shared memory 1"),
+        ("e2", "shared memory 0"),
+        ("e2", "shared memory 1"),
+        ("e", "shared memory 0"),
+    ]
+    assert [[m.text for m in r.prediction.memories] for r in read_records(tmp_path) if r.prediction] == [
+        ["shared memory 0", "shared memory 1"],
+        ["shared memory 0", "shared memory 1"],
+        ["shared memory 0"],
+        ["shared memory 0"],
+    ]
+
+
 def test_a_resumed_appender_stores_nothing_twice_and_old_inline_records_read_beside_new(
     tmp_path: Path,
 ) -> None:
