@@ -8,18 +8,23 @@ it. Each measurement is a fresh interpreter (the child), as ``membench run`` is:
 preparation and the summary all count. The server lives in this (parent) process, so it takes no CPU
 from the measured one beyond what the two cores share.
 
-The ideal is calls × 200 ms / c. Two figures are printed: ideal / the child's ``api.run`` (the command's
-work: prepare, the episodes, the summary) and ideal / the child's whole life (with interpreter start
-and imports). Then the same 576 calls in inspect_ai (one ``generate`` per sample, ``includes`` scorer,
-``max_connections`` = ``max_samples`` = 32) in its own venv, made on first use and kept in
-``--inspect-venv``; its process's wall time over membench's at the same concurrency is the ratio.
+The ideal is calls × 200 ms / c. Three figures are printed: ideal / the child's ``api.run`` (the
+command's work: prepare, the episodes, the summary), ideal / the child's whole life (with interpreter
+start and imports), and ideal / the calls' own window (the first request's arrival at the server to
+the last one's plus the latency): the share of the network's time the episodes kept busy, apart from
+the fixed costs around them, which are printed beside it (``api.run`` up to the first request, and after
+the last reply: the summary). ``--users`` sets the workload (9 calls per user); with 640 users the
+fixed costs weigh a tenth as much. Then the same calls in inspect_ai (one ``generate`` per sample,
+``includes`` scorer, ``max_connections`` = ``max_samples`` = ``--inspect-at``) in its own venv, made on
+first use and kept in ``--inspect-venv``; its process's wall time over membench's at the same
+concurrency is the ratio.
 
 The LLM client alone (``LLMClient.complete`` × the same calls, no runner) separates the transport's
 share: the openai SDK at each concurrency, litellm (``hosted_vllm/``, the same server) at the inspect
 concurrency, with the import time and the CPU per call.
 
 Usage: python benchmarks/bench_concurrency.py [--latency 0.2] [--concurrency 1 8 32 64]
-       [--inspect-at 32] [--no-inspect] [--inspect-venv /tmp/membench-bench-inspect]
+       [--users 64] [--inspect-at 32] [--no-inspect] [--inspect-venv /tmp/membench-bench-inspect]
 """
 
 from __future__ import annotations
@@ -57,10 +62,13 @@ config = RunConfig(
     max_episodes=c, max_connections=c, results_dir=Path(results), data_dir=Path(data),
     use_cache=False, display="none",
 )
-begun = time.perf_counter()
+begun, begun_at = time.perf_counter(), time.monotonic()
 outcome = run(config, NullDisplay())
-ended = time.perf_counter()
-print(json.dumps({"run_s": ended - begun, "imports_s": begun - started, "status": outcome.manifest.status}))
+ended, ended_at = time.perf_counter(), time.monotonic()
+print(json.dumps({
+    "run_s": ended - begun, "imports_s": begun - started, "status": outcome.manifest.status,
+    "begun_at": begun_at, "ended_at": ended_at,
+}))
 """
 
 #: the LLM client alone, the same calls with no runner: argv = model, base URL, concurrency, calls.
@@ -130,18 +138,26 @@ def run_child(python: str, code: str, *args: str) -> tuple[dict[str, Any], float
     return json.loads(done.stdout.strip().splitlines()[-1]), wall
 
 
-def measure_membench(data: Path, concurrency: int, latency: float) -> tuple[int, dict[str, Any], float]:
+def measure_membench(
+    data: Path, users: int, concurrency: int, latency: float
+) -> tuple[int, dict[str, Any], float]:
+    """The calls made, the child's figures (with ``window_s``, ``before_s`` and ``after_s``: the
+    calls' window and the run's time before and after it), and the child's process wall time."""
     with FakeOpenAIServer(latency_s=latency) as server, tempfile.TemporaryDirectory() as results:
         out, wall = run_child(
             sys.executable,
             MEMBENCH_CHILD,
             *(str(data), results, server.base_url, str(concurrency)),
-            *(str(USERS), str(SESSIONS), str(TURNS)),
+            *(str(users), str(SESSIONS), str(TURNS)),
         )
-        calls = server.path_counts.get("/v1/chat/completions", 0)
+        arrived = [r.received_at for r in server.requests if r.path == "/v1/chat/completions"]
     if out["status"] != "complete":
         raise SystemExit(f"the run at {concurrency} ended {out['status']}")
-    return calls, out, wall
+    if arrived:
+        out["window_s"] = max(arrived) + latency - min(arrived)
+        out["before_s"] = min(arrived) - out["begun_at"]
+        out["after_s"] = out["ended_at"] - max(arrived) - latency
+    return len(arrived), out, wall
 
 
 def measure_client(model: str, calls: int, concurrency: int, latency: float) -> dict[str, Any]:
@@ -180,6 +196,7 @@ def main() -> None:
     )
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--users", type=int, default=USERS, help="HaluMem users (9 calls each)")
     parser.add_argument("--inspect-at", type=int, default=32)
     parser.add_argument("--no-inspect", action="store_true")
     parser.add_argument("--inspect-venv", type=Path, default=DEFAULT_VENV)
@@ -187,12 +204,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as data_dir:
         data = Path(data_dir)
-        calls, _, _ = measure_membench(data, 64, 0.0)  # builds the data once, warms the page cache
+        calls, _, _ = measure_membench(data, args.users, 64, 0.0)  # builds the data, warms the cache
         print(f"{args.latency * 1000:.0f} ms per call; cold process per row; ideal = calls × latency / c")
         print("    c  calls  ideal s   run s  ideal/run  process s  ideal/process")
         walls: dict[int, float] = {}
+        windows: list[str] = []
         for concurrency in args.concurrency:
-            calls, out, wall = measure_membench(data, concurrency, args.latency)
+            calls, out, wall = measure_membench(data, args.users, concurrency, args.latency)
             ideal = calls * args.latency / concurrency
             walls[concurrency] = wall
             print(
@@ -200,6 +218,13 @@ def main() -> None:
                 f"{ideal / out['run_s']:>9.2f}  {wall:>9.2f}  {ideal / wall:>13.2f}",
                 flush=True,
             )
+            windows.append(
+                f"{concurrency:>5}  {out['window_s']:>8.2f}  {ideal / out['window_s']:>12.2f}  "
+                f"{out['before_s']:>14.2f}  {out['after_s']:>13.2f}"
+            )
+        print("the calls' window (first request to last reply), and the run around it")
+        print("    c  window s  ideal/window  before calls s  after calls s")
+        print("\n".join(windows))
     print(f"the LLM client alone, {calls} calls (warm: the import before the calls)")
     print("    c  transport  warm s  calls s  ideal/calls  CPU ms per call")
     for model, transport in (("openai/fake-model", "openai"), ("hosted_vllm/fake-model", "litellm")):

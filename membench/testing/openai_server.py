@@ -31,7 +31,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -221,6 +221,9 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    #: ``time.monotonic()`` as it arrived (one clock for every process of the machine): when a
+    #: benchmark's calls went out, seen from outside the process that made them.
+    received_at: float = field(default_factory=time.monotonic)
 
 
 def _validate_fault(fault: Fault) -> Fault:

@@ -380,6 +380,15 @@ def test_models_endpoint_and_path_counts(server: FakeOpenAIServer) -> None:
     assert server.path_counts == {"/v1/models": 1, "/chat/completions": 1}
 
 
+def test_each_request_keeps_when_it_arrived_on_the_machine_wide_clock(server: FakeOpenAIServer) -> None:
+    before = time.monotonic()
+    for _ in range(2):
+        _post(f"{server.base_url}/chat/completions", {"model": "m", "messages": HELLO})
+    after = time.monotonic()
+    first, second = (r.received_at for r in server.requests)
+    assert before <= first <= second <= after
+
+
 def test_mem0_responder_speaks_both_extraction_formats() -> None:
     additive = {
         "response_format": {"type": "json_object"},
