@@ -4,10 +4,11 @@ A run is many small objects made and dropped per probe (requests, replies, recor
 large long-lived ones (the data set, the libraries, the systems). CPython's defaults collect the
 young generation every 700 new objects, and the requests in flight outlive it, so they are promoted
 and make the older collections come often, each walking the long-lived objects again. Measured on a
-HaluMem run of 5,760 LLM calls at 64 connections (issue 17): 1,640 young, 148 middle and 12 full
-collections took 1.15 s of the event loop's time, and the loop reached 0.91 of its ideal; with a young
-threshold of 50,000 and what was loaded frozen, 10 collections took 0.1 s and it reached 0.95, the
-same as with the collector off. Cyclic garbage then waits for at most 50,000 new objects (a few MB).
+HaluMem run of 5,760 LLM calls at 64 connections (issue 17, BENCHMARKS.md): with the defaults, 1,640
+young, 148 middle and 12 full collections took 1.15 s of the process, and the calls kept the endpoint
+0.91 busy; with a young threshold of 50,000 during the run, a handful of collections ran in it and
+the calls reached 0.93-0.95, as with the collector off. Cyclic garbage then waits for at most 50,000
+new objects (a few MB).
 """
 
 from __future__ import annotations
