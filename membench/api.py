@@ -29,7 +29,7 @@ from membench.analysis.rescore import RescoreConfig, RescoreOutcome
 from membench.core.config import LLMSpec, RunConfig
 from membench.core.types import Manifest
 from membench.llm.client import warm_up
-from membench.running.collector import keep_loaded, run_collector
+from membench.running.collector import run_collector
 from membench.running.components import prepare, run_dir_of
 from membench.running.display import Display, make_display
 from membench.running.rundir import open_run_dir
@@ -95,7 +95,6 @@ def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
             # The LLM libraries are imported here, not inside the first call: litellm's 4 s import would
             # block the event loop with every episode waiting.
             warm_up(components.llm_clients)
-            keep_loaded()
             runner = Runner(config, components, plan, display)
             run_dir = run_dir_of(config, identity)
             with open_run_dir(

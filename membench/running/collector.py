@@ -1,14 +1,15 @@
-"""The garbage collector's settings for the length of one run.
+"""The garbage collector's young threshold for the length of one run.
 
 A run is many small objects made and dropped per probe (requests, replies, records) beside a few
-large long-lived ones (the data set, the libraries, the systems). CPython's defaults collect the
-young generation every 700 new objects, and the requests in flight outlive it, so they are promoted
-and make the older collections come often, each walking the long-lived objects again. Measured on a
-HaluMem run of 5,760 LLM calls at 64 connections (issue 17, BENCHMARKS.md): with the defaults, 1,640
-young, 148 middle and 12 full collections took 1.15 s of the process, and the calls kept the endpoint
-0.91 busy; with a young threshold of 50,000 during the run, a handful of collections ran in it and
-the calls reached 0.93-0.95, as with the collector off. Cyclic garbage then waits for at most 50,000
-new objects (a few MB).
+large long-lived ones (the data set, the libraries, the systems). CPython collects the young
+generation every 700 new objects; the requests in flight outlive it, so they are promoted and make the
+older collections come often, each walking the long-lived objects again. Measured on a HaluMem run of
+5,760 LLM calls at 64 connections (issue 17, BENCHMARKS.md): with the defaults, 1,640 young, 148 middle
+and 12 full collections took 1.15 s of the process, and the calls kept the endpoint 0.91 busy; with a
+young threshold of 50,000 during the run, a handful of collections ran in it and the calls reached
+0.93-0.95, as with the collector off. Cyclic garbage then waits for at most 50,000 new objects (a few
+MB). Freezing the loaded objects (``gc.freeze``) measured the same on top of this, and would have to
+be undone with ``gc.unfreeze``, which would also thaw whatever the caller had frozen: not done.
 """
 
 from __future__ import annotations
@@ -23,17 +24,10 @@ YOUNG_THRESHOLD = 50_000
 
 @contextmanager
 def run_collector() -> Iterator[None]:
-    """Fewer collections for the run; the process's own settings and unfrozen objects after it."""
+    """Young collections every ``YOUNG_THRESHOLD`` objects for the run; the caller's settings after it."""
     before = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, *before[1:])
     try:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
-
-
-def keep_loaded() -> None:
-    """Leave what is loaded now (the data set, the components) out of every collection until the run
-    ends: it lives as long as the run."""
-    gc.freeze()
