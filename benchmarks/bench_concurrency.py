@@ -15,16 +15,16 @@ the last one's plus the latency): the share of the network's time the episodes k
 the fixed costs around them, which are printed beside it (``api.run`` up to the first request, and after
 the last reply: the summary). ``--users`` sets the workload (9 calls per user); with 640 users the
 fixed costs weigh a tenth as much. Then the same calls in inspect_ai (one ``generate`` per sample,
-``includes`` scorer, ``max_connections`` = ``max_samples`` = ``--inspect-at``) in its own venv, made on
-first use and kept in ``--inspect-venv``; its process's wall time over membench's at the same
+``includes`` scorer, ``max_connections`` = ``max_samples`` = each ``--inspect-at``) in its own venv,
+made on first use and kept in ``--inspect-venv``; its process's wall time over membench's at the same
 concurrency is the ratio.
 
 The LLM client alone (``LLMClient.complete`` × the same calls, no runner) separates the transport's
-share: the openai SDK at each concurrency, litellm (``hosted_vllm/``, the same server) at the inspect
-concurrency, with the import time and the CPU per call.
+share: the openai SDK at each concurrency, litellm (``hosted_vllm/``, the same server) at the first
+``--inspect-at`` concurrency, with the import time and the CPU per call.
 
 Usage: python benchmarks/bench_concurrency.py [--latency 0.2] [--concurrency 1 8 32 64]
-       [--users 64] [--inspect-at 32] [--no-inspect] [--inspect-venv /tmp/membench-bench-inspect]
+       [--users 64] [--inspect-at 32 [64 ...]] [--no-inspect] [--inspect-venv /tmp/membench-bench-inspect]
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--users", type=int, default=USERS, help="HaluMem users (9 calls each)")
-    parser.add_argument("--inspect-at", type=int, default=32)
+    parser.add_argument("--inspect-at", type=int, nargs="+", default=[32])
     parser.add_argument("--no-inspect", action="store_true")
     parser.add_argument("--inspect-venv", type=Path, default=DEFAULT_VENV)
     args = parser.parse_args()
@@ -228,7 +228,7 @@ def main() -> None:
     print(f"the LLM client alone, {calls} calls (warm: the import before the calls)")
     print("    c  transport  warm s  calls s  ideal/calls  CPU ms per call")
     for model, transport in (("openai/fake-model", "openai"), ("hosted_vllm/fake-model", "litellm")):
-        for concurrency in args.concurrency if transport == "openai" else [args.inspect_at]:
+        for concurrency in args.concurrency if transport == "openai" else args.inspect_at[:1]:
             if concurrency == 1:
                 continue  # calls × latency again: nothing to learn
             out = measure_client(model, calls, concurrency, args.latency)
@@ -240,7 +240,6 @@ def main() -> None:
             )
     if args.no_inspect:
         return
-    concurrency = args.inspect_at
     try:
         python = inspect_python(args.inspect_venv)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
@@ -249,14 +248,16 @@ def main() -> None:
     version = subprocess.run(
         [python, "-c", "import inspect_ai; print(inspect_ai.__version__)"], capture_output=True, text=True
     ).stdout.strip()
-    out, wall = measure_inspect(python, calls, concurrency, args.latency)
-    ideal = out["calls"] * args.latency / concurrency
-    print(
-        f"inspect_ai {version} at {concurrency}: {out['calls']} calls, eval {out['eval_s']:.2f} s, "
-        f"process {wall:.2f} s, ideal/process {ideal / wall:.2f} ({out['status']})"
-    )
-    if concurrency in walls:
-        print(f"inspect_ai / membench process wall time at {concurrency}: {wall / walls[concurrency]:.2f}")
+    for concurrency in args.inspect_at:
+        out, wall = measure_inspect(python, calls, concurrency, args.latency)
+        ideal = out["calls"] * args.latency / concurrency
+        print(
+            f"inspect_ai {version} at {concurrency}: {out['calls']} calls, eval {out['eval_s']:.2f} s, "
+            f"process {wall:.2f} s, ideal/process {ideal / wall:.2f} ({out['status']})"
+        )
+        if concurrency in walls:
+            ratio = wall / walls[concurrency]
+            print(f"inspect_ai / membench process wall time at {concurrency}: {ratio:.2f}")
 
 
 if __name__ == "__main__":
