@@ -102,7 +102,7 @@ def run(config: RunConfig, display: Display | None = None) -> RunOutcome:
             ) as previous:
                 manifest = asyncio.run(runner.run(run_dir, identity, previous))
                 display.message("computing intervals ...")  # the bootstrap can take as long as a small run
-                summary = summarize(components.task, run_dir, contributions=runner.contributions.table())
+                summary = summarize(components.task, run_dir, contributions=runner.contributions_table())
                 write_summary(run_dir, summary)
     finally:
         stop_servers()

@@ -298,10 +298,12 @@ class RecordAppender:
         self._memories: JsonlAppender | None = None
         self._stored = MemoryStore(self._memories_path).stored()
 
-    def append(self, record: Record) -> list[str]:
-        """Append ``record``; returns the refs of its memories, in order (none when it has none)."""
+    def append(self, record: Record) -> list[tuple[str, str]]:
+        """Append ``record``; returns the ref and the JSON of each of its memories as written, in
+        order (none when it has none)."""
         prediction = record.prediction
         refs: list[str] = []
+        written: list[tuple[str, str]] = []
         if prediction is not None and prediction.memories:
             stored = self._stored.setdefault(record.episode_id, set())
             lines: list[str] = []
@@ -313,12 +315,13 @@ class RecordAppender:
                     episode = json.dumps(record.episode_id, ensure_ascii=False)
                     lines.append(f'{{"episode_id":{episode},"ref":"{ref}","memory":{text}}}')
                 refs.append(ref)
+                written.append((ref, text))
             if lines:
                 self._memory_file().append_lines(lines)
             by_ref = prediction.model_copy(update={"memories": [], "memory_refs": refs})
             record = record.model_copy(update={"prediction": by_ref})
         self.records.append(record)
-        return refs
+        return written
 
     def episode_done(self, episode_id: str) -> None:
         """Forget the refs of an episode that writes no more records (should one write again, its

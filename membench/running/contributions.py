@@ -6,9 +6,10 @@ Only for a task whose ``contributions_per_episode`` is True (nothing computed ac
 only for a run that starts with no records: a resumed run's earlier records are on disk, and its
 summary reads the run back as before (``RunContributions.table`` is then None).
 
-An episode's records are held until the episode ends, slim: each memory is the first one seen of its
-ref in the episode (the ``RecordAppender`` computes refs to write them), so an episode holds its
-distinct memories once plus a reference per retrieved memory, as memories.jsonl and records.jsonl do.
+An episode's records are held until the episode ends, slim: each memory is read once per episode from
+the JSON the ``RecordAppender`` wrote for it, and shared by every record that retrieved it, so an
+episode holds its distinct memories once plus a reference per retrieved memory, as memories.jsonl and
+records.jsonl do.
 Then its contributions are taken and the records dropped. An episode cut short (the run stopped) is
 taken at the end from what it wrote.
 """
@@ -18,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from membench.core.columns import ContributionColumns
-from membench.core.records import latest_ingests, latest_records
+from membench.core.records import MEMORY_JSON, latest_ingests, latest_records
 from membench.core.task import Task
 from membench.core.types import IngestRecord, Memory, Record
 
@@ -37,6 +40,13 @@ class _Episode:
         self.ingests: list[IngestRecord] = []
         self.memories: dict[str, Memory] = {}
 
+    def memory(self, ref: str, text: str) -> Memory:
+        """The memory of ``ref``, read from its JSON the first time the episode meets it."""
+        memory = self.memories.get(ref)
+        if memory is None:
+            memory = self.memories[ref] = MEMORY_JSON.validate_json(text)
+        return memory
+
 
 class RunContributions:
     """Each finished episode's contributions, and the records of those still running."""
@@ -44,8 +54,7 @@ class RunContributions:
     def __init__(self, task: Task, *, fresh: bool) -> None:
         self.task = task
         #: False once the contributions cannot stand for the run's records: a resumed run, a task that
-        #: computes across episodes, or a task whose ``contributions`` raised (its summary, reading
-        #: the run back, then raises the same error, after every record is safe).
+        #: computes across episodes, or a record or task that failed here (``_give_up``).
         self.complete = fresh and task.contributions_per_episode
         self._running: dict[str, _Episode] = {}
         self._taken = ContributionColumns()
@@ -54,15 +63,24 @@ class RunContributions:
         if self.complete:
             self._episode(record.episode_id).ingests.append(record)
 
-    def probe(self, record: Record, refs: Sequence[str]) -> None:
-        """``record`` as written; ``refs`` the refs of its memories (empty when it has none)."""
+    def probe(self, record: Record, memories: Sequence[tuple[str, str]]) -> None:
+        """``record`` as written, and the ref and JSON of each of its memories as written
+        (``RecordAppender.append``).
+
+        Its memories are held as read back from that JSON, as the read-back path reads them from
+        memories.jsonl, never as the objects the system returned: a system may hand out its own
+        stored objects and change them later in the episode (a plugin's Memory subclass, too, is
+        written as a Memory)."""
         if not self.complete:
             return
         episode = self._episode(record.episode_id)
         prediction = record.prediction
-        if prediction is not None and refs:
-            memories = zip(refs, prediction.memories, strict=True)
-            held = [episode.memories.setdefault(ref, memory) for ref, memory in memories]
+        if prediction is not None and memories:
+            try:
+                held = [episode.memory(ref, text) for ref, text in memories]
+            except ValidationError:
+                self._give_up()
+                return
             slim = prediction.model_copy(update={"memories": held})
             record = record.model_copy(update={"prediction": slim})
         episode.records.append(record)
@@ -91,9 +109,15 @@ class RunContributions:
     def _take(self, episode: _Episode) -> None:
         try:
             taken = self.task.contributions(latest_records(episode.records), latest_ingests(episode.ingests))
-        except Exception:
-            self.complete = False
-            self._running.clear()
-            self._taken = ContributionColumns()
+        except Exception:  # whatever it is, the read-back path meets it again (``_give_up``)
+            self._give_up()
             return
         self._taken.extend(taken)
+
+    def _give_up(self) -> None:
+        """Leave the summary to the read-back path: what failed here (a memory that does not read back,
+        a task's ``contributions`` raising) then fails there, after the run, with every record on disk
+        and the error naming its file and line; the run itself goes on."""
+        self.complete = False
+        self._running.clear()
+        self._taken = ContributionColumns()

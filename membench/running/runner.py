@@ -81,6 +81,8 @@ from membench.running.rundir import (
 from membench.systems.base import MemorySystem
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from membench.llm.client import LLMClient
 
 
@@ -178,8 +180,8 @@ class Runner:
         self.streak = FailureStreak(config.max_consecutive_errors)
         #: the latest status of every probe with a record, seeded from the run directory by ``run``.
         self.tally = ProbeTally()
-        #: the run's metric contributions, taken as its episodes end (``RunContributions.table``).
-        self.contributions = RunContributions(components.task, fresh=False)
+        #: the run's metric contributions, taken as its episodes end; made by ``run``.
+        self.contributions: RunContributions | None = None
         #: why the run stopped early, once ``run`` returned a failed run (its caller shows it).
         self.stopped: RunStopped | None = None
         #: the LLM cache's hits and misses in other processes (Ray actors), added to this process's.
@@ -207,13 +209,10 @@ class Runner:
         manifest = starting_manifest(run_id, identity, previous)
         write_manifest(run_dir, manifest)
         # A run begun afresh takes its contributions as it goes; a resumed one's summary reads it back.
-        self.contributions = RunContributions(self.c.task, fresh=previous is None and not len(self.tally))
+        contributions = RunContributions(self.c.task, fresh=previous is None and not len(self.tally))
+        self.contributions = contributions
         writer = RunWriter(
-            RecordAppender(run_dir),
-            JsonlAppender(run_dir / INGESTS),
-            self.tally,
-            self.contributions,
-            self.display,
+            RecordAppender(run_dir), JsonlAppender(run_dir / INGESTS), self.tally, contributions, self.display
         )
         queue: asyncio.Queue[Episode] = asyncio.Queue()
         for episode in todo:
@@ -269,6 +268,11 @@ class Runner:
             write_manifest(run_dir, manifest)
         self.stopped = stopped
         return manifest
+
+    def contributions_table(self) -> pd.DataFrame | None:
+        """The run's contributions table for its summary, or None when the summary must read the
+        run back (``RunContributions.table``)."""
+        return self.contributions.table() if self.contributions is not None else None
 
     async def _worker(
         self,
@@ -333,9 +337,9 @@ class RunWriter:
         self.contributions.ingest(record)
 
     def probe(self, record: Record) -> None:
-        refs = self.records_out.append(record)
+        memories = self.records_out.append(record)
         self.tally.add(record)
-        self.contributions.probe(record, refs)
+        self.contributions.probe(record, memories)
         self.usage = merge_usage(self.usage, record.usage)
         self.display.probe_done(record.status == "error", record.usage)
 
