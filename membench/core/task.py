@@ -175,13 +175,15 @@ class Task(ABC):
     latency_axes: ClassVar[tuple[str, ...] | None] = None
     #: a label key whose value is the statistical cluster instead of the episode, for a task whose
     #: episodes are not independent (ConvoMem: haystacks of one persona share its filler and its items
-    #: recur across sizes, so the persona is the cluster). Applied once, in ``analysis.runs``.
+    #: recur across sizes, so the persona is the cluster). Applied once, in
+    #: ``stats.frame.contributions_table``.
     cluster_label: ClassVar[str | None] = None
     #: True when ``contributions`` computes nothing across episodes: a run's contributions are then
     #: each episode's own, taken from its records and ingests alone, which the runner does as each
     #: episode ends instead of reading the whole run back for its summary. False (the safe default)
     #: for a task that weighs or decides by the whole run (episodic's per-cell weights, LoCoMo's
-    #: "does this judge give verdicts"). The contract test checks the claim on each task's built data.
+    #: "does this judge give verdicts"). tests/contract/test_contributions_per_episode.py checks the
+    #: claim on each task's tiny built data, with every offline judge and a wholly failed episode.
     contributions_per_episode: ClassVar[bool] = False
     #: readers this task ships, by name (``make_reader`` builds them); on this task's runs they come
     #: before the registry's readers of the same name, and ``membench list readers`` shows them.

@@ -1,9 +1,10 @@
 """Statistics for memory benchmarks: clustered estimates, paired comparisons, corrections, power, agreement.
 
-Everything reads one long contributions table (``contributions_frame``): a row per metric contribution
-with its episode (the statistical cluster) and probe. Quick tour::
+Everything reads one long contributions table (``contributions_table``): a row per metric contribution
+with its episode (the statistical cluster, or the task's ``cluster_label``) and probe, in episode order.
+Quick tour::
 
-    table = contributions_frame(task.contributions(records, ingests))
+    table = contributions_table(task, task.contributions(records, ingests))
     estimate(table, task.metrics)                        # value, clustered SE, bootstrap CI, n, errors
     estimate(table, task.metrics, by="question_type")   # per-category breakdown
     compare(table_a, table_b, task.metrics, "qa_correct")  # B - A, CI, McNemar or permutation p
@@ -24,7 +25,7 @@ from membench.stats.estimate import MetricEstimate, estimate
 if TYPE_CHECKING:
     from membench.stats.agreement import cohens_kappa, confusion_table, krippendorff_alpha, raw_agreement
     from membench.stats.corrections import benjamini_hochberg, holm
-    from membench.stats.frame import contributions_frame
+    from membench.stats.frame import contributions_frame, contributions_table
     from membench.stats.paired import Comparison, FamilyComparison, FamilyMember, compare, compare_family
     from membench.stats.power import (
         MinimumDetectableEffect,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 _MODULE_OF = {
     **dict.fromkeys(("cohens_kappa", "confusion_table", "krippendorff_alpha", "raw_agreement"), "agreement"),
     **dict.fromkeys(("benjamini_hochberg", "holm"), "corrections"),
-    "contributions_frame": "frame",
+    **dict.fromkeys(("contributions_frame", "contributions_table"), "frame"),
     **dict.fromkeys(
         ("Comparison", "FamilyComparison", "FamilyMember", "compare", "compare_family"), "paired"
     ),
@@ -76,6 +77,7 @@ __all__ = [
     "compare_family",
     "confusion_table",
     "contributions_frame",
+    "contributions_table",
     "design_effect_from_icc",
     "estimate",
     "holm",
