@@ -189,26 +189,28 @@ class RetryPolicy:
             try:
                 value = await call()
             except Exception as exc:
-                kind = classify(exc)
-                message = scrub(described(exc), secrets())
-                if kind == "fatal":
-                    raise LLMError(kind, message, attempt) from None
-                if attempt >= self.max_attempts:
-                    raise LLMError(
-                        kind, f"gave up after {attempt} attempts; last: {message}", attempt
-                    ) from None
-                wait = self.backoff_s(attempt, exc)
-                if waited + wait > self.max_total_wait_s:
-                    raise LLMError(
-                        kind,
-                        f"gave up after {attempt} attempts: waiting {wait:.1f}s more would exceed the "
-                        f"{self.max_total_wait_s:.0f}s retry budget; last: {message}",
-                        attempt,
-                    ) from None
-                await self.sleep(wait)
-                waited += wait
+                failure = exc
             else:
                 return Outcome(value=value, attempts=attempt, waited_s=waited)
+            # Out of the except block: nothing raised from here on (``secrets`` included) carries the
+            # provider's exception as its context.
+            kind = classify(failure)
+            message = scrub(described(failure), secrets())
+            if kind == "fatal":
+                raise LLMError(kind, message, attempt) from None
+            if attempt >= self.max_attempts:
+                raise LLMError(kind, f"gave up after {attempt} attempts; last: {message}", attempt) from None
+            wait = self.backoff_s(attempt, failure)
+            if waited + wait > self.max_total_wait_s:
+                raise LLMError(
+                    kind,
+                    f"gave up after {attempt} attempts: waiting {wait:.1f}s more would exceed the "
+                    f"{self.max_total_wait_s:.0f}s retry budget; last: {message}",
+                    attempt,
+                ) from None
+            del failure  # not held across the wait (its traceback holds the call's frames)
+            await self.sleep(wait)
+            waited += wait
 
 
 async def no_wait(_seconds: float) -> None:

@@ -174,6 +174,16 @@ def test_the_secrets_are_gathered_only_for_a_failure() -> None:
     assert asked == [1]  # the failed attempt's message was scrubbed; the success asked for nothing
 
 
+def test_a_failure_to_gather_the_secrets_never_carries_the_provider_s_error() -> None:
+    def secrets() -> list[str]:
+        raise OSError("environment unreadable")
+
+    call, _ = failing(StatusError(401, message="Incorrect key sk-live-abcdef123456"))
+    with pytest.raises(OSError) as info:
+        asyncio.run(RetryPolicy(sleep=Recorder()).run(call, secrets=secrets))
+    assert info.value.__context__ is None and info.value.__cause__ is None
+
+
 def test_scrub_replaces_the_longest_secret_whole() -> None:
     assert scrub("key=abcdef-ghijkl", ["abcdef", "abcdef-ghijkl"]) == "key=***"
 
