@@ -14,13 +14,12 @@ from membench.core.config import LLMSpec, RunConfig
 from membench.core.env import apply_offline_env
 from membench.core.errors import ConfigError, DataError, MembenchError
 from membench.core.identity import RunIdentity
-from membench.core.records import read_latest_records
 from membench.core.task import Task
 from membench.judges.base import Judge
 from membench.readers.base import Reader
 from membench.registry import Registry
 from membench.running.display import Display, make_display
-from membench.running.rundir import ProbeTally, run_dir_name
+from membench.running.rundir import finished_probes, run_dir_name
 from membench.running.runner import Components, RunPlan, plan_run, run_identity
 from membench.systems.base import MemorySystem
 from membench.systems.oracle import OracleSystem
@@ -248,14 +247,13 @@ def run_dir_of(config: RunConfig, identity: RunIdentity) -> Path:
 def _anything_pending(config: RunConfig, plan: RunPlan, run_dir: Path) -> bool:
     """Whether the run in ``run_dir`` has a probe of ``plan`` left to do (all of them with --fresh).
     Records it cannot read count as pending: the runner then refuses them, saying that --repair
-    moves them aside, or repairs them. The records are read slim, their memories left on disk (a
-    resume's records can be gigabytes with them): a record whose memories cannot be read counts as
-    done here, and the runner's whole read before it resumes (``rundir.readable_for_resume``) refuses
-    it with the same hint."""
-    if config.fresh:
+    moves them aside, or repairs them; with --repair, which may move some, anything may be pending.
+    A record whose memories cannot be read counts as done here (``finished_probes`` reads slim), and the
+    runner's whole read before it resumes (``rundir.readable_for_resume``) refuses it with that hint."""
+    if config.fresh or config.repair:
         return any(plan.probes_by_episode.values())
     try:
-        done = ProbeTally(read_latest_records(run_dir)).finished(config.retry_errors)
+        done = finished_probes(run_dir, config.retry_errors)
     except DataError:
         return True
     return any(p.probe_id not in done for probes in plan.probes_by_episode.values() for p in probes)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from membench.core.errors import DataError, IdentityMismatch, LLMError
 from membench.core.identity import RunIdentity, identity_differences, run_id_for
 from membench.core.lock import LOCK, exclusive
-from membench.core.records import iter_records, read_ingests, read_manifest, repair_run
+from membench.core.records import iter_records, read_ingests, read_latest_records, read_manifest, repair_run
 from membench.core.types import Counts, ErrorInfo, Manifest, Record, UsageByRole
 from membench.core.version import __version__
 from membench.llm.env import known_secrets, scrub
@@ -157,8 +157,10 @@ def readable_for_resume(run_dir: Path, repair: bool) -> tuple[int, ProbeTally]:
 
 
 def finished_probes(run_dir: Path, retry_errors: bool) -> set[str]:
-    """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors."""
-    return ProbeTally(iter_records(run_dir)).finished(retry_errors)
+    """Probe ids a (re)started run skips: every recorded one, or only the scored ones with retry_errors.
+    Records are read slim, their memories left on disk (a resume's records can be gigabytes with
+    them): a record whose memories cannot be read counts here as it stands."""
+    return ProbeTally(read_latest_records(run_dir)).finished(retry_errors)
 
 
 def starting_manifest(run_id: str, identity: RunIdentity, previous: Manifest | None) -> Manifest:
