@@ -14,7 +14,7 @@ from membench.analysis.runs import load_run
 from membench.api import run
 from membench.cli.main import main
 from membench.core.config import LLMSpec
-from membench.core.records import RECORDS, read_manifest, read_records
+from membench.core.records import MEMORIES, RECORDS, read_manifest, read_records
 from membench.running.display import NullDisplay
 from membench.testing import FakeLLM, RawReply, grade_abstention, unscored_verdicts
 from membench.testing.configs import TINY_TASK_OPTIONS, tiny_run_config
@@ -151,6 +151,9 @@ def test_an_interrupted_rescore_resumes(source: Path, tmp_path: Path) -> None:
     records = read_records(second.run_dir)
     assert len(records) == len(lines), "only the missing probes were judged again"
     assert (second.run_dir / RECORDS).read_bytes().splitlines(keepends=True)[:20] == kept  # untouched
+    stored = [json.loads(line) for line in (second.run_dir / MEMORIES).read_text().splitlines()]
+    keys = [(line["episode_id"], line["ref"]) for line in stored]
+    assert keys and len(set(keys)) == len(keys), "the resume stored no memory a second time"
     assert second.manifest.counts.probes_scored == len(lines)
 
 
