@@ -20,7 +20,7 @@ made on first use and kept in ``--inspect-venv``; its process's wall time over m
 concurrency is the ratio.
 
 The LLM client alone (``LLMClient.complete`` × the same calls, no runner) separates the transport's
-share: the openai SDK at each concurrency, litellm (``hosted_vllm/``, the same server) at the first
+share: the openai SDK at each concurrency, litellm (``hosted_vllm/``, the same server) at the highest
 ``--inspect-at`` concurrency, with the import time and the CPU per call.
 
 Usage: python benchmarks/bench_concurrency.py [--latency 0.2] [--concurrency 1 8 32 64]
@@ -228,7 +228,7 @@ def main() -> None:
     print(f"the LLM client alone, {calls} calls (warm: the import before the calls)")
     print("    c  transport  warm s  calls s  ideal/calls  CPU ms per call")
     for model, transport in (("openai/fake-model", "openai"), ("hosted_vllm/fake-model", "litellm")):
-        for concurrency in args.concurrency if transport == "openai" else args.inspect_at[:1]:
+        for concurrency in args.concurrency if transport == "openai" else [max(args.inspect_at)]:
             if concurrency == 1:
                 continue  # calls × latency again: nothing to learn
             out = measure_client(model, calls, concurrency, args.latency)
